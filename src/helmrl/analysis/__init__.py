@@ -1,0 +1,1 @@
+"""Analysis and plots: learning curves, FrozenHopfield distances and words, attention maps."""

@@ -1,0 +1,170 @@
+"""Typed run configuration: every field is read by the trainer and validated at start.
+
+Defaults are the authors' PPO settings; ``PRESETS`` holds the paper's per-experiment ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+AGENTS = ("helm", "lstm", "cnn")
+
+
+class ConfigError(ValueError):
+    """An invalid config value; the message names the field and what is allowed."""
+
+
+def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the field list
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    # --- what to train
+    env_id: str = _f("MiniGrid-KeyCorridorS3R1-v0", "gymnasium id (MiniGrid, RandomMaze-v0, ProcgenMemory-*)")
+    agent: str = _f("helm", "helm | lstm | cnn")
+    seed: int = _f(0, "seed of torch, numpy, the envs and FrozenHopfield's projection")
+    total_steps: int = _f(500_000, "env steps to train for, summed over envs")
+    n_envs: int = _f(16, "parallel envs")
+    # --- HELM's frozen history
+    lm: str = _f("smollm2-135m", "frozen LM: 'smollm2-135m', a local HF folder, or a cached hub id")
+    beta: float = _f(100.0, "FrozenHopfield inverse temperature β (> 0)")
+    similarity: str = _f("cosine", "FrozenHopfield similarity: cosine (authors' code) | dot (paper)")
+    mem_len: int = _f(64, "LM memory slots per env: n_sink first steps + the most recent ones")
+    n_sink: int = _f(4, "first steps of an episode the memory always keeps (attention sinks)")
+    frozen_dtype: str = _f(
+        "auto", "dtype of the frozen parts: auto (bf16 where the CPU has it) | float32 | bfloat16"
+    )
+    memory_impl: str = _f("auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)")
+    # --- PPO
+    lr: float = _f(1e-4, "AdamW learning rate")
+    rollout_steps: int = _f(128, "steps per env per rollout")
+    n_minibatches: int = _f(8, "minibatches per epoch")
+    epochs: int = _f(3, "PPO epochs per rollout")
+    gamma: float = _f(0.99, "discount")
+    gae_lambda: float = _f(0.99, "GAE λ")
+    clip_coef: float = _f(0.2, "PPO ratio clip")
+    ent_coef: float = _f(0.05, "entropy bonus")
+    vf_coef: float = _f(0.5, "value loss weight")
+    max_grad_norm: float = _f(0.5, "gradient norm clip")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    norm_adv: bool = _f(True, "normalise advantages per minibatch")
+    reward_norm: str = _f("auto", "auto (on for MiniGrid/Procgen, off for RandomMaze) | on | off")
+    # --- bookkeeping
+    checkpoint_every: int = _f(20, "updates between checkpoints (one is always written at the end)")
+    log_window: int = _f(100, "episodes averaged for the logged return")
+    torch_threads: int = _f(0, "torch CPU threads (0: torch's default)")
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def batch_size(self) -> int:
+        return self.n_envs * self.rollout_steps
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, math.ceil(self.total_steps / self.batch_size))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}")
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> TrainConfig:
+        """Check every field; raise ConfigError naming the first bad one."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = {"int": int, "float": (int, float), "str": str, "bool": bool}[str(f.type)]
+            if isinstance(value, bool) and f.type != "bool" or not isinstance(value, expected):
+                raise ConfigError(f"{f.name}={value!r}: expected {f.type}")
+
+        def need(ok: bool, name: str, allowed: str) -> None:
+            if not ok:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: must be {allowed}")
+
+        need(self.agent in AGENTS, "agent", " | ".join(AGENTS))
+        need(self.total_steps > 0, "total_steps", "a positive number of env steps")
+        need(self.n_envs > 0, "n_envs", "a positive integer")
+        need(math.isfinite(self.beta) and self.beta > 0, "beta", "> 0 (use e.g. 1e6 for β→∞)")
+        need(self.similarity in ("cosine", "dot"), "similarity", "cosine | dot")
+        need(self.mem_len > 0, "mem_len", "a positive integer")
+        need(0 <= self.n_sink < self.mem_len, "n_sink", f"in [0, mem_len={self.mem_len})")
+        need(
+            self.frozen_dtype in ("auto", "float32", "bfloat16"), "frozen_dtype", "auto | float32 | bfloat16"
+        )
+        need(self.memory_impl in ("auto", "fast", "hf"), "memory_impl", "auto | fast | hf")
+        need(self.lr > 0, "lr", "> 0")
+        need(self.rollout_steps > 0, "rollout_steps", "a positive integer")
+        need(self.n_minibatches > 0, "n_minibatches", "a positive integer")
+        need(self.epochs > 0, "epochs", "a positive integer")
+        need(0 < self.gamma <= 1, "gamma", "in (0, 1]")
+        need(0 <= self.gae_lambda <= 1, "gae_lambda", "in [0, 1]")
+        need(self.clip_coef > 0, "clip_coef", "> 0")
+        need(self.ent_coef >= 0, "ent_coef", ">= 0")
+        need(self.vf_coef >= 0, "vf_coef", ">= 0")
+        need(self.max_grad_norm > 0, "max_grad_norm", "> 0")
+        need(self.weight_decay >= 0, "weight_decay", ">= 0")
+        need(self.reward_norm in ("auto", "on", "off"), "reward_norm", "auto | on | off")
+        need(self.checkpoint_every > 0, "checkpoint_every", "a positive number of updates")
+        need(self.log_window > 0, "log_window", "a positive number of episodes")
+        need(self.torch_threads >= 0, "torch_threads", ">= 0")
+        # Recurrent agents split minibatches along envs, the others along samples.
+        if self.agent == "lstm":
+            need(
+                self.n_envs % self.n_minibatches == 0,
+                "n_minibatches",
+                f"a divisor of n_envs={self.n_envs} for the lstm agent (minibatches are env groups)",
+            )
+        else:
+            need(
+                self.batch_size % self.n_minibatches == 0,
+                "n_minibatches",
+                f"a divisor of the batch n_envs*rollout_steps={self.batch_size}",
+            )
+        return self
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The authors' per-env settings for HELM.
+    "keycorridor": dict(
+        env_id="MiniGrid-KeyCorridorS3R1-v0", lr=3e-4, rollout_steps=32, ent_coef=0.05, total_steps=500_000
+    ),
+    "doorkey": dict(env_id="MiniGrid-DoorKey-5x5-v0", lr=1e-4, rollout_steps=32, ent_coef=0.005),
+    "memory": dict(
+        env_id="MiniGrid-MemoryS11-v0", lr=1e-4, rollout_steps=128, ent_coef=0.005, total_steps=2_000_000
+    ),
+    "randommaze": dict(env_id="RandomMaze-v0", lr=1e-4, rollout_steps=128, total_steps=2_000_000),
+    # A few minutes on a laptop CPU: shows the whole pipeline, not a solved task.
+    "demo": dict(env_id="MiniGrid-KeyCorridorS3R1-v0", lr=3e-4, rollout_steps=32, total_steps=16_384),
+}
+for _game in ("caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"):
+    PRESETS[f"procgen-{_game}"] = dict(
+        env_id=f"ProcgenMemory-{_game.capitalize()}-v0", total_steps=25_000_000
+    )
+
+
+def preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    return TrainConfig(**PRESETS[name])

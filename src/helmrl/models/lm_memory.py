@@ -1,0 +1,234 @@
+"""The frozen LM as a per-env streaming memory: one FrozenHopfield vector in, one history
+representation out, per env and step.
+
+Semantics (what a step computes, exactly):
+  For env b at episode step i (i = 0 on the episode's first observation), every layer's
+  query attends to the keys of steps j of the *same episode* with
+
+      j <= i  and  (j < n_sink  or  i - j < mem_len - n_sink)
+
+  i.e. the episode's first ``n_sink`` steps ("attention sinks", Xiao et al. 2023) plus the
+  most recent ``mem_len - n_sink`` steps, with rotary/absolute positions = episode step i.
+  This equals one full-sequence forward of the episode with that attention mask
+  (``streaming_attention_mask``), which is what the tests compare against. Until an
+  episode is ``mem_len`` steps long it is plain causal attention over the whole episode.
+
+Why sinks: with a rotary LM, a window that simply drops the episode's first step drifts far
+from anything the LM saw in pretraining (the first positions soak up attention). Keeping
+them is cheap and stable, and the cost per step stays constant however long an episode is.
+
+Storage: a preallocated ring buffer of keys/values, (layers, envs, kv_heads, mem_len,
+head_dim); slot s < n_sink holds step s, later steps cycle through the other slots. On an
+episode start the env's slots are masked out (never attended), not zeroed-and-attended.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+_LLAMA_LIKE = {"llama", "mistral", "qwen2", "qwen3", "smollm3"}
+
+
+def streaming_attention_mask(seq_len: int, mem_len: int, n_sink: int) -> Tensor:
+    """Bool (seq_len, seq_len) mask, True = may attend: the reference for the memory's semantics."""
+    i = torch.arange(seq_len)[:, None]
+    j = torch.arange(seq_len)[None, :]
+    return (j <= i) & ((j < n_sink) | (i - j < mem_len - n_sink))
+
+
+class StreamingLMMemory(nn.Module):
+    """Bookkeeping shared by the implementations: positions, slots and the validity mask."""
+
+    def __init__(self, model: nn.Module, n_envs: int, mem_len: int, n_sink: int, dtype: torch.dtype):
+        super().__init__()
+        if mem_len < 1:
+            raise ValueError(f"mem_len must be >= 1, got {mem_len}")
+        if not 0 <= n_sink < mem_len:
+            raise ValueError(f"n_sink must be in [0, mem_len), got {n_sink} with mem_len {mem_len}")
+        cfg = model.config
+        # Plain attribute, not a submodule: the memory's state_dict is the ring buffer only.
+        object.__setattr__(self, "model", model)
+        self.n_envs = n_envs
+        self.mem_len = mem_len
+        self.n_sink = n_sink
+        self.dtype = dtype
+        self.hidden_size = cfg.hidden_size
+        self.n_layers = cfg.num_hidden_layers
+        self.n_heads = cfg.num_attention_heads
+        self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or self.hidden_size // self.n_heads
+        shape = (self.n_layers, n_envs, self.n_kv, mem_len, self.head_dim)
+        self.register_buffer("keys", torch.zeros(shape, dtype=dtype), persistent=True)
+        self.register_buffer("values", torch.zeros(shape, dtype=dtype), persistent=True)
+        self.register_buffer("position", torch.zeros(n_envs, dtype=torch.long))
+        self.register_buffer("valid", torch.zeros(n_envs, mem_len, dtype=torch.bool))
+        self._env_index = torch.arange(n_envs)
+
+    def reset(self) -> None:
+        """Forget every env's history."""
+        self.position.zero_()
+        self.valid.zero_()
+
+    def _advance(self, episode_start: Tensor) -> tuple[Tensor, Tensor]:
+        """Clear envs whose episode starts now; return this step's positions and slots."""
+        episode_start = episode_start.to(torch.bool)
+        self.position.masked_fill_(episode_start, 0)
+        self.valid.masked_fill_(episode_start[:, None], False)
+        pos = self.position.clone()
+        ring = self.mem_len - self.n_sink
+        slot = torch.where(pos < self.n_sink, pos, self.n_sink + (pos - self.n_sink) % ring)
+        return pos, slot
+
+    @torch.inference_mode()
+    def forward(self, x: Tensor, episode_start: Tensor) -> Tensor:
+        """x: (n_envs, m) LM inputs for this step; episode_start: (n_envs,) bool. -> (n_envs, m)."""
+        if x.shape != (self.n_envs, self.hidden_size):
+            raise ValueError(f"expected inputs ({self.n_envs}, {self.hidden_size}), got {tuple(x.shape)}")
+        pos, slot = self._advance(episode_start)
+        out = self._step(x.to(self.dtype), pos, slot)
+        self.position += 1
+        return out.float()
+
+    def _step(self, x: Tensor, pos: Tensor, slot: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class FastDecoderMemory(StreamingLMMemory):
+    """Hand-written single-token decoder step for Llama-style models (SmolLM2, Mistral, Qwen2).
+
+    Reads the HF module's weights once (fused QKV and gate/up), then runs each step as a few
+    GEMMs per layer with the ring buffer: no cache objects, no growing tensors, no per-step
+    mask building inside transformers.
+    """
+
+    def __init__(self, model: nn.Module, n_envs: int, mem_len: int, n_sink: int, dtype: torch.dtype):
+        super().__init__(model, n_envs, mem_len, n_sink, dtype)
+        base = model.model
+        object.__setattr__(self, "rotary", base.rotary_emb)
+        self.eps = base.norm.variance_epsilon
+        self.scale = self.head_dim**-0.5
+        w = {}
+        for i, layer in enumerate(base.layers):
+            att, mlp = layer.self_attn, layer.mlp
+            w[f"{i}.qkv"] = torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight]).t()
+            if att.q_proj.bias is not None:
+                w[f"{i}.qkv_bias"] = torch.cat([att.q_proj.bias, att.k_proj.bias, att.v_proj.bias])
+            w[f"{i}.o"] = att.o_proj.weight.t()
+            w[f"{i}.gate_up"] = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).t()
+            w[f"{i}.down"] = mlp.down_proj.weight.t()
+            w[f"{i}.ln1"] = layer.input_layernorm.weight
+            w[f"{i}.ln2"] = layer.post_attention_layernorm.weight
+            qn = getattr(att, "q_norm", None)
+            if qn is not None:  # Qwen3-style per-head norms
+                w[f"{i}.qn"], w[f"{i}.kn"] = qn.weight, att.k_norm.weight
+        w["norm"] = base.norm.weight
+        self._w = {k: v.detach().to(dtype).contiguous() for k, v in w.items()}
+
+    def _rms(self, h: Tensor, weight: Tensor) -> Tensor:
+        hf = h.float()
+        hf = hf * torch.rsqrt(hf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return weight * hf.to(h.dtype)
+
+    def _step(self, x: Tensor, pos: Tensor, slot: Tensor) -> Tensor:
+        B, H, Hkv, D = self.n_envs, self.n_heads, self.n_kv, self.head_dim
+        G = H // Hkv
+        w = self._w
+        cos, sin = self.rotary(x, pos[:, None])  # (B, 1, D)
+        cos, sin = cos.to(x.dtype)[:, :, None, :], sin.to(x.dtype)[:, :, None, :]  # (B,1,1,D)
+        self.valid[self._env_index, slot] = True
+        mask = self.valid[:, None, None, :]  # (B, 1, 1, L)
+        h = x
+        for i in range(self.n_layers):
+            a = self._rms(h, w[f"{i}.ln1"])
+            qkv = a @ w[f"{i}.qkv"]
+            if f"{i}.qkv_bias" in w:
+                qkv = qkv + w[f"{i}.qkv_bias"]
+            q, k, v = qkv.split([H * D, Hkv * D, Hkv * D], dim=-1)
+            q = q.view(B, Hkv, G, D)
+            k = k.view(B, Hkv, 1, D)
+            if f"{i}.qn" in w:
+                q, k = self._rms(q, w[f"{i}.qn"]), self._rms(k, w[f"{i}.kn"])
+            q = q * cos + _rotate_half(q) * sin
+            k = k * cos + _rotate_half(k) * sin
+            self.keys[i, self._env_index, :, slot] = k[:, :, 0]
+            self.values[i, self._env_index, :, slot] = v.view(B, Hkv, D)
+            att = F.scaled_dot_product_attention(
+                q, self.keys[i], self.values[i], attn_mask=mask, scale=self.scale
+            )  # (B, Hkv, G, D)
+            h = h + att.reshape(B, H * D) @ w[f"{i}.o"]
+            a = self._rms(h, w[f"{i}.ln2"])
+            gate, up = (a @ w[f"{i}.gate_up"]).chunk(2, dim=-1)
+            h = h + (F.silu(gate) * up) @ w[f"{i}.down"]
+        return self._rms(h, w["norm"])
+
+
+def _rotate_half(x: Tensor) -> Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class HFCacheMemory(StreamingLMMemory):
+    """Any Hugging Face causal LM: the ring buffer is handed to the model as a DynamicCache,
+    with a 4D mask and per-env position ids; the new step's key/value is copied back.
+    Slower than the fast path (a cache is rebuilt per step) but architecture-agnostic."""
+
+    def __init__(self, model: nn.Module, n_envs: int, mem_len: int, n_sink: int, dtype: torch.dtype):
+        super().__init__(model, n_envs, mem_len, n_sink, dtype)
+        self.model.to(dtype)
+        params = inspect.signature(model.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
+
+    def _step(self, x: Tensor, pos: Tensor, slot: Tensor) -> Tensor:
+        from transformers import DynamicCache
+
+        # The slot this step overwrites holds the step leaving the window: never attended.
+        old = self.valid.clone()
+        old[self._env_index, slot] = False
+        allowed = torch.cat([old, torch.ones(self.n_envs, 1, dtype=torch.bool)], dim=1)
+        mask = torch.zeros(allowed.shape, dtype=self.dtype).masked_fill(
+            ~allowed, torch.finfo(self.dtype).min
+        )[:, None, None, :]
+        cache = DynamicCache(config=self.model.config)  # handed over as `cache=` below
+        for i in range(self.n_layers):
+            cache.update(self.keys[i], self.values[i], i)
+        out = self.model(
+            inputs_embeds=x[:, None, :],
+            attention_mask=mask,
+            position_ids=pos[:, None],
+            **{self._cache_kwarg: cache},
+            use_cache=True,
+            output_hidden_states=True,
+        )
+        for i in range(self.n_layers):
+            layer = cache.layers[i]
+            self.keys[i, self._env_index, :, slot] = layer.keys[:, :, -1]
+            self.values[i, self._env_index, :, slot] = layer.values[:, :, -1]
+        self.valid[self._env_index, slot] = True
+        return out.hidden_states[-1][:, -1]
+
+
+def make_lm_memory(
+    model: nn.Module,
+    n_envs: int,
+    mem_len: int,
+    n_sink: int = 4,
+    dtype: torch.dtype = torch.float32,
+    implementation: str = "auto",
+) -> StreamingLMMemory:
+    """The fast decoder for Llama-style models, the generic HF path for everything else."""
+    if implementation == "auto":
+        implementation = "fast" if model.config.model_type in _LLAMA_LIKE else "hf"
+    if implementation == "fast":
+        if model.config.model_type not in _LLAMA_LIKE:
+            raise ValueError(
+                f"the fast memory supports {sorted(_LLAMA_LIKE)}, not {model.config.model_type!r}; "
+                "use implementation='hf'"
+            )
+        return FastDecoderMemory(model, n_envs, mem_len, n_sink, dtype)
+    if implementation == "hf":
+        return HFCacheMemory(model, n_envs, mem_len, n_sink, dtype)
+    raise ValueError(f"implementation must be auto, fast or hf; got {implementation!r}")

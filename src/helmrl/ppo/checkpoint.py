@@ -1,0 +1,45 @@
+"""Checkpoints: plain tensors and data only, written atomically, loaded with weights_only."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT = "checkpoint.pt"
+FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, or holds more than tensors and plain data."""
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: a kill mid-save leaves the
+    previous checkpoint intact."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        torch.save({"format": FORMAT, **state}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}; train first or point to a run directory")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path} is corrupt or holds objects other than tensors and plain data, refused ({first})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a helmrl checkpoint (format {FORMAT})")
+    return state

@@ -1,0 +1,65 @@
+"""Shared fixtures: tiny randomly initialised causal LMs the tests build themselves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def tiny_llama(hidden: int = 32, layers: int = 2, vocab: int = 64, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        attn_implementation="eager",
+    )
+    return LlamaForCausalLM(cfg).eval()
+
+
+def tiny_gpt2(hidden: int = 32, layers: int = 2, vocab: int = 64, seed: int = 0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    cfg = GPT2Config(
+        vocab_size=vocab,
+        n_embd=hidden,
+        n_layer=layers,
+        n_head=4,
+        n_positions=512,
+        bos_token_id=0,
+        eos_token_id=1,
+        attn_implementation="eager",
+    )
+    return GPT2LMHeadModel(cfg).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Llama saved with save_pretrained, usable as --lm."""
+    path = tmp_path_factory.mktemp("tiny-llama")
+    tiny_llama().save_pretrained(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the converted-LM cache out of the user's home unless a test asks for the real one."""
+    if "HELMRL_CACHE" not in os.environ:
+        monkeypatch.setenv("HELMRL_CACHE", str(Path.home() / ".cache" / "helmrl"))

@@ -1,0 +1,110 @@
+"""The command line: a whole run end to end, and bad input refused in one line with exit 2."""
+
+import csv
+import json
+
+import pytest
+
+from helmrl.cli import main
+
+
+def _small(run_dir, lm_dir, *extra):
+    return [
+        "train",
+        "--agent",
+        "helm",
+        "--lm",
+        str(lm_dir),
+        "--env",
+        "MiniGrid-KeyCorridorS3R1-v0",
+        "--total-steps",
+        "256",
+        "--n-envs",
+        "4",
+        "--rollout-steps",
+        "16",
+        "--n-minibatches",
+        "4",
+        "--mem-len",
+        "8",
+        "--checkpoint-every",
+        "2",
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+        *extra,
+    ]
+
+
+def test_train_resume_eval_end_to_end(tmp_path, tiny_llama_dir, capsys):
+    run = tmp_path / "run"
+    assert main(_small(run, tiny_llama_dir)) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint" in out and "learning_curve.png" in out
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["agent"] == "helm" and cfg["total_steps"] == 256 and cfg["mem_len"] == 8
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert {"step", "episode_return_mean", "episode_length_mean", "fps"} <= set(rows[0])
+    assert [int(r["step"]) for r in rows] == [64, 128, 192, 256]
+    assert all(float(r["fps"]) > 0 for r in rows)
+    assert (run / "checkpoint.pt").stat().st_size > 0
+    assert (run / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
+
+    # Continue to more steps.
+    assert main(["train", "--resume", str(run), "--total-steps", "384", "--no-progress"]) == 0
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [64, 128, 192, 256, 320, 384]
+
+    assert main(["eval", str(run), "--episodes", "2"]) == 0
+    assert "mean" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--agent", "transformer"], "agent"),
+        (["--env", "MiniGrid-KeyCoridorS3R1-v0"], "MiniGrid-KeyCorridorS3R1-v0"),
+        (["--total-steps", "0"], "total_steps"),
+        (["--total-steps", "-5"], "total_steps"),
+        (["--beta", "0"], "beta"),
+        (["--beta", "-1"], "beta"),
+        (["--lm", "/no/such/model"], "/no/such/model"),
+        (["--n-minibatches", "7"], "n_minibatches"),
+        (["--mem-len", "4", "--n-sink", "4"], "n_sink"),
+        (["--preset", "nope"], None),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path, capsys):
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) if args[0] == "--preset" else _nothing():
+        code = main(["train", "--run-dir", str(run), *args])
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    if needle:
+        assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err
+    assert not run.exists()
+
+
+def test_existing_run_is_not_clobbered(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "metrics.csv").write_text("precious")
+    assert main(["train", "--agent", "cnn", "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "holds another run" in err and "--resume" in err
+    assert (run / "metrics.csv").read_text() == "precious"
+
+
+def test_eval_of_missing_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nothing")]) == 2
+    assert "config.json" in capsys.readouterr().err
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

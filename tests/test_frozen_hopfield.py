@@ -1,0 +1,93 @@
+import pytest
+import torch
+
+from helmrl.models import FrozenHopfield
+from helmrl.models.encoders import observation_to_vector
+
+
+def _emb(k: int = 50, m: int = 16, seed: int = 0) -> torch.Tensor:
+    return torch.randn(k, m, generator=torch.Generator().manual_seed(seed))
+
+
+def test_no_trainable_parameters_and_all_state_is_buffers():
+    fh = FrozenHopfield(_emb(), obs_dim=30, beta=10.0)
+    assert list(fh.parameters()) == []
+    assert {"projection_t", "keys_t", "embeddings"} <= set(dict(fh.named_buffers()))
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+def test_weights_are_probability_vectors(similarity):
+    fh = FrozenHopfield(_emb(), obs_dim=30, beta=5.0, similarity=similarity)
+    w = fh.weights(torch.rand(7, 30))
+    assert w.shape == (7, 50)
+    assert (w >= 0).all()
+    torch.testing.assert_close(w.sum(1), torch.ones(7))
+
+
+def test_output_is_convex_combination_eq1():
+    emb = _emb()
+    fh = FrozenHopfield(emb, obs_dim=30, beta=3.0)
+    obs = torch.rand(4, 30)
+    torch.testing.assert_close(fh(obs), fh.weights(obs) @ emb)
+
+
+def test_large_beta_retrieves_most_similar_token():
+    emb = _emb()
+    fh = FrozenHopfield(emb, obs_dim=30, beta=1e6)
+    obs = torch.rand(5, 30)
+    # Most similar by cosine between P·o and each embedding, computed independently here.
+    query = obs @ fh.projection_t
+    cos = torch.nn.functional.cosine_similarity(query[:, None, :], emb[None], dim=-1)
+    best = cos.argmax(1)
+    torch.testing.assert_close(fh(obs), emb[best])
+    assert torch.equal(fh.nearest_tokens(obs), best)
+
+
+def test_small_beta_gives_mean_embedding():
+    emb = _emb()
+    fh = FrozenHopfield(emb, obs_dim=30, beta=1e-8)
+    torch.testing.assert_close(fh(torch.rand(3, 30)), emb.mean(0).expand(3, -1), atol=1e-5, rtol=0)
+
+
+def test_projection_reproducible_from_seed_and_differs_across_seeds():
+    emb = _emb()
+    a = FrozenHopfield(emb, 30, 1.0, seed=3).projection_t
+    b = FrozenHopfield(emb, 30, 1.0, seed=3).projection_t
+    c = FrozenHopfield(emb, 30, 1.0, seed=4).projection_t
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_projection_scale_code_vs_paper():
+    m, n = 64, 400
+    emb = _emb(50, m)
+    code = FrozenHopfield(emb, n, 1.0, projection_scale="code").projection_t
+    paper = FrozenHopfield(emb, n, 1.0, projection_scale="paper").projection_t
+    assert abs(code.std().item() - m**-0.5) < 0.01
+    assert abs(paper.std().item() - (n / m) ** 0.5) < 0.05
+
+
+def test_cosine_is_invariant_to_observation_scale():
+    fh = FrozenHopfield(_emb(), obs_dim=30, beta=10.0)
+    obs = torch.rand(2, 30)
+    torch.testing.assert_close(fh(obs), fh(obs * 7.0))
+
+
+def test_rejects_bad_beta_and_shapes():
+    with pytest.raises(ValueError, match="beta"):
+        FrozenHopfield(_emb(), 30, beta=0.0)
+    with pytest.raises(ValueError, match="similarity"):
+        FrozenHopfield(_emb(), 30, beta=1.0, similarity="l2")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected observations"):
+        FrozenHopfield(_emb(), 30, beta=1.0)(torch.rand(2, 31))
+
+
+def test_observation_vector_averages_colour_channels_not_rows():
+    # A channel-last image whose colour channels differ and whose rows differ.
+    img = torch.zeros(1, 2, 3, 3, dtype=torch.uint8)
+    img[0, :, :, 0] = 255  # red everywhere
+    img[0, 1, :, 1] = 255  # green on row 1 only
+    vec = observation_to_vector(img)
+    assert vec.shape == (1, 6)
+    expected = torch.tensor([[1 / 3] * 3 + [2 / 3] * 3])
+    torch.testing.assert_close(vec, expected)

@@ -1,0 +1,115 @@
+"""The memory must equal one full-sequence forward with the documented streaming mask."""
+
+import pytest
+import torch
+
+from helmrl.models import make_lm_memory, streaming_attention_mask
+
+from .conftest import tiny_gpt2, tiny_llama
+
+
+def reference(model, x: torch.Tensor, mem_len: int, n_sink: int) -> torch.Tensor:
+    """Last hidden state of one forward over a whole episode x (T, m) with the streaming mask."""
+    T = x.shape[0]
+    allowed = streaming_attention_mask(T, mem_len, n_sink)
+    mask = torch.zeros(T, T).masked_fill(~allowed, torch.finfo(torch.float32).min)[None, None]
+    with torch.no_grad():
+        out = model(
+            inputs_embeds=x[None],
+            attention_mask=mask,
+            position_ids=torch.arange(T)[None],
+            output_hidden_states=True,
+        )
+    return out.hidden_states[-1][0]
+
+
+CASES = [("llama", "fast"), ("llama", "hf"), ("gpt2", "hf")]
+
+
+def _model(kind):
+    return tiny_llama() if kind == "llama" else tiny_gpt2()
+
+
+def test_streaming_mask_semantics():
+    m = streaming_attention_mask(10, mem_len=5, n_sink=2)
+    assert m[4].tolist() == [True] * 5 + [False] * 5  # window not full yet: plain causal
+    # step 9 keeps sinks 0,1 and the last 3 steps 7,8,9
+    assert torch.nonzero(m[9]).flatten().tolist() == [0, 1, 7, 8, 9]
+    assert not m.triu(1).any()
+
+
+@pytest.mark.parametrize("kind,impl", CASES)
+@pytest.mark.parametrize("n_sink", [0, 2])
+def test_steps_equal_full_forward_past_the_window_and_across_a_reset(kind, impl, n_sink):
+    model = _model(kind)
+    mem_len, T, reset_at = 6, 20, 9
+    mem = make_lm_memory(model, n_envs=3, mem_len=mem_len, n_sink=n_sink, implementation=impl)
+    torch.manual_seed(1)
+    xs = torch.randn(T, 3, 32)
+    starts = torch.zeros(T, 3, dtype=torch.bool)
+    starts[0] = True
+    starts[reset_at, 0] = True  # env 0 starts a new episode; envs 1 and 2 go on
+    outs = torch.stack([mem(xs[t], starts[t]) for t in range(T)])
+    for env in (1, 2):
+        torch.testing.assert_close(
+            outs[:, env], reference(model, xs[:, env], mem_len, n_sink), atol=1e-4, rtol=0
+        )
+    ref0 = torch.cat(
+        [
+            reference(model, xs[:reset_at, 0], mem_len, n_sink),
+            reference(model, xs[reset_at:, 0], mem_len, n_sink),
+        ]
+    )
+    torch.testing.assert_close(outs[:, 0], ref0, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("kind,impl", CASES)
+def test_reset_forgets_history(kind, impl):
+    """After an episode start, the output does not depend on what came before."""
+    model = _model(kind)
+    a = make_lm_memory(model, 1, 8, 2, implementation=impl)
+    b = make_lm_memory(model, 1, 8, 2, implementation=impl)
+    torch.manual_seed(0)
+    for _ in range(5):
+        a(torch.randn(1, 32), torch.tensor([False]))
+    x = torch.randn(1, 32)
+    torch.testing.assert_close(a(x, torch.tensor([True])), b(x, torch.tensor([True])), atol=1e-5, rtol=0)
+
+
+def test_memory_is_fixed_size_and_holds_no_lm_weights():
+    model = tiny_llama()
+    mem = make_lm_memory(model, 2, 4, 1)
+    shapes = {k: v.shape for k, v in mem.state_dict().items()}
+    for _ in range(30):
+        mem(torch.randn(2, 32), torch.tensor([False, False]))
+    assert {k: v.shape for k, v in mem.state_dict().items()} == shapes
+    assert set(shapes) == {"keys", "values", "position", "valid"}
+    assert mem.valid.sum(1).tolist() == [4, 4]
+
+
+def test_memory_output_has_no_gradient_path():
+    model = tiny_llama()
+    mem = make_lm_memory(model, 2, 4, 1)
+    x = torch.randn(2, 32, requires_grad=True)
+    out = mem(x, torch.tensor([True, True]))
+    assert not out.requires_grad
+
+
+def test_bf16_stays_close_to_fp32():
+    model = tiny_llama()
+    f32 = make_lm_memory(model, 2, 8, 2, dtype=torch.float32)
+    b16 = make_lm_memory(model, 2, 8, 2, dtype=torch.bfloat16)
+    torch.manual_seed(0)
+    for t in range(6):
+        x = torch.randn(2, 32)
+        st = torch.tensor([t == 0, t == 0])
+        a, b = f32(x, st), b16(x, st)
+    rel = (a - b).norm() / a.norm()
+    assert rel < 0.05
+
+
+def test_rejects_bad_window():
+    with pytest.raises(ValueError, match="n_sink"):
+        make_lm_memory(tiny_llama(), 1, 4, 4)
+    with pytest.raises(ValueError, match="fast memory supports"):
+        make_lm_memory(tiny_gpt2(), 1, 4, 1, implementation="fast")
