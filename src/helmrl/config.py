@@ -40,6 +40,7 @@ class TrainConfig:
     frozen_dtype: str = _f(
         "auto", "dtype of the frozen parts: auto (bf16 where the CPU has it) | float32 | bfloat16"
     )
+    hopfield_cache: int = _f(32768, "FrozenHopfield retrievals cached by observation (0: off; exact)")
     memory_impl: str = _f("auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)")
     # --- PPO
     lr: float = _f(1e-4, "AdamW learning rate")
@@ -113,6 +114,7 @@ class TrainConfig:
         need(
             self.frozen_dtype in ("auto", "float32", "bfloat16"), "frozen_dtype", "auto | float32 | bfloat16"
         )
+        need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
         need(self.memory_impl in ("auto", "fast", "hf"), "memory_impl", "auto | fast | hf")
         need(self.lr > 0, "lr", "> 0")
         need(self.rollout_steps > 0, "rollout_steps", "a positive integer")

@@ -16,6 +16,7 @@ The interface (everything the trainer calls):
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 
 import torch
@@ -160,9 +161,14 @@ class FrozenHistory(nn.Module):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         implementation: str = "auto",
+        cache_size: int = 32768,
     ):
         super().__init__()
         emb = lm_model.get_input_embeddings().weight.detach()
+        # FrozenHopfield is a fixed function of the observation, and observations repeat a lot
+        # (egocentric grid views): retrievals are cached by a digest of the raw observation.
+        self.cache_size = cache_size
+        self._cache: dict[bytes, Tensor] = {}
         self.hopfield = FrozenHopfield(emb, obs_dim, beta, similarity=similarity, seed=seed, dtype=dtype)
         object.__setattr__(self, "lm_model", lm_model)  # frozen, rebuilt from config on load
         self.mem_len, self.n_sink, self.dtype, self.implementation = mem_len, n_sink, dtype, implementation
@@ -179,7 +185,23 @@ class FrozenHistory(nn.Module):
     @torch.inference_mode()
     def forward(self, obs: Tensor, episode_start: Tensor) -> Tensor:
         assert self.memory is not None, "call reset(n_envs) first"
-        return self.memory(self.hopfield(observation_to_vector(obs)), episode_start)
+        return self.memory(self.retrieve(obs), episode_start)
+
+    @torch.inference_mode()
+    def retrieve(self, obs: Tensor) -> Tensor:
+        """FrozenHopfield outputs for raw observations (B, ...) -> (B, m), through the cache."""
+        if self.cache_size == 0:
+            return self.hopfield(observation_to_vector(obs))
+        rows = obs.reshape(obs.shape[0], -1).numpy()
+        keys = [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows]
+        missing = list({k: i for i, k in enumerate(keys) if k not in self._cache}.values())
+        if missing:
+            if len(self._cache) + len(missing) > self.cache_size:
+                self._cache.clear()  # bounded memory; refilled from the next steps
+            fresh = self.hopfield(observation_to_vector(obs[missing]))
+            for i, x in zip(missing, fresh, strict=True):
+                self._cache[keys[i]] = x
+        return torch.stack([self._cache[k] for k in keys])
 
 
 class HELMAgent(Agent):
@@ -270,6 +292,7 @@ def build_agent(cfg, obs_shape: tuple[int, ...], n_actions: int, lm_model: nn.Mo
             seed=cfg.seed,
             dtype=resolve_frozen_dtype(cfg.frozen_dtype),
             implementation=cfg.memory_impl,
+            cache_size=cfg.hopfield_cache,
         )
         return HELMAgent(obs_shape, n_actions, frozen)
     raise ValueError(f"unknown agent {cfg.agent!r}; known: helm, lstm, cnn")
