@@ -110,8 +110,8 @@ def test_lstm_state_zeroed_for_the_env_whose_episode_ended_only():
     fresh.reset_memory(3)
     fresh_logits, _, _ = fresh.act(obs[5], torch.ones(3, dtype=torch.bool))
     torch.testing.assert_close(logits[0], fresh_logits[0])
-    _, (h, _) = agent.lstm(agent.encoder(obs[5])[None], (before["h"][None], before["c"][None]))
-    torch.testing.assert_close(agent.h[1:], h[0, 1:])
+    h, _ = agent.lstm(agent.encoder(obs[5]), (before["h"], before["c"]))
+    torch.testing.assert_close(agent.h[1:], h[1:])
 
 
 def test_gae_matches_hand_computation():
