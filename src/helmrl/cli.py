@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
 
     sub.add_parser("presets", help="list the presets and their settings")
+    sub.add_parser("envs", help="list the env ids helmrl registers, and the families it wraps")
     return parser
 
 
@@ -129,6 +130,20 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_envs(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+    import minigrid  # noqa: F401 - registers MiniGrid ids
+
+    import helmrl  # noqa: F401 - registers helmrl's ids
+
+    ours = sorted(k for k in gym.registry if k.startswith(("RandomMaze", "ProcgenMemory-", "CueMemory")))
+    grid = sorted(k for k in gym.registry if k.startswith("MiniGrid-"))
+    print("helmrl:   " + ", ".join(ours))
+    print(f"MiniGrid: {len(grid)} ids, e.g. {', '.join(grid[:4])} (56x56 RGB partial view)")
+    print("any other registered gymnasium id with Discrete actions and an image or vector observation")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .envs import EnvError
     from .models import LanguageModelError
@@ -136,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     from .runs import RunDirError
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets}
+    handlers = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "envs": cmd_envs}
     try:
         return handlers[args.command](args)
     except (UsageError, ConfigError, EnvError, LanguageModelError, CheckpointError, RunDirError) as err:

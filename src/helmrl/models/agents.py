@@ -183,6 +183,9 @@ class FrozenHistory(nn.Module):
                 self.lm_model, n_envs, self.mem_len, self.n_sink, self.dtype, self.implementation
             )
         self.memory.reset()
+        # Start from an empty cache so results do not depend on what ran before (fp32 GEMMs
+        # round differently for different batch compositions): resumed runs stay identical.
+        self._cache.clear()
 
     @torch.inference_mode()
     def forward(self, obs: Tensor, episode_start: Tensor) -> Tensor:

@@ -93,6 +93,9 @@ def _load_default() -> tuple[nn.Module, object]:
 def load_language_model(name_or_path: str = DEFAULT_LM) -> FrozenLM:
     """Load a causal LM, frozen: eval mode, no gradients, no remote code."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # helmrl shows its own progress; keep the log readable
 
     if name_or_path == DEFAULT_LM:
         model, tok = _load_default()

@@ -1,0 +1,170 @@
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import helmrl  # noqa: F401 - registers the envs
+from helmrl.envs import EnvError, check_env_id, default_reward_norm, make_env, make_vec_env
+from helmrl.envs.procgen import MEMORY_GAMES
+from helmrl.envs.random_maze import COLORS, FREE, WALL, RandomMazeEnv
+
+
+def _reachable(grid: np.ndarray, start: tuple[int, int]) -> set[tuple[int, int]]:
+    seen, todo = {start}, deque([start])
+    while todo:
+        y, x = todo.popleft()
+        for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            n = (y + dy, x + dx)
+            if grid[n] == FREE and n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return seen
+
+
+def test_goal_reachable_from_every_free_cell_and_sizes_are_odd():
+    env = RandomMazeEnv()
+    for seed in range(60):
+        env.reset(seed=seed)
+        grid = env.grid
+        assert grid.shape[0] % 2 == 1 and grid.shape == ((env.side // 2) * 2 + 1,) * 2
+        assert (grid[0] == WALL).all() and (grid[:, -1] == WALL).all()
+        goal = tuple(env.goal)
+        assert goal == (grid.shape[0] - 2, grid.shape[1] - 2) and grid[goal] == FREE
+        free = {tuple(c) for c in np.argwhere(grid == FREE)}
+        assert _reachable(grid, goal) == free  # one connected component holding the goal
+
+
+def test_every_side_length_from_5_to_25_occurs():
+    env = RandomMazeEnv()
+    sides = {env.reset(seed=s)[1]["side"] for s in range(600)}
+    assert sides == set(range(5, 26))
+
+
+def test_crop_matches_the_maze_and_pads_with_wall():
+    env = RandomMazeEnv()
+    obs, _ = env.reset(seed=3)
+    r = env.radius
+    y0, x0 = env.agent
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            y, x = y0 + dy, x0 + dx
+            pixel = tuple(obs[dy + r, dx + r])
+            if (dy, dx) == (0, 0):
+                assert pixel == COLORS["agent"]
+            elif not (0 <= y < env.grid.shape[0] and 0 <= x < env.grid.shape[1]):
+                assert pixel == COLORS["wall"]
+            elif (y, x) == tuple(env.goal):
+                assert pixel == COLORS["goal"]
+            else:
+                assert pixel == COLORS["wall" if env.grid[y, x] == WALL else "free"]
+
+
+def test_wall_bump_costs_one_and_agent_stays_other_steps_cost_a_hundredth():
+    env = RandomMazeEnv()
+    env.reset(seed=5)
+    moves = {0: (-1, 0), 1: (1, 0), 2: (0, -1), 3: (0, 1)}
+    bumped = moved = False
+    for _ in range(200):
+        for a, (dy, dx) in moves.items():
+            before = env.agent.copy()
+            target = (before[0] + dy, before[1] + dx)
+            _, r, term, trunc, _ = env.step(a)
+            if env.grid[target] == WALL:
+                assert r == -1.0 and (env.agent == before).all()
+                bumped = True
+            elif not term:
+                assert r == pytest.approx(-0.01) and tuple(env.agent) == target
+                moved = True
+            if term or trunc:
+                env.reset()
+    assert bumped and moved
+
+
+def test_episode_ends_at_goal_or_is_truncated_after_100_steps():
+    env = RandomMazeEnv()
+    env.reset(seed=1)
+    for t in range(1, 101):
+        _, _, term, trunc, _ = env.step(0 if t % 2 else 2)
+        if term:
+            break
+        assert trunc == (t == 100)
+    # Walk to the goal along a shortest path: +1 and termination.
+    env.reset(seed=2)
+    path = _shortest_path(env.grid, tuple(env.agent), tuple(env.goal))
+    for (y, x), (y2, x2) in zip(path, path[1:], strict=False):
+        a = {(-1, 0): 0, (1, 0): 1, (0, -1): 2, (0, 1): 3}[(y2 - y, x2 - x)]
+        _, r, term, trunc, _ = env.step(a)
+    assert r == 1.0 and term and not trunc
+
+
+def _shortest_path(grid, start, goal):
+    prev, todo = {start: None}, deque([start])
+    while todo:
+        cur = todo.popleft()
+        for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            n = (cur[0] + dy, cur[1] + dx)
+            if grid[n] == FREE and n not in prev:
+                prev[n] = cur
+                todo.append(n)
+    path, node = [], goal
+    while node is not None:
+        path.append(node)
+        node = prev[node]
+    return path[::-1]
+
+
+def test_seed_reproduces_maze_and_start():
+    a, b = RandomMazeEnv(), RandomMazeEnv()
+    oa, _ = a.reset(seed=42)
+    ob, _ = b.reset(seed=42)
+    assert np.array_equal(a.grid, b.grid) and np.array_equal(a.agent, b.agent) and np.array_equal(oa, ob)
+    b.reset(seed=43)
+    assert not (np.array_equal(a.grid, b.grid) and np.array_equal(a.agent, b.agent))
+
+
+def test_render_is_the_whole_maze():
+    env = gym.make("RandomMaze-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (env.unwrapped.grid.shape[0] * 8, env.unwrapped.grid.shape[1] * 8, 3)
+
+
+@pytest.mark.parametrize("game", MEMORY_GAMES)
+def test_procgen_memory_games_reset_and_step(game):
+    envs = make_vec_env(f"ProcgenMemory-{game.capitalize()}-v0", 2)
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (2, 64, 64, 3) and obs.dtype == np.uint8
+    assert envs.single_action_space.n == 15
+    for _ in range(5):
+        obs, rew, term, trunc, _ = envs.step(envs.action_space.sample())
+    assert obs.shape == (2, 64, 64, 3) and rew.shape == (2,)
+    envs.close()
+
+
+def test_unknown_id_names_the_closest_known_ids():
+    with pytest.raises(EnvError) as err:
+        check_env_id("RandomMaz-v0")
+    msg = str(err.value)
+    assert "RandomMaze-v0" in msg and "\n" not in msg
+    with pytest.raises(EnvError, match="ProcgenMemory-Heist-v0"):
+        check_env_id("ProcgenMemory-Heists-v0")
+
+
+def test_unsupported_spaces_are_refused_clearly():
+    class DictEnv(gym.Env):
+        observation_space = gym.spaces.Dict({"a": gym.spaces.Discrete(2)})
+        action_space = gym.spaces.Discrete(2)
+
+    gym.register("HelmrlTestDict-v0", entry_point=lambda **kw: DictEnv())
+    with pytest.raises(EnvError, match="uint8 image or a flat vector"):
+        make_env("HelmrlTestDict-v0")
+    with pytest.raises(EnvError, match="Discrete"):
+        make_env("Pendulum-v1")
+
+
+def test_reward_normalisation_defaults_per_family():
+    assert default_reward_norm("MiniGrid-KeyCorridorS3R1-v0")
+    assert default_reward_norm("ProcgenMemory-Maze-v0")
+    assert not default_reward_norm("RandomMaze-v0")
+    assert not default_reward_norm("CartPole-v1")
