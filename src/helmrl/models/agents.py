@@ -50,13 +50,6 @@ class Agent(nn.Module, ABC):
         self, obs: Tensor, extras: Extras, episode_start: Tensor, context: Extras
     ) -> tuple[Tensor, Tensor]: ...
 
-    def memory_state_dict(self) -> dict[str, Tensor]:
-        """Everything needed to continue the rollout exactly after a checkpoint."""
-        return {}
-
-    def load_memory_state_dict(self, state: dict[str, Tensor]) -> None:  # noqa: B027
-        pass
-
 
 def _flatten_time(x: Tensor) -> Tensor:
     return x.reshape(-1, *x.shape[2:])
@@ -141,12 +134,6 @@ class LSTMAgent(Agent):
             outs.append(out)
         logits, value = self.head(torch.stack(outs).view(T * N, -1))
         return logits.view(T, N, -1), value.view(T, N)
-
-    def memory_state_dict(self) -> dict[str, Tensor]:
-        return {"h": self.h.clone(), "c": self.c.clone()}
-
-    def load_memory_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.h, self.c = state["h"].clone(), state["c"].clone()
 
 
 class FrozenHistory(nn.Module):
@@ -258,20 +245,6 @@ class HELMAgent(Agent):
         feats = torch.cat([_flatten_time(extras["history"]), self.encoder(_flatten_time(obs))], dim=1)
         logits, value = self.head(feats)
         return logits.view(T, N, -1), value.view(T, N)
-
-    def memory_state_dict(self) -> dict[str, Tensor]:
-        mem = self.frozen.memory
-        state = {f"lm.{k}": v.clone() for k, v in mem.state_dict().items()} if mem else {}
-        if self._pending is not None:
-            state["pending"] = self._pending.clone()
-        return state
-
-    def load_memory_state_dict(self, state: dict[str, Tensor]) -> None:
-        mem_state = {k[3:]: v for k, v in state.items() if k.startswith("lm.")}
-        if mem_state:
-            self.frozen.reset(mem_state["position"].shape[0])
-            self.frozen.memory.load_state_dict(mem_state, strict=False)
-        self._pending = state.get("pending")
 
 
 def build_agent(cfg, obs_shape: tuple[int, ...], n_actions: int, lm_model: nn.Module | None = None) -> Agent:  # noqa: ANN001

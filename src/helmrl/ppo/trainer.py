@@ -183,11 +183,11 @@ class Trainer:
     def _sync(self) -> None:
         """Reset envs, memory and RNG from (seed, update): a point any run can restart from."""
         s = _sync_seed(self.cfg.seed, self.update)
+        self.agent.reset_memory(self.cfg.n_envs)  # first: building a memory may draw numbers
         torch.manual_seed(s)
         obs, _ = self.envs.reset(seed=s)
         self.next_obs = torch.as_tensor(obs)
         self.next_start = torch.ones(self.cfg.n_envs, dtype=torch.bool)
-        self.agent.reset_memory(self.cfg.n_envs)
         self.ep_return = np.zeros(self.cfg.n_envs)
         self.ep_length = np.zeros(self.cfg.n_envs, dtype=np.int64)
         if self.reward_scaler:
@@ -321,11 +321,11 @@ class Trainer:
                 mb = _select(data, t_idx, e_idx)
                 ctx = {k: v[e_idx] for k, v in context.items()}
                 loss, stats, terms = ppo_loss(self.agent, cfg, mb, ctx)
-                _check_finite(terms | {"loss": loss}, self.update)
+                _check_finite(terms | {"loss": loss}, self.update, self.global_step)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
-                _check_finite({"gradient norm": grad_norm}, self.update)
+                _check_finite({"gradient norm": grad_norm}, self.update, self.global_step)
                 self.optimizer.step()
                 for k, v in stats.items():
                     totals.setdefault(k, []).append(v)
@@ -358,11 +358,12 @@ def _select(data: dict, t_idx, e_idx) -> dict:  # noqa: ANN001
     return out
 
 
-def _check_finite(terms: dict[str, torch.Tensor], update: int) -> None:
+def _check_finite(terms: dict[str, torch.Tensor], update: int, step: int) -> None:
     for name, value in terms.items():
         if not torch.isfinite(value).all():
             raise NonFiniteError(
-                f"non-finite {name} at update {update + 1}; stopped, the last good checkpoint is kept"
+                f"non-finite {name} at update {update + 1} (env step {step}); stopped before the "
+                "optimizer step, the last good checkpoint is kept"
             )
 
 
