@@ -59,7 +59,8 @@ def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the converted-LM cache out of the user's home unless a test asks for the real one."""
-    if "HELMRL_CACHE" not in os.environ:
-        monkeypatch.setenv("HELMRL_CACHE", str(Path.home() / ".cache" / "helmrl"))
+def _restore_torch_threads():
+    """A run with --torch-threads changes a process-wide setting; give the next test the default."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
