@@ -68,6 +68,39 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
 
+    plot = sub.add_parser("plot", help="learning curves of runs (mean, 95% CI across seeds) + IQM table")
+    plot.add_argument("run_dirs", type=Path, nargs="+")
+    plot.add_argument("--out", type=Path, default=Path("curves.png"))
+
+    analyze = sub.add_parser("analyze", help="what FrozenHopfield and the frozen LM do (paper figures)")
+    kinds = analyze.add_subparsers(dest="kind", required=True)
+    for kind, text in [
+        ("distances", "observation vs FrozenHopfield distance matrices for several β"),
+        ("words", "the token β→∞ retrieves at every step of one episode"),
+        ("attention", "the frozen LM's attention maps over one episode"),
+    ]:
+        k = kinds.add_parser(kind, help=text)
+        k.add_argument("--run", type=Path, help="a run directory: its env, LM, seed and trained policy")
+        k.add_argument("--env", default="MiniGrid-KeyCorridorS3R1-v0", help="env id when no --run")
+        k.add_argument("--lm", default=None, help="frozen LM when no --run (default smollm2-135m)")
+        k.add_argument("--seed", type=int, default=0)
+        k.add_argument("--out", type=Path, default=Path(f"{kind}.png"))
+        if kind == "distances":
+            k.add_argument("--n", type=int, default=64, help="observations")
+            k.add_argument("--betas", type=float, nargs="+", default=[1.0, 10.0, 100.0])
+        else:
+            k.add_argument("--max-steps", type=int, default=48, help="steps of the episode shown")
+        if kind == "attention":
+            k.add_argument(
+                "--beta", type=float, default=None, help="FrozenHopfield β (default: run's, else 100)"
+            )
+
+    rec = sub.add_parser("record", help="video of a trained agent (.gif or .mp4)")
+    rec.add_argument("run_dir", type=Path)
+    rec.add_argument("--episodes", type=int, default=3)
+    rec.add_argument("--out", type=Path, default=Path("agent.gif"))
+    rec.add_argument("--seed", type=int, default=0)
+
     sub.add_parser("presets", help="list the presets and their settings")
     sub.add_parser("envs", help="list the env ids helmrl registers, and the families it wraps")
     return parser
@@ -124,6 +157,90 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .analysis.curves import plot_runs
+
+    try:
+        res = plot_runs(args.run_dirs, args.out)
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    parts = [
+        f"{r['agent']}@{r['env_id']}: IQM {r['final_iqm']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] "
+        f"(n={r['runs']})"
+        for r in res["summary"]
+    ]
+    print(
+        f"{res['png']}: " + "; ".join(parts) + f"  (curves: {res['curves_csv']}, table: {res['summary_csv']})"
+    )
+    return 0
+
+
+def _analysis_inputs(args: argparse.Namespace):  # noqa: ANN202
+    """(env id, FrozenLM, seed, beta, agent or None) from --run or from --env/--lm."""
+    from .envs import check_env_id
+    from .models import DEFAULT_LM, load_language_model
+
+    if args.run:
+        from .runs import load_agent
+
+        cfg, agent = load_agent(args.run)
+        lm = load_language_model(cfg.lm)
+        return cfg.env_id, lm, cfg.seed, cfg.beta, agent
+    check_env_id(args.env)
+    lm = load_language_model(args.lm or DEFAULT_LM)
+    return args.env, lm, args.seed, 100.0, None
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import representations as rep
+    from .analysis.episodes import play_episode, random_observations
+
+    env_id, lm, seed, beta, agent = _analysis_inputs(args)
+    if args.kind == "distances":
+        if args.n < 2 or any(b <= 0 for b in args.betas):
+            raise UsageError("--n must be >= 2 and every --betas value > 0")
+        data = rep.distance_analysis(
+            random_observations(env_id, args.n, args.seed), lm, args.betas, args.out, seed
+        )
+        corr = ", ".join(f"β={b}: ρ={r:.3f}" for b, r in data["spearman_vs_observation"].items())
+        print(
+            f"{args.out}: {data['n_observations']} observations of {env_id}; rank correlation with "
+            f"observation distances {corr}"
+        )
+        return 0
+    ep = play_episode(env_id, args.seed, agent=agent, max_steps=args.max_steps, render=True)
+    if args.kind == "words":
+        data = rep.word_trace(ep, lm, args.out, seed)
+        print(
+            f"{args.out}: {data['steps']} steps of {env_id} used {data['distinct_words']} distinct words: "
+            + " ".join(data["words"][:20])
+            + (" ..." if data["steps"] > 20 else "")
+        )
+    else:
+        b = args.beta if args.beta is not None else beta
+        if b <= 0:
+            raise UsageError(f"--beta {b}: must be > 0")
+        data = rep.attention_maps(ep, lm, args.out, b, seed)
+        tops = "; ".join(f"L{m['layer']}H{m['head']}→{m['top_steps']}" for m in data["maps"])
+        print(f"{args.out}: attention over {data['steps']} steps of {env_id}, most-attended steps {tops}")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from .analysis.video import record
+
+    if args.episodes <= 0:
+        raise UsageError(f"--episodes {args.episodes}: must be a positive number of episodes")
+    if args.out.suffix not in (".gif", ".mp4"):
+        raise UsageError(f"--out {args.out}: use a .gif or .mp4 file name")
+    res = record(args.run_dir, args.episodes, args.out, seed=args.seed)
+    print(
+        f"{res['out']}: {args.episodes} episodes, {res['frames']} frames, returns "
+        + ", ".join(f"{r:.2f}" for r in res["returns"])
+    )
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for name in sorted(PRESETS):
         print(f"{name:22s} {json.dumps(PRESETS[name])}")
@@ -151,7 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     from .runs import RunDirError
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "envs": cmd_envs}
+    handlers = {
+        "train": cmd_train,
+        "eval": cmd_eval,
+        "presets": cmd_presets,
+        "envs": cmd_envs,
+        "plot": cmd_plot,
+        "analyze": cmd_analyze,
+        "record": cmd_record,
+    }
     try:
         return handlers[args.command](args)
     except (UsageError, ConfigError, EnvError, LanguageModelError, CheckpointError, RunDirError) as err:

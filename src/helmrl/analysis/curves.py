@@ -1,0 +1,129 @@
+"""Learning curves across seeds and the paper's summary statistic (IQM, 95% bootstrap CI)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..ppo import CONFIG, read_metrics  # noqa: E402
+
+
+@dataclass
+class RunCurve:
+    run_dir: Path
+    env_id: str
+    agent: str
+    seed: int
+    steps: np.ndarray
+    returns: np.ndarray  # logged recent-episode mean return; rows before any episode dropped
+
+    @property
+    def final(self) -> float:
+        return float(self.returns[-1])
+
+
+def load_run(run_dir: Path) -> RunCurve:
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG).exists():
+        raise FileNotFoundError(f"{run_dir}: no config.json; is it a helmrl run directory?")
+    cfg = json.loads((run_dir / CONFIG).read_text())
+    rows = [r for r in read_metrics(run_dir) if np.isfinite(r["episode_return_mean"])]
+    if not rows:
+        raise ValueError(f"{run_dir}: no finished episode logged yet; train longer before plotting")
+    return RunCurve(
+        run_dir,
+        cfg["env_id"],
+        cfg["agent"],
+        int(cfg["seed"]),
+        np.array([r["step"] for r in rows]),
+        np.array([r["episode_return_mean"] for r in rows]),
+    )
+
+
+def bootstrap_mean_ci(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile-bootstrap CI of the mean over axis 0 (the seeds)."""
+    rng = np.random.default_rng(seed)
+    n = values.shape[0]
+    idx = rng.integers(0, n, size=(reps, n))
+    means = values[idx].mean(axis=1)
+    return np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+
+
+def iqm_with_ci(finals: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
+    """Interquartile mean of the runs' final returns and its 95% stratified-bootstrap CI (rliable)."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    scores = {"x": finals.reshape(-1, 1)}  # (runs, tasks=1)
+    point, ci = rly.get_interval_estimates(scores, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=reps)
+    return float(point["x"][0]), float(ci["x"][0, 0]), float(ci["x"][1, 0])
+
+
+def plot_runs(run_dirs: list[Path], out: Path, points: int = 100) -> dict:
+    """Curves grouped by (env, agent) with mean and 95% bootstrap band across seeds -> PNG + CSVs."""
+    runs = [load_run(d) for d in run_dirs]
+    groups: dict[tuple[str, str], list[RunCurve]] = {}
+    for r in runs:
+        groups.setdefault((r.env_id, r.agent), []).append(r)
+    envs = sorted({k[0] for k in groups})
+    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), dpi=120, squeeze=False)
+    curve_rows, summary = [], []
+    for (env_id, agent), members in sorted(groups.items()):
+        end = min(r.steps[-1] for r in members)
+        start = max(r.steps[0] for r in members)
+        grid = np.linspace(start, end, points) if end > start else np.array([end])
+        ys = np.stack([np.interp(grid, r.steps, r.returns) for r in members])
+        mean = ys.mean(0)
+        lo, hi = bootstrap_mean_ci(ys) if len(members) > 1 else (mean, mean)
+        ax = axes[0, envs.index(env_id)]
+        (line,) = ax.plot(grid, mean, label=f"{agent} (n={len(members)})")
+        ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2)
+        ax.set_title(env_id, fontsize=10)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("episode return")
+        ax.grid(alpha=0.3)
+        for s, m, a, b in zip(grid, mean, lo, hi, strict=True):
+            curve_rows.append(dict(env_id=env_id, agent=agent, step=int(s), mean=m, ci_low=a, ci_high=b))
+        finals = np.array([r.final for r in members])
+        iqm, ci_lo, ci_hi = iqm_with_ci(finals)
+        summary.append(
+            dict(
+                env_id=env_id,
+                agent=agent,
+                runs=len(members),
+                final_iqm=iqm,
+                ci_low=ci_lo,
+                ci_high=ci_hi,
+                finals=" ".join(f"{f:.4f}" for f in finals),
+                run_dirs=" ".join(str(r.run_dir) for r in members),
+            )
+        )
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out)
+    plt.close(fig)
+    _write_csv(out.with_suffix(".csv"), curve_rows)
+    _write_csv(out.with_name(out.stem + "_summary.csv"), summary)
+    return {
+        "png": out,
+        "curves_csv": out.with_suffix(".csv"),
+        "summary_csv": out.with_name(out.stem + "_summary.csv"),
+        "summary": summary,
+    }
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)

@@ -1,0 +1,139 @@
+"""What the frozen parts do with observations: distances, words, attention (the paper's figures)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+from ..models import FrozenHopfield, FrozenLM  # noqa: E402
+from ..models.encoders import observation_to_vector  # noqa: E402
+from .episodes import Episode  # noqa: E402
+
+
+def _vectors(observations: np.ndarray) -> torch.Tensor:
+    return observation_to_vector(torch.as_tensor(np.asarray(observations)))
+
+
+def distance_analysis(
+    observations: np.ndarray, lm: FrozenLM, betas: list[float], out: Path, seed: int = 0
+) -> dict:
+    """Pairwise Euclidean distances in observation space and of FrozenHopfield outputs per β,
+    with the Spearman rank correlation of each against the observation distances (JL argument)."""
+    vec = _vectors(observations)
+    d_obs = torch.cdist(vec, vec)
+    iu = np.triu_indices(len(vec), k=1)
+    mats, corr = [d_obs.numpy()], {}
+    for beta in betas:
+        fh = FrozenHopfield(lm.token_embeddings, vec.shape[1], beta, seed=seed)
+        x = fh(vec)
+        d = torch.cdist(x, x).numpy()
+        mats.append(d)
+        rho = spearmanr(d_obs.numpy()[iu], d[iu]).statistic if len(iu[0]) > 1 else float("nan")
+        corr[str(beta)] = float(rho)
+    fig, axes = plt.subplots(1, len(mats), figsize=(3.2 * len(mats), 3.2), dpi=120)
+    titles = ["observations"] + [f"β={b:g}  ρ={corr[str(b)]:.2f}" for b in betas]
+    for ax, m, title in zip(np.atleast_1d(axes), mats, titles, strict=True):
+        im = ax.imshow(m, cmap="viridis")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle("pairwise distances: observation space vs FrozenHopfield outputs", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    data = {"n_observations": len(vec), "spearman_vs_observation": corr}
+    Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+    np.savez_compressed(
+        Path(out).with_suffix(".npz"),
+        observation=mats[0],
+        **{f"beta_{b:g}": m for b, m in zip(betas, mats[1:], strict=True)},
+    )
+    return data
+
+
+def _decode(lm: FrozenLM, token: int) -> str:
+    if lm.tokenizer is None:
+        return f"<{token}>"
+    return lm.tokenizer.decode([token]).strip() or repr(lm.tokenizer.decode([token]))
+
+
+def word_trace(episode: Episode, lm: FrozenLM, out: Path, seed: int = 0, max_panels: int = 24) -> dict:
+    """The token β→∞ retrieves for every observation of an episode (argmax of the weights)."""
+    vec = _vectors(np.stack(episode.observations))
+    fh = FrozenHopfield(lm.token_embeddings, vec.shape[1], beta=1.0, seed=seed)  # argmax: any β
+    tokens = fh.nearest_tokens(vec).tolist()
+    words = [_decode(lm, t) for t in tokens]
+    shown = min(len(tokens), max_panels)
+    cols = min(8, shown)
+    rows = int(np.ceil(shown / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), dpi=120, squeeze=False)
+    images = episode.observations  # what FrozenHopfield sees (the agent's view)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < shown:
+            ax.imshow(images[i])
+            ax.set_title(f"t={i}\n{textwrap.shorten(words[i], 14)}", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    data = {"tokens": tokens, "words": words, "distinct_words": len(set(tokens)), "steps": len(tokens)}
+    Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+    return data
+
+
+@torch.no_grad()
+def attention_maps(
+    episode: Episode, lm: FrozenLM, out: Path, beta: float, seed: int = 0, heads: int = 4, max_steps: int = 64
+) -> dict:
+    """Causal self-attention of the frozen LM over one episode's FrozenHopfield inputs, for heads
+    of an early, a middle and the last layer (timestep × timestep), and each map's most-attended steps."""
+    vec = _vectors(np.stack(episode.observations[:max_steps]))
+    fh = FrozenHopfield(lm.token_embeddings, vec.shape[1], beta, seed=seed)
+    x = fh(vec)[None]
+    model = lm.model
+    previous = model.config._attn_implementation
+    model.set_attn_implementation("eager")  # the fused kernels do not return attention weights
+    try:
+        outputs = model(inputs_embeds=x, output_attentions=True)
+    finally:
+        model.set_attn_implementation(previous)
+    att = [a[0].float() for a in outputs.attentions]  # per layer: (heads, T, T)
+    n_layers = len(att)
+    layers = sorted({0, n_layers // 2, n_layers - 1})
+    heads = min(heads, att[0].shape[0])
+    fig, axes = plt.subplots(
+        len(layers), heads, figsize=(2.6 * heads, 2.6 * len(layers)), dpi=120, squeeze=False
+    )
+    summary = []
+    for r, layer in enumerate(layers):
+        for h in range(heads):
+            m = att[layer][h]
+            # Mean attention a step receives from the queries that can see it (causal: i >= j).
+            # Step 0 is the LM's attention sink; the most-attended steps are reported without it.
+            received = m.sum(0) / torch.arange(m.shape[0], 0, -1)
+            top = (torch.topk(received[1:], k=min(3, len(received) - 1)).indices + 1).tolist()
+            sink = float(m[:, 0].mean())
+            summary.append({"layer": layer, "head": h, "top_steps": top, "sink_share": sink})
+            ax = axes[r, h]
+            vmax = float(m[1:, 1:].max()) if m.shape[0] > 1 else 1.0  # colour scale without the sink
+            ax.imshow(m.numpy(), cmap="magma", vmin=0, vmax=vmax)
+            ax.set_title(f"layer {layer} head {h}\ntop {top} (sink {sink:.2f})", fontsize=8)
+            ax.set_xlabel("key step", fontsize=7)
+            ax.set_ylabel("query step", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    data = {"steps": x.shape[1], "layers": layers, "maps": summary}
+    Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+    torch.save({f"layer{i}": att[i][:heads].clone() for i in layers}, Path(out).with_suffix(".pt"))
+    return data

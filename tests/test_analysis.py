@@ -1,0 +1,154 @@
+"""Analysis commands compute their numbers from the data they read."""
+
+import csv
+import json
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from helmrl.analysis import representations as rep
+from helmrl.analysis.episodes import Episode, play_episode
+from helmrl.cli import main
+from helmrl.models import FrozenHopfield, load_language_model
+from helmrl.models.encoders import observation_to_vector
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_llama_dir):
+    return load_language_model(str(tiny_llama_dir))
+
+
+def _obs(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 7, 7, 3), dtype=np.uint8)
+
+
+def test_identical_observations_have_zero_distance_and_the_same_word(tiny_lm, tmp_path):
+    obs = _obs(6)
+    obs[3] = obs[1]  # a repeated observation
+    data = rep.distance_analysis(obs, tiny_lm, [1.0, 100.0], tmp_path / "d.png")
+    mats = np.load(tmp_path / "d.npz")
+    for name in ("observation", "beta_1", "beta_100"):
+        assert mats[name][1, 3] == pytest.approx(0.0, abs=1e-6)
+        assert mats[name][1, 2] > 0
+    # The correlation is the Spearman correlation of the matrices it saved.
+    from scipy.stats import spearmanr
+
+    iu = np.triu_indices(6, 1)
+    expected = spearmanr(mats["observation"][iu], mats["beta_100"][iu]).statistic
+    assert data["spearman_vs_observation"]["100.0"] == pytest.approx(expected)
+    assert json.loads((tmp_path / "d.json").read_text())["n_observations"] == 6
+
+    ep = Episode(observations=list(obs))
+    words = rep.word_trace(ep, tiny_lm, tmp_path / "w.png")
+    assert words["tokens"][1] == words["tokens"][3]
+    assert words["distinct_words"] == len(set(words["tokens"]))
+
+
+def test_words_are_vocabulary_tokens_and_equal_the_argmax_of_the_weights(tiny_lm, tmp_path):
+    obs = _obs(9, seed=1)
+    data = rep.word_trace(Episode(observations=list(obs)), tiny_lm, tmp_path / "w.png")
+    vec = observation_to_vector(torch.as_tensor(obs))
+    fh = FrozenHopfield(tiny_lm.token_embeddings, vec.shape[1], beta=100.0)
+    assert data["tokens"] == fh.weights(vec).argmax(1).tolist()
+    assert all(0 <= t < tiny_lm.token_embeddings.shape[0] for t in data["tokens"])
+    # β→∞ retrieval returns exactly that token's embedding.
+    sharp = FrozenHopfield(tiny_lm.token_embeddings, vec.shape[1], beta=1e6)
+    torch.testing.assert_close(sharp(vec), tiny_lm.token_embeddings[data["tokens"]])
+
+
+def test_real_tokenizer_decodes_words(tmp_path):
+    lm = load_language_model()
+    ep = play_episode("MiniGrid-KeyCorridorS3R1-v0", 0, max_steps=5)
+    data = rep.word_trace(ep, lm, tmp_path / "w.png")
+    assert data["words"] == [
+        lm.tokenizer.decode([t]).strip() or repr(lm.tokenizer.decode([t])) for t in data["tokens"]
+    ]
+
+
+def test_attention_rows_sum_to_one_and_are_causal(tiny_lm, tmp_path):
+    ep = Episode(observations=list(_obs(12, seed=2)))
+    data = rep.attention_maps(ep, tiny_lm, tmp_path / "a.png", beta=100.0, heads=2)
+    maps = torch.load(tmp_path / "a.pt")
+    assert data["steps"] == 12 and set(maps) == {f"layer{i}" for i in data["layers"]}
+    for att in maps.values():
+        torch.testing.assert_close(att.sum(-1), torch.ones(att.shape[:-1]))
+        assert (att.triu(1) == 0).all()
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _fake_run(path, agent, seed, steps, returns):
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"env_id": "E-v0", "agent": agent, "seed": seed}))
+    with open(path / "metrics.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["update", "step", "episode_return_mean"])
+        w.writeheader()
+        for i, (s, r) in enumerate(zip(steps, returns, strict=True)):
+            w.writerow({"update": i + 1, "step": s, "episode_return_mean": r})
+
+
+def test_plot_csv_holds_the_numbers_of_the_runs_it_read(tmp_path, capsys):
+    steps = [100, 200, 300]
+    _fake_run(tmp_path / "a0", "helm", 0, steps, ["", 0.2, 0.6])  # no episode yet at step 100
+    _fake_run(tmp_path / "a1", "helm", 1, steps, [0.1, 0.4, 0.8])
+    _fake_run(tmp_path / "b0", "cnn", 0, steps, [0.0, 0.1, 0.3])
+    out = tmp_path / "curves.png"
+    assert (
+        main(["plot", str(tmp_path / "a0"), str(tmp_path / "a1"), str(tmp_path / "b0"), "--out", str(out)])
+        == 0
+    )
+    assert "IQM" in capsys.readouterr().out
+    curves = list(csv.DictReader(open(tmp_path / "curves.csv")))
+    helm = [r for r in curves if r["agent"] == "helm"]
+    assert float(helm[0]["step"]) == 200 and float(helm[-1]["step"]) == 300  # common range only
+    assert float(helm[-1]["mean"]) == pytest.approx(0.7)
+    assert float(helm[0]["mean"]) == pytest.approx(0.3)
+    summary = {r["agent"]: r for r in csv.DictReader(open(tmp_path / "curves_summary.csv"))}
+    assert summary["helm"]["finals"] == "0.6000 0.8000" and summary["cnn"]["runs"] == "1"
+    assert 0.6 <= float(summary["helm"]["final_iqm"]) <= 0.8
+    assert (
+        float(summary["helm"]["ci_low"])
+        <= float(summary["helm"]["final_iqm"])
+        <= float(summary["helm"]["ci_high"])
+    )
+
+
+def test_gif_has_the_frames_of_the_episodes_it_recorded(tmp_path, tiny_llama_dir, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--env",
+                "RandomMaze-v0",
+                "--agent",
+                "helm",
+                "--lm",
+                str(tiny_llama_dir),
+                "--total-steps",
+                "64",
+                "--n-envs",
+                "2",
+                "--rollout-steps",
+                "32",
+                "--n-minibatches",
+                "2",
+                "--mem-len",
+                "8",
+                "--run-dir",
+                str(run),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "agent.gif"
+    assert main(["record", str(run), "--episodes", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    frames = imageio.mimread(out)
+    from helmrl.analysis.video import record
+
+    res = record(run, 2, tmp_path / "again.gif")
+    assert len(frames) == res["frames"] == sum(n + 1 for n in res["lengths"])
+    assert f"{len(frames)} frames" in printed
