@@ -240,3 +240,31 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["update"] == 2
     assert all(torch.isfinite(v).all() for v in state["agent"].values())
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
+    cfg = TrainConfig(
+        env_id="CartPole-v1",
+        agent="cnn",
+        n_envs=2,
+        rollout_steps=8,
+        n_minibatches=2,
+        total_steps=2 * 8 * 4,
+        checkpoint_every=100,
+    ).validate()
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    real, calls = trainer.collect_rollout, {"n": 0}
+
+    def interrupted_third_time():
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real()
+
+    monkeypatch.setattr(trainer, "collect_rollout", interrupted_third_time)
+    result = trainer.train()
+    assert result.interrupted and result.global_step == 2 * 8 * 2
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["update"] == 2 and state["global_step"] == 32
+    resumed = Trainer(cfg, tmp_path, progress=False).train(resume=True)
+    assert not resumed.interrupted and resumed.global_step == 64
