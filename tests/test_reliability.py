@@ -211,17 +211,21 @@ def test_every_field_is_covered_by_the_validation_test():
     assert {f.name for f in fields(TrainConfig)} - {"env_id"} <= {n for n, _ in BAD_FIELDS}
 
 
-def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+def _cartpole_cnn(tmp_path, updates: int, checkpoint_every: int) -> tuple[TrainConfig, Trainer]:
     cfg = TrainConfig(
         env_id="CartPole-v1",
         agent="cnn",
         n_envs=2,
         rollout_steps=8,
         n_minibatches=2,
-        total_steps=2 * 8 * 5,
-        checkpoint_every=1,
+        total_steps=2 * 8 * updates,
+        checkpoint_every=checkpoint_every,
     ).validate()
-    trainer = Trainer(cfg, tmp_path, progress=False)
+    return cfg, Trainer(cfg, tmp_path, progress=False)
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    _, trainer = _cartpole_cnn(tmp_path, updates=5, checkpoint_every=1)
     import helmrl.ppo.trainer as tr
 
     real = tr.ppo_loss
@@ -243,16 +247,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
-    cfg = TrainConfig(
-        env_id="CartPole-v1",
-        agent="cnn",
-        n_envs=2,
-        rollout_steps=8,
-        n_minibatches=2,
-        total_steps=2 * 8 * 4,
-        checkpoint_every=100,
-    ).validate()
-    trainer = Trainer(cfg, tmp_path, progress=False)
+    cfg, trainer = _cartpole_cnn(tmp_path, updates=4, checkpoint_every=100)
     real, calls = trainer.collect_rollout, {"n": 0}
 
     def interrupted_third_time():
