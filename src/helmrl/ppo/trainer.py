@@ -269,7 +269,9 @@ class Trainer:
                 dist = Categorical(logits=logits)
                 action = dist.sample()
             for k, v in step_extras.items():
-                extras.setdefault(k, torch.zeros((T, *v.shape), dtype=v.dtype))[t] = v
+                if k not in extras:  # allocated once per rollout, on the first step
+                    extras[k] = torch.zeros((T, *v.shape), dtype=v.dtype)
+                extras[k][t] = v
             actions[t], logprobs[t], values[t] = action, dist.log_prob(action), value
             obs, reward, term, trunc, _ = self.envs.step(action.numpy())
             done = term | trunc  # truncation counts as an end (no bootstrap), as in CleanRL
