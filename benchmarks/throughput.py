@@ -106,25 +106,16 @@ def main() -> None:
     fast = make_lm_memory(lm.model, n, L, 4)
     t_fast = lm_step_time(fast, x, 8, args.reps)
     row("(a) LM step alone, fast memory (env-steps/s)", n / t_fast, "steps/s")
-    plain = make_lm_memory(lm.model, n, L, 4)
-    if plain._packed:  # same decoder with plain matmuls: the oneDNN packing lever
-        plain._packed = False
-        for i, layer in enumerate(lm.model.model.layers):
-            a, m = layer.self_attn, layer.mlp
-            plain._w[f"{i}.qkv"] = (
-                torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).t().contiguous()
-            )
-            plain._w[f"{i}.o"] = a.o_proj.weight.t().contiguous()
-            plain._w[f"{i}.gate_up"] = torch.cat([m.gate_proj.weight, m.up_proj.weight]).t().contiguous()
-            plain._w[f"{i}.down"] = m.down_proj.weight.t().contiguous()
+    if fast._packed:  # the same decoder with plain matmuls: the oneDNN pre-packing lever
+        plain = make_lm_memory(lm.model, n, L, 4, prepack=False)
         t_plain = lm_step_time(plain, x, 8, args.reps)
         row("    same decoder without oneDNN packing (env-steps/s)", n / t_plain, "steps/s")
+        del plain
     hf = make_lm_memory(lm.model, n, L, 4, implementation="hf")
     t_hf = lm_step_time(hf, x, 8, max(5, args.reps // 3))
     row("    transformers forward with a KV cache (env-steps/s)", n / t_hf, "steps/s")
-    del hf, plain
+    del hf
 
-    fast = make_lm_memory(lm.model, n, L, 4)
     t8 = lm_step_time(fast, x, 8, args.reps)
     t_long = lm_step_time(fast, x, 4 * L, args.reps)
     row("LM step time at t=8 (ms)", 1e3 * t8, "ms")

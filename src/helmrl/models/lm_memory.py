@@ -105,7 +105,15 @@ class FastDecoderMemory(StreamingLMMemory):
     mask building inside transformers.
     """
 
-    def __init__(self, model: nn.Module, n_envs: int, mem_len: int, n_sink: int, dtype: torch.dtype):
+    def __init__(
+        self,
+        model: nn.Module,
+        n_envs: int,
+        mem_len: int,
+        n_sink: int,
+        dtype: torch.dtype,
+        prepack: bool = True,
+    ):
         super().__init__(model, n_envs, mem_len, n_sink, dtype)
         base = model.model
         object.__setattr__(self, "rotary", base.rotary_emb)
@@ -129,7 +137,7 @@ class FastDecoderMemory(StreamingLMMemory):
         self._w = {k: v.detach().to(dtype).contiguous() for k, v in w.items()}
         # oneDNN with weights pre-packed for this batch size: 1.4-2.5x faster than a plain
         # matmul at 16-64 rows on the CPUs measured (benchmarks/throughput.py).
-        self._packed = _onednn_usable(dtype)
+        self._packed = prepack and _onednn_usable(dtype)
         if self._packed:
             for k in [k for k in self._w if k.endswith((".qkv", ".o", ".gate_up", ".down"))]:
                 self._w[k] = torch.ops.mkldnn._reorder_linear_weight(self._w[k].t().contiguous(), n_envs)
@@ -243,6 +251,7 @@ def make_lm_memory(
     n_sink: int = 4,
     dtype: torch.dtype = torch.float32,
     implementation: str = "auto",
+    prepack: bool = True,
 ) -> StreamingLMMemory:
     """The fast decoder for Llama-style models, the generic HF path for everything else."""
     if implementation == "auto":
@@ -253,7 +262,7 @@ def make_lm_memory(
                 f"the fast memory supports {sorted(_LLAMA_LIKE)}, not {model.config.model_type!r}; "
                 "use implementation='hf'"
             )
-        return FastDecoderMemory(model, n_envs, mem_len, n_sink, dtype)
+        return FastDecoderMemory(model, n_envs, mem_len, n_sink, dtype, prepack=prepack)
     if implementation == "hf":
         return HFCacheMemory(model, n_envs, mem_len, n_sink, dtype)
     raise ValueError(f"implementation must be auto, fast or hf; got {implementation!r}")
