@@ -6,8 +6,7 @@ from torch.distributions import Categorical
 
 from helmrl.config import TrainConfig
 from helmrl.models import LSTMAgent
-from helmrl.ppo import Trainer, compute_gae
-from helmrl.ppo.trainer import _select
+from helmrl.ppo import Trainer, compute_gae, minibatch_indices, ppo_loss, select
 
 
 def _trainer(agent, tmp_path, lm_dir, env="CartPole-v1", **kw):
@@ -38,80 +37,98 @@ def _trainer(agent, tmp_path, lm_dir, env="CartPole-v1", **kw):
 )
 def test_ratio_is_one_before_the_first_gradient_step(agent, env, tmp_path, tiny_llama_dir):
     tr = _trainer(agent, tmp_path, tiny_llama_dir, env=env)
-    tr._sync()
-    tr.collect_rollout()  # a second rollout starts from carried-over memory, not a reset
-    data, context = tr.collect_rollout()
-    T, N = data["actions"].shape
+    tr.start_episodes()
+    tr.collect()  # a second rollout starts from carried-over memory, not a reset
+    ro = tr.collect()
+    T, N = ro.actions.shape
     if env == "CartPole-v1":
-        assert data["starts"][1:].any(), "the rollout should cross episode boundaries"
+        assert ro.starts[1:].any(), "the rollout should cross episode boundaries"
+    ro.advantages = ro.returns = torch.zeros(T, N)
     seen = torch.zeros(T, N, dtype=torch.bool)
     with torch.no_grad():
-        for t_idx, e_idx in tr._minibatches(T, N):
-            mb = _select(data, t_idx, e_idx)
-            ctx = {k: v[e_idx] for k, v in context.items()}
-            logits, value = tr.agent.evaluate(mb["obs"], mb["extras"], mb["starts"], ctx)
-            logp = Categorical(logits=logits).log_prob(mb["actions"])
-            torch.testing.assert_close(logp, mb["logprobs"], atol=1e-5, rtol=0)
-            stored = (
-                data["values"][:, e_idx] if isinstance(t_idx, slice) else data["values"][t_idx, e_idx][None]
-            )
-            torch.testing.assert_close(value, stored, atol=1e-5, rtol=0)
+        for t_idx, e_idx in minibatch_indices(T, N, tr.n_minibatches, tr.agent.recurrent):
+            mb = select(ro, t_idx, e_idx)
+            logits, value = tr.agent.evaluate(mb.obs, mb.history, mb.starts, mb.initial_state)
+            torch.testing.assert_close(Categorical(logits=logits).log_prob(mb.actions), mb.logprobs, atol=1e-5, rtol=0)
+            torch.testing.assert_close(value, mb.values, atol=1e-5, rtol=0)
             seen[t_idx, e_idx] = True
     assert seen.all()
 
 
-@pytest.mark.parametrize("agent", ["helm", "lstm", "cnn"])
-def test_recomputed_values_match_rollout(agent, tmp_path, tiny_llama_dir):
-    tr = _trainer(agent, tmp_path, tiny_llama_dir)
-    tr._sync()
-    data, context = tr.collect_rollout()
-    with torch.no_grad():
-        _, value = tr.agent.evaluate(data["obs"], data["extras"], data["starts"], context)
-    torch.testing.assert_close(value, data["values"], atol=1e-5, rtol=0)
-
-
-def test_gradients_reach_cnn_and_heads_never_the_lm(tmp_path, tiny_llama_dir):
+def test_history_is_computed_once_per_observation(tmp_path, tiny_llama_dir):
+    """The LM memory advances exactly once per env step: the bootstrap value and the next
+    rollout's first step share the next observation's history."""
     tr = _trainer("helm", tmp_path, tiny_llama_dir, env="MiniGrid-Empty-5x5-v0")
-    tr._sync()
-    data, context = tr.collect_rollout()
-    with torch.no_grad():
-        nv = tr.agent.peek_value(tr.next_obs, tr.next_start)
-    data["advantages"], data["returns"] = compute_gae(
-        data["rewards"], data["values"], data["starts"], nv, tr.next_start, 0.99, 0.95
-    )
-    from helmrl.ppo.trainer import ppo_loss
+    calls = {"n": 0}
+    tr.start_episodes()
+    real = tr.history.memory.forward
 
-    loss, _, _ = ppo_loss(tr.agent, tr.cfg, _select(data, slice(None), torch.arange(4)), {})
+    def counting(x, start):
+        calls["n"] += 1
+        return real(x, start)
+
+    tr.history.memory.forward = counting
+    ro = tr.collect()
+    tr.update(ro)
+    bootstrap_history = tr.acting.next_history.clone()
+    ro2 = tr.collect()
+    assert calls["n"] == 2 * tr.cfg.rollout_steps
+    # the history stored for the second rollout's first step is the one the bootstrap used
+    assert torch.equal(ro2.history[0], bootstrap_history)
+    assert ro2.history.shape == (tr.cfg.rollout_steps, 4, tr.history.out_dim)
+
+
+@pytest.mark.parametrize("agent", ["helm", "lstm", "cnn"])
+def test_gradients_reach_trainable_parts_never_the_lm(agent, tmp_path, tiny_llama_dir):
+    tr = _trainer(agent, tmp_path, tiny_llama_dir, env="MiniGrid-Empty-5x5-v0")
+    tr.start_episodes()
+    ro = tr.collect()
+    ro.advantages, ro.returns = compute_gae(
+        ro.rewards, ro.values, ro.starts, tr.acting.next_value(), tr.acting.next_start, 0.99, 0.95
+    )
+    ro.advantages = ro.advantages + torch.randn_like(ro.advantages)  # non-zero policy gradient
+    loss, _, _ = ppo_loss(tr.agent, tr.cfg, select(ro, slice(None), torch.arange(4)))
     loss.backward()
-    enc = [p.grad for p in tr.agent.encoder.parameters()]
-    head = [p.grad for p in tr.agent.head.parameters()]
-    assert all(g is not None for g in enc + head)
-    assert any(g.abs().sum() > 0 for g in enc) and any(g.abs().sum() > 0 for g in head)
-    lm_params = list(tr.agent.frozen.lm_model.parameters())
-    assert all(p.grad is None and not p.requires_grad for p in lm_params)
-    opt_ids = {id(p) for g in tr.optimizer.param_groups for p in g["params"]}
-    assert not opt_ids & {id(p) for p in lm_params}
-    assert "frozen" not in "".join(tr.agent.state_dict())  # checkpoints hold no LM weights
+    grads = [p.grad for p in tr.agent.parameters()]
+    assert all(g is not None for g in grads) and all(g.abs().sum() > 0 for g in grads[-4:])
+    assert any(g.abs().sum() > 0 for g in [p.grad for p in tr.agent.encoder.parameters()])
+    if agent == "helm":
+        lm_params = list(tr.history.lm.parameters())
+        assert all(p.grad is None and not p.requires_grad for p in lm_params)
+        opt_ids = {id(p) for g in tr.optimizer.param_groups for p in g["params"]}
+        assert not opt_ids & {id(p) for p in lm_params}
+        assert not any("lm" in k or "hopfield" in k for k in tr.agent.state_dict())
+        assert not any("lm" in k for k in tr.state_dict()["agent"])
 
 
 def test_lstm_state_zeroed_for_the_env_whose_episode_ended_only():
     torch.manual_seed(0)
     agent = LSTMAgent((4,), 2)
-    agent.reset_memory(3)
+    state = agent.initial_state(3)
     obs = torch.randn(6, 3, 4)
     for t in range(5):
-        agent.act(obs[t], torch.zeros(3, dtype=torch.bool))
-    before = agent.memory_context()
-    assert (before["h"].abs().sum(1) > 0).all()
-    logits, _, _ = agent.act(obs[5], torch.tensor([True, False, False]))
+        _, _, state = agent(obs[t], None, state, torch.zeros(3, dtype=torch.bool))
+    assert (state["h"].abs().sum(1) > 0).all()
+    logits, _, after = agent(obs[5], None, state, torch.tensor([True, False, False]))
     # env 0 behaves like a fresh agent; envs 1 and 2 carry on with their own state.
-    fresh = LSTMAgent((4,), 2)
-    fresh.load_state_dict(agent.state_dict())
-    fresh.reset_memory(3)
-    fresh_logits, _, _ = fresh.act(obs[5], torch.ones(3, dtype=torch.bool))
+    fresh_logits, _, _ = agent(obs[5], None, agent.initial_state(3), torch.ones(3, dtype=torch.bool))
     torch.testing.assert_close(logits[0], fresh_logits[0])
-    h, _ = agent.lstm(agent.encoder(obs[5]), (before["h"], before["c"]))
-    torch.testing.assert_close(agent.h[1:], h[1:])
+    h, _ = agent.lstm(agent.encoder(obs[5]), (state["h"], state["c"]))
+    torch.testing.assert_close(after["h"][1:], h[1:])
+
+
+@pytest.mark.parametrize("n_envs,agent", [(4, "lstm"), (3, "lstm"), (5, "cnn"), (1, "helm")])
+def test_any_n_envs_works_with_default_minibatches(n_envs, agent, tmp_path, tiny_llama_dir):
+    cfg = TrainConfig(
+        env_id="CartPole-v1", agent=agent, lm=str(tiny_llama_dir), n_envs=n_envs, rollout_steps=8,
+        total_steps=8 * n_envs * 2, mem_len=8, n_sink=2,
+    ).validate()
+    notes = []
+    tr = Trainer(cfg, tmp_path, progress=False, log=notes.append)
+    assert tr.train().global_step == 16 * n_envs
+    groups = list(minibatch_indices(8, n_envs, tr.n_minibatches, tr.agent.recurrent))
+    assert len(groups) == min(8, n_envs if agent == "lstm" else 8 * n_envs)
+    assert bool(notes) == (agent == "lstm" and n_envs < 8)
 
 
 def test_gae_matches_hand_computation():

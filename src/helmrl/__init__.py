@@ -2,6 +2,4 @@
 
 __version__ = "0.1.0"
 
-from .envs.registration import register_envs as _register_envs
-
-_register_envs()
+from . import envs as _envs  # noqa: F401 - registers helmrl's env ids and families with gymnasium

@@ -11,9 +11,10 @@ import argparse
 import dataclasses
 import json
 import sys
+import typing
 from pathlib import Path
 
-from .config import PRESETS, ConfigError, TrainConfig, preset
+from .config import PRESETS, ConfigError, TrainConfig, field_types, preset
 
 EXIT_USAGE = 2
 
@@ -30,22 +31,22 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
-_PARSERS = {"int": int, "float": float, "str": str, "bool": _parse_bool}
+_PARSERS = {int: int, float: float, str: str, bool: _parse_bool}
 _ALIASES = {"env_id": ["--env"]}
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field; choices come from the field's Literal type."""
     group = parser.add_argument_group("config (defaults: the authors' settings)")
+    types = field_types()
     for f in dataclasses.fields(TrainConfig):
         flags = [f"--{f.name.replace('_', '-')}", *_ALIASES.get(f.name, [])]
-        group.add_argument(
-            *flags,
-            dest=f.name,
-            type=_PARSERS[str(f.type)],
-            default=None,
-            metavar=str(f.type).upper(),
-            help=f"{f.metadata['help']} (default: {f.default})",
-        )
+        tp = types[f.name]
+        kwargs: dict = {"type": _PARSERS.get(tp), "metavar": getattr(tp, "__name__", "X").upper()}
+        if typing.get_origin(tp) is typing.Literal:
+            kwargs = {"choices": typing.get_args(tp)}
+        text = f"{f.metadata['help']} (default: {f.default})".replace("%", "%%")
+        group.add_argument(*flags, dest=f.name, default=None, help=text, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
 
-    plot = sub.add_parser("plot", help="learning curves of runs (mean, 95% CI across seeds) + IQM table")
+    plot = sub.add_parser("plot", help="learning curves of runs (mean, 95%% CI across seeds) + IQM table")
     plot.add_argument("run_dirs", type=Path, nargs="+")
     plot.add_argument("--out", type=Path, default=Path("curves.png"))
 
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("attention", "the frozen LM's attention maps over one episode"),
     ]:
         k = kinds.add_parser(kind, help=text)
-        k.add_argument("--run", type=Path, help="a run directory: its env, LM, seed and trained policy")
+        k.add_argument("run_dir", type=Path, nargs="?", help="a run directory: its env, LM, seed and policy")
+        k.add_argument("--run", type=Path, help="the same, as an option")
         k.add_argument("--env", default="MiniGrid-KeyCorridorS3R1-v0", help="env id when no --run")
         k.add_argument("--lm", default=None, help="frozen LM when no --run (default smollm2-135m)")
         k.add_argument("--seed", type=int, default=0)
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("presets", help="list the presets and their settings")
+    sub.add_parser("agents", help="list the registered agents")
     sub.add_parser("envs", help="list the env ids helmrl registers, and the families it wraps")
     return parser
 
@@ -180,22 +183,25 @@ def _analysis_inputs(args: argparse.Namespace):  # noqa: ANN202
     from .envs import check_env_id
     from .models import DEFAULT_LM, load_language_model
 
-    if args.run:
+    if args.run_dir and args.run and args.run_dir != args.run:
+        raise UsageError(f"two run directories given ({args.run_dir}, --run {args.run}); give one")
+    run = args.run_dir or args.run
+    if run:
         from .runs import load_agent
 
-        cfg, agent = load_agent(args.run)
-        lm = load_language_model(cfg.lm)
-        return cfg.env_id, lm, cfg.seed, cfg.beta, agent
+        cfg, agent, history = load_agent(run)
+        lm = load_language_model(cfg.lm, seed=cfg.seed)
+        return cfg.env_id, lm, cfg.seed, cfg.beta, (agent, history)
     check_env_id(args.env)
-    lm = load_language_model(args.lm or DEFAULT_LM)
-    return args.env, lm, args.seed, 100.0, None
+    lm = load_language_model(args.lm or DEFAULT_LM, seed=args.seed)
+    return args.env, lm, args.seed, 100.0, (None, None)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import representations as rep
     from .analysis.episodes import play_episode, random_observations
 
-    env_id, lm, seed, beta, agent = _analysis_inputs(args)
+    env_id, lm, seed, beta, (agent, history) = _analysis_inputs(args)
     if args.kind == "distances":
         if args.n < 2 or any(b <= 0 for b in args.betas):
             raise UsageError("--n must be >= 2 and every --betas value > 0")
@@ -208,7 +214,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"observation distances {corr}"
         )
         return 0
-    ep = play_episode(env_id, args.seed, agent=agent, max_steps=args.max_steps, render=True)
+    ep = play_episode(env_id, args.seed, agent, history, max_steps=args.max_steps, render=True)
     if args.kind == "words":
         data = rep.word_trace(ep, lm, args.out, seed)
         print(
@@ -247,21 +253,28 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    from .models import AGENTS
+
+    for name, cls in sorted(AGENTS.items()):
+        print(f"{name:8s} {cls.description}")
+    return 0
+
+
 def cmd_envs(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-    import minigrid  # noqa: F401 - registers MiniGrid ids
+    from .envs import FAMILIES
 
-    import helmrl  # noqa: F401 - registers helmrl's ids
-
-    ours = sorted(k for k in gym.registry if k.startswith(("RandomMaze", "ProcgenMemory-", "CueMemory")))
-    grid = sorted(k for k in gym.registry if k.startswith("MiniGrid-"))
-    print("helmrl:   " + ", ".join(ours))
-    print(f"MiniGrid: {len(grid)} ids, e.g. {', '.join(grid[:4])} (56x56 RGB partial view)")
-    print("any other registered gymnasium id with Discrete actions and an image or vector observation")
+    for fam in FAMILIES.values():
+        ids = fam.ids()
+        shown = ", ".join(ids[:4]) + (f", ... ({len(ids)} ids)" if len(ids) > 4 else "")
+        print(f"{fam.name:11s} {fam.description}\n{'':11s} {shown}")
+    print("gymnasium   any other id, also `module:EnvId`, with Discrete actions (Discrete obs are one-hot,")
+    print("            Dict/Tuple of vectors flattened, as in Stable-Baselines3)")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .devices import DeviceError
     from .envs import EnvError
     from .models import LanguageModelError
     from .ppo import CheckpointError, NonFiniteError
@@ -273,13 +286,22 @@ def main(argv: list[str] | None = None) -> int:
         "eval": cmd_eval,
         "presets": cmd_presets,
         "envs": cmd_envs,
+        "agents": cmd_agents,
         "plot": cmd_plot,
         "analyze": cmd_analyze,
         "record": cmd_record,
     }
     try:
         return handlers[args.command](args)
-    except (UsageError, ConfigError, EnvError, LanguageModelError, CheckpointError, RunDirError) as err:
+    except (
+        UsageError,
+        ConfigError,
+        EnvError,
+        LanguageModelError,
+        CheckpointError,
+        RunDirError,
+        DeviceError,
+    ) as err:
         print(f"helmrl {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except NonFiniteError as err:

@@ -6,13 +6,13 @@ Defaults are the authors' PPO settings; ``PRESETS`` holds the paper's per-experi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-AGENTS = ("helm", "lstm", "cnn")
+from typing import Any, Literal
 
 
 class ConfigError(ValueError):
@@ -27,25 +27,25 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the
 class TrainConfig:
     # --- what to train
     env_id: str = _f("MiniGrid-KeyCorridorS3R1-v0", "gymnasium id (MiniGrid, RandomMaze-v0, ProcgenMemory-*)")
-    agent: str = _f("helm", "helm | lstm | cnn")
+    agent: str = _f("helm", "agent from the registry (`helmrl agents`): helm | lstm | cnn")
     seed: int = _f(0, "seed of torch, numpy, the envs and FrozenHopfield's projection")
     total_steps: int = _f(500_000, "env steps to train for, summed over envs")
     n_envs: int = _f(16, "parallel envs")
     # --- HELM's frozen history
     lm: str = _f("smollm2-135m", "frozen LM: 'smollm2-135m', a local HF folder, or a cached hub id")
     beta: float = _f(100.0, "FrozenHopfield inverse temperature β (> 0)")
-    similarity: str = _f("cosine", "FrozenHopfield similarity: cosine (authors' code) | dot (paper)")
+    similarity: Literal["cosine", "dot"] = _f("cosine", "FrozenHopfield similarity: cosine (authors' code) | dot (paper)")
     mem_len: int = _f(64, "LM memory slots per env: n_sink first steps + the most recent ones")
     n_sink: int = _f(4, "first steps of an episode the memory always keeps (attention sinks)")
-    frozen_dtype: str = _f(
-        "auto", "dtype of the frozen parts: auto (bf16 where the CPU has it) | float32 | bfloat16"
+    frozen_dtype: Literal["auto", "float32", "bfloat16"] = _f(
+        "auto", "dtype of the frozen parts: auto (bf16 on CUDA and where the CPU has native bf16, else fp32)"
     )
     hopfield_cache: int = _f(32768, "FrozenHopfield retrievals cached by observation (0: off; exact)")
-    memory_impl: str = _f("auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)")
+    memory_impl: Literal["auto", "fast", "hf"] = _f("auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)")
     # --- PPO
     lr: float = _f(1e-4, "AdamW learning rate")
     rollout_steps: int = _f(128, "steps per env per rollout")
-    n_minibatches: int = _f(8, "minibatches per epoch")
+    n_minibatches: int = _f(8, "minibatches per epoch (recurrent agents: at most n_envs, env groups)")
     epochs: int = _f(3, "PPO epochs per rollout")
     gamma: float = _f(0.99, "discount")
     gae_lambda: float = _f(0.99, "GAE λ")
@@ -55,11 +55,12 @@ class TrainConfig:
     max_grad_norm: float = _f(0.5, "gradient norm clip")
     weight_decay: float = _f(0.0, "AdamW weight decay")
     norm_adv: bool = _f(True, "normalise advantages per minibatch")
-    reward_norm: str = _f("auto", "auto (on for MiniGrid/Procgen, off for RandomMaze) | on | off")
+    reward_norm: Literal["auto", "on", "off"] = _f("auto", "auto (on for MiniGrid/Procgen, off for RandomMaze) | on | off")
     # --- bookkeeping
     checkpoint_every: int = _f(20, "updates between checkpoints (one is always written at the end)")
     log_window: int = _f(100, "episodes averaged for the logged return")
     torch_threads: int = _f(0, "torch CPU threads (0: torch's default)")
+    device: str = _f("auto", "auto (a GPU when torch sees one) | cpu | cuda | cuda:N")
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -94,28 +95,30 @@ class TrainConfig:
     # ------------------------------------------------------------------ validation
     def validate(self) -> TrainConfig:
         """Check every field; raise ConfigError naming the first bad one."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            expected = {"int": int, "float": (int, float), "str": str, "bool": bool}[str(f.type)]
-            if isinstance(value, bool) and f.type != "bool" or not isinstance(value, expected):
-                raise ConfigError(f"{f.name}={value!r}: expected {f.type}")
+        from .models import AGENTS
+
+        for name, tp in field_types().items():
+            value = getattr(self, name)
+            choices = typing.get_args(tp) if typing.get_origin(tp) is Literal else None
+            if choices is not None:
+                if value not in choices:
+                    raise ConfigError(f"{name}={value!r}: must be {' | '.join(map(str, choices))}")
+                continue
+            expected = {int: int, float: (int, float), str: str, bool: bool}[tp]
+            if isinstance(value, bool) and tp is not bool or not isinstance(value, expected):
+                raise ConfigError(f"{name}={value!r}: expected {tp.__name__}")
 
         def need(ok: bool, name: str, allowed: str) -> None:
             if not ok:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: must be {allowed}")
 
-        need(self.agent in AGENTS, "agent", " | ".join(AGENTS))
+        need(self.agent in AGENTS, "agent", " | ".join(sorted(AGENTS)))
         need(self.total_steps > 0, "total_steps", "a positive number of env steps")
         need(self.n_envs > 0, "n_envs", "a positive integer")
         need(math.isfinite(self.beta) and self.beta > 0, "beta", "> 0 (use e.g. 1e6 for β→∞)")
-        need(self.similarity in ("cosine", "dot"), "similarity", "cosine | dot")
         need(self.mem_len > 0, "mem_len", "a positive integer")
         need(0 <= self.n_sink < self.mem_len, "n_sink", f"in [0, mem_len={self.mem_len})")
-        need(
-            self.frozen_dtype in ("auto", "float32", "bfloat16"), "frozen_dtype", "auto | float32 | bfloat16"
-        )
         need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
-        need(self.memory_impl in ("auto", "fast", "hf"), "memory_impl", "auto | fast | hf")
         need(self.lr > 0, "lr", "> 0")
         need(self.rollout_steps > 0, "rollout_steps", "a positive integer")
         need(self.n_minibatches > 0, "n_minibatches", "a positive integer")
@@ -127,24 +130,27 @@ class TrainConfig:
         need(self.vf_coef >= 0, "vf_coef", ">= 0")
         need(self.max_grad_norm > 0, "max_grad_norm", "> 0")
         need(self.weight_decay >= 0, "weight_decay", ">= 0")
-        need(self.reward_norm in ("auto", "on", "off"), "reward_norm", "auto | on | off")
         need(self.checkpoint_every > 0, "checkpoint_every", "a positive number of updates")
         need(self.log_window > 0, "log_window", "a positive number of episodes")
         need(self.torch_threads >= 0, "torch_threads", ">= 0")
-        # Recurrent agents split minibatches along envs, the others along samples.
-        if self.agent == "lstm":
-            need(
-                self.n_envs % self.n_minibatches == 0,
-                "n_minibatches",
-                f"a divisor of n_envs={self.n_envs} for the lstm agent (minibatches are env groups)",
-            )
-        else:
-            need(
-                self.batch_size % self.n_minibatches == 0,
-                "n_minibatches",
-                f"a divisor of the batch n_envs*rollout_steps={self.batch_size}",
-            )
+        need(
+            self.device == "auto" or self.device == "cpu" or _is_cuda_name(self.device),
+            "device",
+            "auto | cpu | cuda | cuda:N",
+        )
         return self
+
+
+def _is_cuda_name(name: str) -> bool:
+    head, _, index = name.partition(":")
+    return head == "cuda" and (index == "" or index.isdigit())
+
+
+@functools.cache
+def field_types() -> dict[str, Any]:
+    """TrainConfig's field types, resolved (int, float, str, bool or a Literal of choices)."""
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: hints[f.name] for f in fields(TrainConfig)}
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -6,14 +6,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch.distributions import Categorical
 
 from .config import ConfigError, TrainConfig
 from .envs import check_env_id, make_vec_env
-from .models import DEFAULT_LM, LanguageModelError, build_agent
-from .ppo import CHECKPOINT, CONFIG, METRICS, Trainer, load_checkpoint
+from .models import DEFAULT_LM, LanguageModelError
+from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, load_checkpoint, play_returns
 
 
 class RunDirError(ValueError):
@@ -22,9 +20,13 @@ class RunDirError(ValueError):
 
 def check_inputs(cfg: TrainConfig) -> None:
     """Everything that can be checked before anything is written."""
+    from .devices import resolve_device
+    from .models import RANDOM_INIT, agent_class
+
     cfg.validate()
     check_env_id(cfg.env_id)
-    if cfg.agent == "helm" and cfg.lm != DEFAULT_LM:
+    resolve_device(cfg.device)
+    if agent_class(cfg.agent).uses_history and cfg.lm not in (DEFAULT_LM, RANDOM_INIT):
         p = Path(cfg.lm).expanduser()
         if (p.is_absolute() or cfg.lm.startswith((".", "~"))) and not p.is_dir():
             raise LanguageModelError(
@@ -60,7 +62,7 @@ def resume_run(
     if not (run_dir / CONFIG).exists() or not (run_dir / CHECKPOINT).exists():
         raise RunDirError(f"--resume {run_dir}: no config.json and checkpoint.pt there; is it a helmrl run?")
     cfg = TrainConfig.load(run_dir / CONFIG)
-    allowed = {"total_steps", "checkpoint_every", "torch_threads"}
+    allowed = {"total_steps", "checkpoint_every", "torch_threads", "device"}
     changed = {k: v for k, v in overrides.items() if getattr(cfg, k) != v}
     if set(changed) - allowed:
         raise ConfigError(
@@ -74,46 +76,36 @@ def resume_run(
     return Trainer(cfg, run_dir, progress=progress), cfg
 
 
-def load_agent(run_dir: Path):  # noqa: ANN201
-    """(config, agent with the checkpoint's weights) of a run directory."""
+def load_agent(run_dir: Path, device: str = "auto", n_envs: int = 1):  # noqa: ANN201
+    """(config, agent with the checkpoint's weights, frozen history stage or None), on
+    ``device`` ('auto': a GPU when torch sees one, whatever the run trained on)."""
+    from .devices import resolve_device
+    from .models import agent_class, build_frozen_history
+
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).exists():
         raise RunDirError(f"{run_dir}: no config.json; is it a helmrl run directory?")
     cfg = TrainConfig.load(run_dir / CONFIG)
     state = load_checkpoint(run_dir / CHECKPOINT)
+    dev = resolve_device(device)
     envs = make_vec_env(cfg.env_id, 1)
     obs_shape, n_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
     envs.close()
-    agent = build_agent(cfg, obs_shape, n_actions)
+    cls = agent_class(cfg.agent)
+    history = build_frozen_history(cfg, obs_shape, dev) if cls.uses_history else None
+    agent = cls.from_config(cfg, obs_shape, n_actions, history.out_dim if history else 0)
     agent.load_state_dict(state["agent"])
-    agent.eval()
-    return cfg, agent
+    return cfg, agent.to(dev).eval(), history
 
 
-@torch.no_grad()
 def evaluate_run(run_dir: Path, episodes: int, greedy: bool = False, seed: int = 12345) -> list[float]:
     """Raw (unnormalised) returns of ``episodes`` full episodes."""
-    cfg, agent = load_agent(run_dir)
-    n_envs = min(episodes, cfg.n_envs)
-    envs = make_vec_env(cfg.env_id, n_envs)
+    cfg, agent, history = load_agent(run_dir)
+    envs = make_vec_env(cfg.env_id, min(episodes, cfg.n_envs))
     torch.manual_seed(seed)
-    obs, _ = envs.reset(seed=seed)
-    obs, start = torch.as_tensor(obs), torch.ones(n_envs, dtype=torch.bool)
-    agent.reset_memory(n_envs)
-    ep_ret = np.zeros(n_envs)
-    # Each env plays a fixed quota of episodes, so short episodes are not over-represented.
-    quota = np.array([episodes // n_envs + (i < episodes % n_envs) for i in range(n_envs)])
-    returns: list[float] = []
-    while quota.sum() > 0:
-        logits, _, _ = agent.act(obs, start)
-        action = logits.argmax(-1) if greedy else Categorical(logits=logits).sample()
-        o, r, term, trunc, _ = envs.step(action.numpy())
-        done = term | trunc
-        ep_ret += r
-        for i in np.flatnonzero(done & (quota > 0)):
-            returns.append(float(ep_ret[i]))
-            quota[i] -= 1
-        ep_ret[done] = 0.0
-        obs, start = torch.as_tensor(o), torch.as_tensor(done)
-    envs.close()
-    return returns
+    loop = ActingLoop(envs, agent, history, device=next(agent.parameters()).device)
+    loop.reset(seed)
+    try:
+        return play_returns(loop, episodes, greedy)
+    finally:
+        envs.close()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch.distributions import Categorical
+from gymnasium.wrappers import RenderCollection
 
-from ..envs import make_env
+from ..envs import make_vec_env
+from ..models import Agent, FrozenHistory
+from ..ppo import ActingLoop
 
 
 @dataclass
@@ -27,35 +28,31 @@ class Episode:
 def play_episode(
     env_id: str,
     seed: int,
-    agent=None,
+    agent: Agent | None = None,
+    history: FrozenHistory | None = None,
     max_steps: int | None = None,
-    render: bool = False,  # noqa: ANN001
+    render: bool = False,
 ) -> Episode:
-    """One episode; ``agent`` None means uniformly random actions."""
-    env = make_env(env_id, render_mode="rgb_array" if render else None)
-    obs, _ = env.reset(seed=seed)
-    env.action_space.seed(seed)
-    if agent is not None:
-        agent.reset_memory(1)
-    ep = Episode([obs], [env.render()] if render else [])
-    start = torch.ones(1, dtype=torch.bool)
-    t = 0
-    while max_steps is None or t < max_steps:
-        if agent is None:
-            action = int(env.action_space.sample())
-        else:
-            logits, _, _ = agent.act(torch.as_tensor(obs)[None], start)
-            action = int(Categorical(logits=logits).sample())
-        obs, reward, term, trunc, _ = env.step(action)
-        ep.rewards.append(float(reward))
-        ep.observations.append(obs)
+    """One episode through the shared acting loop; ``agent`` None means uniformly random actions.
+
+    Frames come from gymnasium's RenderCollection, so the terminal frame is kept even though
+    the vector env resets on the same step."""
+    wrapper = (lambda env: RenderCollection(env, pop_frames=True, reset_clean=False)) if render else None
+    envs = make_vec_env(env_id, 1, render_mode="rgb_array" if render else None, wrapper=wrapper)
+    device = next(agent.parameters()).device if agent is not None else "cpu"
+    loop = ActingLoop(envs, agent, history, device)
+    loop.reset(seed)
+    ep = Episode([loop.next_obs[0].cpu().numpy()], [envs.envs[0].render()[-1]] if render else [])
+    while max_steps is None or len(ep.rewards) < max_steps:
+        s = loop.step()
+        ep.rewards.append(float(s.reward[0]))
         if render:
-            ep.frames.append(env.render())
-        start = torch.zeros(1, dtype=torch.bool)
-        t += 1
-        if term or trunc:
+            ep.frames.append(envs.envs[0].render()[0])  # [after this step, after the autoreset]
+        if s.done[0]:
+            ep.observations.append(np.asarray(s.info["final_obs"][0]))
             break
-    env.close()
+        ep.observations.append(loop.next_obs[0].cpu().numpy())
+    envs.close()
     return ep
 
 
@@ -67,9 +64,3 @@ def random_observations(env_id: str, n: int, seed: int) -> np.ndarray:
         out.extend(play_episode(env_id, s, max_steps=n - len(out)).observations)
         s += 1
     return np.stack(out[:n])
-
-
-def load_run_agent(run_dir: Path):  # noqa: ANN201
-    from ..runs import load_agent
-
-    return load_agent(run_dir)

@@ -26,10 +26,10 @@ def record(run_dir: Path, episodes: int, out: Path, seed: int = 0, fps: int = 8)
     """Play ``episodes`` episodes of the run's agent and write them as one GIF or MP4."""
     from ..runs import load_agent
 
-    cfg, agent = load_agent(run_dir)
+    cfg, agent, history = load_agent(run_dir)
     frames, returns, lengths = [], [], []
     for e in range(episodes):
-        ep = play_episode(cfg.env_id, seed + e, agent=agent, render=True)
+        ep = play_episode(cfg.env_id, seed + e, agent=agent, history=history, render=True)
         ret = 0.0
         for t, frame in enumerate(ep.frames):
             if t > 0:

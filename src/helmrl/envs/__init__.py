@@ -1,21 +1,27 @@
-"""Environments: factories for every family, RandomMaze, and the Procgen memory-mode adapter."""
+"""Environments: the family registry, the factory, and helmrl's own envs (RandomMaze, Procgen
+memory mode, CueMemory). Importing this package registers their ids with gymnasium."""
 
+from . import cue_memory, minigrid, procgen, random_maze  # noqa: F401 - register the families
 from .factory import (
-    EnvError,
     RewardScaler,
+    adapt_observations,
     check_env_id,
     default_reward_norm,
-    env_family,
     make_env,
     make_vec_env,
 )
+from .families import FAMILIES, EnvError, EnvFamily, family_of, register_family
 
 __all__ = [
+    "FAMILIES",
     "EnvError",
+    "EnvFamily",
     "RewardScaler",
+    "adapt_observations",
     "check_env_id",
     "default_reward_norm",
-    "env_family",
+    "family_of",
     "make_env",
     "make_vec_env",
+    "register_family",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from .families import EnvFamily, register_family
+
 
 class CueMemoryEnv(gym.Env):
     metadata = {"render_modes": []}
@@ -41,3 +43,15 @@ class CueMemoryEnv(gym.Env):
         reward = float(last and int(action) == self._cue)
         self._t += 1
         return (self._obs() if not last else np.zeros(3, dtype=np.float32)), reward, last, False, {}
+
+
+if "CueMemory-v0" not in gym.registry:
+    gym.register("CueMemory-v0", entry_point="helmrl.envs.cue_memory:CueMemoryEnv")
+CUE_MEMORY = register_family(
+    EnvFamily(
+        name="diagnostic",
+        prefixes=("CueMemory-",),
+        description="CueMemory-v0: recall a cue shown at the first step (memory check)",
+        reward_norm=False,
+    )
+)

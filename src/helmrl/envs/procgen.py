@@ -15,12 +15,12 @@ import warnings
 import gymnasium as gym
 import numpy as np
 
+from .families import EnvError, EnvFamily, register_family
+
 MEMORY_GAMES = ("caveflyer", "dodgeball", "heist", "jumper", "maze", "miner")
 
 
 def _gym3_env_class():  # noqa: ANN202
-    from .factory import EnvError
-
     try:
         # `import procgen` imports the retired `gym`, which prints a deprecation banner.
         with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
@@ -76,3 +76,22 @@ class ProcgenMemoryEnv(gym.Env):
 
     def render(self) -> np.ndarray:
         return self._obs.copy()
+
+
+def _register_ids() -> None:
+    for game in MEMORY_GAMES:
+        env_id = f"ProcgenMemory-{game.capitalize()}-v0"
+        if env_id not in gym.registry:
+            gym.register(env_id, entry_point="helmrl.envs.procgen:ProcgenMemoryEnv", kwargs={"game": game})
+
+
+PROCGEN = register_family(
+    EnvFamily(
+        name="procgen",
+        prefixes=("ProcgenMemory-",),
+        description="Procgen memory mode (procgen2 via gym3), num_levels=0, 64x64x3, 15 actions",
+        reward_norm=True,
+        import_hook=_register_ids,
+    )
+)
+_register_ids()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from .families import EnvFamily, register_family
+
 FREE, WALL = 0, 1
 COLORS = {
     "free": (0, 0, 0),
@@ -128,3 +130,15 @@ class RandomMazeEnv(gym.Env):
         img[tuple(self.goal)] = COLORS["goal"]
         img[tuple(self.agent)] = COLORS["agent"]
         return np.kron(img, np.ones((8, 8, 1), dtype=np.uint8))
+
+
+if "RandomMaze-v0" not in gym.registry:
+    gym.register("RandomMaze-v0", entry_point="helmrl.envs.random_maze:RandomMazeEnv")
+RANDOM_MAZE = register_family(
+    EnvFamily(
+        name="randommaze",
+        prefixes=("RandomMaze",),
+        description="the paper's RandomMaze: side 5..25, goal bottom-right, 9x9x3 crop",
+        reward_norm=False,
+    )
+)

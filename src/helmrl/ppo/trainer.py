@@ -1,10 +1,12 @@
-"""One PPO trainer for every agent. Reads top to bottom: rollout, advantages, update, log.
+"""One PPO trainer for every agent. ``train()`` reads top to bottom: collect, advantages,
+update, log, checkpoint.
 
-Consistent points: every ``checkpoint_every`` updates (and at the start) all envs are reset
-with a seed derived from (seed, update), the agent's memory is cleared and torch's RNG is
-reseeded. Runs are therefore determined by their config alone, and a run resumed from a
-checkpoint continues exactly as the uninterrupted run does. Episodes cut at these points
-count as truncated and are not logged.
+All changing state is created in ``__init__``: the envs and the acting loop (next observation,
+episode starts, the agent's recurrent state, the frozen history), the agent and optimizer, the
+reward scaler, the RNG and the counters. Checkpoints never touch it, so ``checkpoint_every``
+cannot change what is learned. A checkpoint holds everything the learner owns (parameters,
+optimizer, reward-scaler statistics, RNG states, counters); a resumed run restores that
+exactly and, like Stable-Baselines3, starts fresh episodes once.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import torch
 from torch.distributions import Categorical
 
 from ..config import TrainConfig
+from ..devices import resolve_device
 from ..envs import RewardScaler, default_reward_norm, make_vec_env
-from ..models import Agent, build_agent
+from ..models import Agent, FrozenHistory, State, agent_class, build_frozen_history
+from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 
 METRICS = "metrics.csv"
@@ -63,8 +67,20 @@ class TrainResult:
         return self.run_dir / CHECKPOINT
 
 
-def _sync_seed(seed: int, update: int) -> int:
-    return (seed * 1_000_003 + update * 7_919) % (2**31 - 1)
+@dataclass
+class Rollout:
+    """T steps of N envs. Tensors are (T, N, ...) on the training device."""
+
+    obs: torch.Tensor
+    history: torch.Tensor | None  # frozen LM history of each obs (HELM), computed once
+    starts: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    rewards: torch.Tensor  # scaled when reward normalisation is on
+    initial_state: State  # the agent's state before step 0 (recurrent agents replay from it)
+    advantages: torch.Tensor | None = None
+    returns: torch.Tensor | None = None
 
 
 def compute_gae(
@@ -89,58 +105,117 @@ def compute_gae(
     return adv, adv + values
 
 
-def ppo_loss(agent: Agent, cfg: TrainConfig, mb: dict[str, torch.Tensor], context: dict) -> tuple:
-    """Clipped PPO loss on one minibatch of (T, n) tensors; returns (loss, stats)."""
-    logits, value = agent.evaluate(mb["obs"], mb["extras"], mb["starts"], context)
+def ppo_loss(agent: Agent, cfg: TrainConfig, mb: Rollout) -> tuple[torch.Tensor, dict, dict]:
+    """Clipped PPO loss on one minibatch of (T', n) tensors -> (loss, stats, terms)."""
+    logits, value = agent.evaluate(mb.obs, mb.history, mb.starts, mb.initial_state)
     dist = Categorical(logits=logits)
-    logratio = dist.log_prob(mb["actions"]) - mb["logprobs"]
+    logratio = dist.log_prob(mb.actions) - mb.logprobs
     ratio = logratio.exp()
-    adv = mb["advantages"]
+    adv = mb.advantages
     if cfg.norm_adv and adv.numel() > 1:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
-    v_loss = 0.5 * (value - mb["returns"]).pow(2).mean()  # no value clipping (authors' choice)
+    v_loss = 0.5 * (value - mb.returns).pow(2).mean()  # no value clipping (authors' choice)
     entropy = dist.entropy().mean()
     loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
     with torch.no_grad():
-        stats = {
-            "policy_loss": pg_loss.item(),
-            "value_loss": v_loss.item(),
-            "entropy": entropy.item(),
-            "approx_kl": ((ratio - 1) - logratio).mean().item(),
-            "clipfrac": ((ratio - 1).abs() > cfg.clip_coef).float().mean().item(),
-        }
-    return loss, stats, {"pg": pg_loss, "value": v_loss, "entropy": entropy}
+        stats = torch.stack(
+            [
+                pg_loss,
+                v_loss,
+                entropy,
+                ((ratio - 1) - logratio).mean(),
+                ((ratio - 1).abs() > cfg.clip_coef).float().mean(),
+            ]
+        )
+    return loss, {"stats": stats}, {"pg": pg_loss, "value": v_loss, "entropy": entropy}
+
+
+STAT_NAMES = ["policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"]
+
+
+def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):  # noqa: ANN201
+    """Recurrent agents: groups of whole env-trajectories. Others: random single samples.
+    Yields (time index or slice, env index); uses torch's CPU RNG."""
+    if recurrent:
+        for chunk in torch.randperm(N).tensor_split(min(n_minibatches, N)):
+            yield slice(None), chunk
+    else:
+        for chunk in torch.randperm(T * N).tensor_split(min(n_minibatches, T * N)):
+            yield chunk // N, chunk % N
+
+
+def select(rollout: Rollout, t_idx, e_idx) -> Rollout:  # noqa: ANN001
+    """A minibatch as (T', n) tensors: whole sequences (t_idx a slice) or samples (T' = 1)."""
+
+    fields = ("obs", "history", "starts", "actions", "logprobs", "values", "rewards", "advantages", "returns")
+    e_dev = e_idx.to(rollout.actions.device)
+    t_dev = t_idx if isinstance(t_idx, slice) else t_idx.to(rollout.actions.device)
+    out = {}
+    for f in fields:
+        x = getattr(rollout, f)
+        out[f] = None if x is None else (x[:, e_dev] if isinstance(t_dev, slice) else x[t_dev, e_dev][None])
+    state = {k: v[e_dev] for k, v in rollout.initial_state.items()} if isinstance(t_idx, slice) else {}
+    return Rollout(**out, initial_state=state)
 
 
 class Trainer:
-    """Owns the envs, agent, optimizer and buffers of one run."""
+    """Owns the envs, acting loop, agent, optimizer, reward scaler and counters of one run."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, agent: Agent | None = None, progress: bool = True):
-        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        progress: bool = True,
+        lm_model: torch.nn.Module | None = None,
+        log=print,  # noqa: ANN001 - one-line notices (e.g. an adapted minibatch split)
+    ):
+        self.cfg, self.run_dir, self.progress, self.log = cfg, Path(run_dir), progress, log
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
+        self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.envs = make_vec_env(cfg.env_id, cfg.n_envs)
         self.obs_shape = self.envs.single_observation_space.shape
         self.n_actions = int(self.envs.single_action_space.n)
-        self.agent = agent or build_agent(cfg, self.obs_shape, self.n_actions)
+        cls = agent_class(cfg.agent)
+        self.history: FrozenHistory | None = None
+        if cls.uses_history:
+            self.history = build_frozen_history(cfg, self.obs_shape, self.device, lm_model)
+        history_dim = self.history.out_dim if self.history is not None else 0
+        self.agent = cls.from_config(cfg, self.obs_shape, self.n_actions, history_dim).to(self.device)
         self.optimizer = torch.optim.AdamW(
             self.agent.parameters(), lr=cfg.lr, eps=1e-8, weight_decay=cfg.weight_decay
         )
         use_norm = default_reward_norm(cfg.env_id) if cfg.reward_norm == "auto" else cfg.reward_norm == "on"
         self.reward_scaler = RewardScaler(cfg.n_envs, cfg.gamma) if use_norm else None
-        self.update = 0
+        self.acting = ActingLoop(self.envs, self.agent, self.history, self.device)
+        self.n_minibatches = cfg.n_minibatches
+        if cls.recurrent and cfg.n_minibatches > cfg.n_envs:
+            self.n_minibatches = cfg.n_envs
+            log(
+                f"note: {cfg.agent} splits minibatches by env, so n_minibatches {cfg.n_minibatches} -> "
+                f"{cfg.n_envs} (one per env), as sb3-contrib's RecurrentPPO adapts its batches"
+            )
+        # counters and episode statistics
+        self.update_count = 0
         self.global_step = 0
         self.episodes = 0
         self.recent_returns: deque[float] = deque(maxlen=cfg.log_window)
         self.recent_lengths: deque[int] = deque(maxlen=cfg.log_window)
+        self.ep_return = np.zeros(cfg.n_envs)
+        self.ep_length = np.zeros(cfg.n_envs, dtype=np.int64)
+        self._stop_requested = False
 
-    # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
+        """Everything the learner owns: tensors and plain data only."""
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             "config": self.cfg.to_dict(),
-            "update": self.update,
+            "update": self.update_count,
             "global_step": self.global_step,
             "episodes": self.episodes,
             "recent_returns": list(self.recent_returns),
@@ -148,6 +223,7 @@ class Trainer:
             "agent": self.agent.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler else None,
+            "rng": rng,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -155,142 +231,124 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.reward_scaler and state["reward_scaler"]:
             self.reward_scaler.load_state_dict(state["reward_scaler"])
-        self.update, self.global_step = state["update"], state["global_step"]
+        self.update_count, self.global_step = state["update"], state["global_step"]
         self.episodes = state["episodes"]
-        self.recent_returns.extend(state["recent_returns"])
-        self.recent_lengths.extend(state["recent_lengths"])
-
-    def _counters(self) -> tuple:
-        return (
-            self.update,
-            self.global_step,
-            self.episodes,
-            list(self.recent_returns),
-            list(self.recent_lengths),
-        )
-
-    def _restore_counters(self, counters: tuple) -> None:
-        self.update, self.global_step, self.episodes, returns, lengths = counters
         self.recent_returns.clear()
-        self.recent_returns.extend(returns)
+        self.recent_returns.extend(state["recent_returns"])
         self.recent_lengths.clear()
-        self.recent_lengths.extend(lengths)
+        self.recent_lengths.extend(state["recent_lengths"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
     def save(self) -> None:
         save_checkpoint(self.state_dict(), self.run_dir / CHECKPOINT)
 
-    # ------------------------------------------------------------------ consistent points
-    def _sync(self) -> None:
-        """Reset envs, memory and RNG from (seed, update): a point any run can restart from."""
-        s = _sync_seed(self.cfg.seed, self.update)
-        self.agent.reset_memory(self.cfg.n_envs)  # first: building a memory may draw numbers
-        torch.manual_seed(s)
-        obs, _ = self.envs.reset(seed=s)
-        self.next_obs = torch.as_tensor(obs)
-        self.next_start = torch.ones(self.cfg.n_envs, dtype=torch.bool)
-        self.ep_return = np.zeros(self.cfg.n_envs)
-        self.ep_length = np.zeros(self.cfg.n_envs, dtype=np.int64)
+    def start_episodes(self) -> None:
+        """Fresh episodes in every env: from the seed on a new run, from (seed, update) on resume."""
+        seed = self.cfg.seed if self.update_count == 0 else _resume_seed(self.cfg.seed, self.update_count)
+        self.acting.reset(seed)
+        self.ep_return[:] = 0.0
+        self.ep_length[:] = 0
         if self.reward_scaler:
             self.reward_scaler.returns[:] = 0.0
 
     # ------------------------------------------------------------------ the loop
     def train(self, resume: bool = False) -> TrainResult:
-        cfg, N, T = self.cfg, self.cfg.n_envs, self.cfg.rollout_steps
+        cfg = self.cfg
         if resume:
             self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT))
-        _truncate_metrics(self.run_dir / METRICS, self.update)
+            self.log(
+                f"resumed at update {self.update_count} (env step {self.global_step}); "
+                "every env starts a fresh episode"
+            )
+        _truncate_metrics(self.run_dir / METRICS, self.update_count)
         writer = _tensorboard(self.run_dir)
-        start_step, t0 = self.global_step, time.perf_counter()
         bar = _progress(cfg.total_steps, self.global_step, self.progress)
-        interrupted = False
-        old_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-        self._boundary = self._counters()
+        start_step, t0 = self.global_step, time.perf_counter()
+        handlers = _install_stop_handlers(self)
         try:
-            self._sync()
-            while self.update < cfg.num_updates:
-                # ---- rollout: T steps in N envs; the frozen history is computed once here.
-                data, context = self.collect_rollout()
-
-                # ---- advantages (GAE) with the bootstrap value of the next observation.
-                with torch.no_grad():
-                    next_value = self.agent.peek_value(self.next_obs, self.next_start)
-                data["advantages"], data["returns"] = compute_gae(
-                    data["rewards"],
-                    data["values"],
-                    data["starts"],
-                    next_value,
-                    self.next_start,
-                    cfg.gamma,
-                    cfg.gae_lambda,
-                )
-
-                # ---- update: epochs × minibatches; the LM never runs here.
-                stats = self._update(data, context)
-
-                # ---- log, checkpoint, and the next consistent point.
-                self.update += 1
+            self.start_episodes()
+            while self.update_count < cfg.num_updates:
+                # ---- rollout: T steps in N envs; the frozen history is computed once per obs.
+                rollout = self.collect()
+                # ---- update: GAE, then epochs x minibatches; the LM never runs here.
+                stats = self.update(rollout)
+                # ---- log and checkpoint (neither touches the learner's state).
                 fps = (self.global_step - start_step) / (time.perf_counter() - t0)
                 row = self._log_row(stats, fps, time.perf_counter() - t0)
                 _append_metrics(self.run_dir / METRICS, row)
-                for k in COLUMNS[2:-1]:
-                    if row[k] != "" and k != "episodes":
+                for k in STAT_NAMES + ["episode_return_mean", "episode_length_mean", "fps"]:
+                    if row[k] != "":
                         writer.add_scalar(f"train/{k}", row[k], self.global_step)
-                bar.update(T * N)
+                bar.update(cfg.rollout_steps * cfg.n_envs)
                 bar.set_postfix(ret=row["episode_return_mean"] or "-", fps=f"{fps:.0f}")
-                if self.update % cfg.checkpoint_every == 0 or self.update == cfg.num_updates:
+                done = self.update_count == cfg.num_updates
+                if done or self._stop_requested or self.update_count % cfg.checkpoint_every == 0:
                     self.save()
-                    if self.update < cfg.num_updates:
-                        self._sync()
-                self._boundary = self._counters()
-        except KeyboardInterrupt:
-            interrupted = True
-            self._restore_counters(self._boundary)  # drop the half-finished rollout's counts
-            self.save()
+                if self._stop_requested:
+                    break
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep the last checkpoint
+            self._stop_requested = True
         finally:
-            signal.signal(signal.SIGTERM, old_handler)
+            _restore_handlers(handlers)
             bar.close()
             writer.close()
             self.envs.close()
-        return TrainResult(self.run_dir, self.global_step, interrupted)
+        return TrainResult(self.run_dir, self.global_step, self._stop_requested)
 
-    def collect_rollout(self) -> tuple[dict, dict]:
-        """T steps in every env with the current policy -> (buffers of (T, N, ...), memory context)."""
-        T, N = self.cfg.rollout_steps, self.cfg.n_envs
-        obs_buf = torch.zeros((T, N, *self.obs_shape), dtype=self.next_obs.dtype)
-        actions = torch.zeros((T, N), dtype=torch.long)
-        logprobs, rewards, values = torch.zeros(T, N), torch.zeros(T, N), torch.zeros(T, N)
-        starts = torch.zeros((T, N), dtype=torch.bool)
-        extras: dict[str, torch.Tensor] = {}
-        context = self.agent.memory_context()  # recurrent agents replay from here
+    def collect(self) -> Rollout:
+        """T steps in every env with the current policy (no gradients)."""
+        T, N, dev = self.cfg.rollout_steps, self.cfg.n_envs, self.device
+        loop = self.acting
+        initial_state = {k: v.clone() for k, v in loop.agent_state.items()}
+        obs = torch.zeros((T, N, *self.obs_shape), dtype=loop.next_obs.dtype, device=dev)
+        history = None
+        if loop.next_history is not None:
+            history = torch.zeros((T, *loop.next_history.shape), device=dev)
+        starts = torch.zeros((T, N), dtype=torch.bool, device=dev)
+        actions = torch.zeros((T, N), dtype=torch.long, device=dev)
+        logprobs, values = torch.zeros((T, N), device=dev), torch.zeros((T, N), device=dev)
+        rewards = np.zeros((T, N), dtype=np.float32)
         for t in range(T):
-            obs_buf[t], starts[t] = self.next_obs, self.next_start
-            with torch.no_grad():
-                logits, value, step_extras = self.agent.act(self.next_obs, self.next_start)
-                dist = Categorical(logits=logits)
-                action = dist.sample()
-            for k, v in step_extras.items():
-                if k not in extras:  # allocated once per rollout, on the first step
-                    extras[k] = torch.zeros((T, *v.shape), dtype=v.dtype)
-                extras[k][t] = v
-            actions[t], logprobs[t], values[t] = action, dist.log_prob(action), value
-            obs, reward, term, trunc, _ = self.envs.step(action.numpy())
-            done = term | trunc  # truncation counts as an end (no bootstrap), as in CleanRL
-            self._track_episodes(reward, done)
-            if self.reward_scaler:
-                reward = self.reward_scaler(reward, done)
-            rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
-            self.next_obs, self.next_start = torch.as_tensor(obs), torch.as_tensor(done)
+            s = loop.step()
+            obs[t], starts[t], actions[t], logprobs[t], values[t] = s.obs, s.start, s.action, s.logprob, s.value
+            if history is not None:
+                history[t] = s.history
+            self._track_episodes(s.reward, s.done)
+            rewards[t] = self.reward_scaler(s.reward, s.done) if self.reward_scaler else s.reward
         self.global_step += T * N
-        data = {
-            "obs": obs_buf,
-            "actions": actions,
-            "logprobs": logprobs,
-            "values": values,
-            "rewards": rewards,
-            "starts": starts,
-            "extras": extras,
-        }
-        return data, context
+        return Rollout(
+            obs, history, starts, actions, logprobs, values, torch.as_tensor(rewards).to(dev), initial_state
+        )
+
+    def update(self, rollout: Rollout) -> dict[str, float]:
+        """GAE with the bootstrap value of the next observation, then epochs x minibatches."""
+        cfg = self.cfg
+        rollout.advantages, rollout.returns = compute_gae(
+            rollout.rewards,
+            rollout.values,
+            rollout.starts,
+            self.acting.next_value(),
+            self.acting.next_start,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
+        T, N = rollout.actions.shape
+        totals = []
+        for _ in range(cfg.epochs):
+            for t_idx, e_idx in minibatch_indices(T, N, self.n_minibatches, self.agent.recurrent):
+                loss, stats, terms = ppo_loss(self.agent, cfg, select(rollout, t_idx, e_idx))
+                _check_finite(terms | {"loss": loss}, self.update_count, self.global_step)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
+                _check_finite({"gradient norm": grad_norm}, self.update_count, self.global_step)
+                self.optimizer.step()
+                totals.append(stats["stats"])
+        self.update_count += 1
+        means = torch.stack(totals).mean(0).tolist()  # one device sync per update
+        return dict(zip(STAT_NAMES, means, strict=True))
 
     def _track_episodes(self, reward: np.ndarray, done: np.ndarray) -> None:
         self.ep_return += reward
@@ -302,41 +360,10 @@ class Trainer:
         self.ep_return[done] = 0.0
         self.ep_length[done] = 0
 
-    def _minibatches(self, T: int, N: int):  # noqa: ANN202 - yields (time idx, env idx) pairs
-        """Recurrent agents: groups of whole env-trajectories. Others: random samples."""
-        nmb = self.cfg.n_minibatches
-        if self.agent.recurrent:
-            perm = torch.randperm(N)
-            for chunk in perm.chunk(nmb):
-                yield slice(None), chunk
-        else:
-            perm = torch.randperm(T * N)
-            for chunk in perm.chunk(nmb):
-                yield chunk // N, chunk % N
-
-    def _update(self, data: dict, context: dict) -> dict[str, float]:
-        cfg = self.cfg
-        T, N = data["actions"].shape
-        totals: dict[str, list[float]] = {}
-        for _ in range(cfg.epochs):
-            for t_idx, e_idx in self._minibatches(T, N):
-                mb = _select(data, t_idx, e_idx)
-                ctx = {k: v[e_idx] for k, v in context.items()}
-                loss, stats, terms = ppo_loss(self.agent, cfg, mb, ctx)
-                _check_finite(terms | {"loss": loss}, self.update, self.global_step)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
-                _check_finite({"gradient norm": grad_norm}, self.update, self.global_step)
-                self.optimizer.step()
-                for k, v in stats.items():
-                    totals.setdefault(k, []).append(v)
-        return {k: float(np.mean(v)) for k, v in totals.items()}
-
     def _log_row(self, stats: dict[str, float], fps: float, elapsed: float) -> dict:
         have = len(self.recent_returns) > 0  # never pad with zeros before episodes finish
         return {
-            "update": self.update,
+            "update": self.update_count,
             "step": self.global_step,
             "episode_return_mean": round(float(np.mean(self.recent_returns)), 6) if have else "",
             "episode_length_mean": round(float(np.mean(self.recent_lengths)), 3) if have else "",
@@ -347,30 +374,40 @@ class Trainer:
         }
 
 
-def _select(data: dict, t_idx, e_idx) -> dict:  # noqa: ANN001
-    """Minibatch as (T', n) tensors: whole sequences (t_idx = slice) or single samples (T' = 1)."""
-
-    def pick(x: torch.Tensor) -> torch.Tensor:
-        if isinstance(t_idx, slice):
-            return x[:, e_idx]
-        return x[t_idx, e_idx][None]
-
-    out = {k: pick(v) for k, v in data.items() if k != "extras"}
-    out["extras"] = {k: pick(v) for k, v in data["extras"].items()}
-    return out
+def _resume_seed(seed: int, update: int) -> int:
+    return (seed * 1_000_003 + update * 7_919) % (2**31 - 1)
 
 
 def _check_finite(terms: dict[str, torch.Tensor], update: int, step: int) -> None:
-    for name, value in terms.items():
-        if not torch.isfinite(value).all():
-            raise NonFiniteError(
-                f"non-finite {name} at update {update + 1} (env step {step}); stopped before the "
-                "optimizer step, the last good checkpoint is kept"
-            )
+    bad = [name for name, value in terms.items() if not bool(torch.isfinite(value).all())]
+    if bad:
+        raise NonFiniteError(
+            f"non-finite {bad[0]} at update {update + 1} (env step {step}); stopped before the "
+            "optimizer step, the last good checkpoint is kept"
+        )
 
 
-def _raise_keyboard_interrupt(signum, frame):  # noqa: ANN001, ANN202 - signal handler
-    raise KeyboardInterrupt
+def _install_stop_handlers(trainer: Trainer) -> dict:
+    """First Ctrl-C / SIGTERM: finish this update, save, stop. A second one: stop at once."""
+
+    def handler(signum, frame):  # noqa: ANN001, ANN202
+        if trainer._stop_requested:
+            raise KeyboardInterrupt
+        trainer._stop_requested = True
+        trainer.log("\nstopping after this update and saving a checkpoint (Ctrl-C again: stop now)")
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (e.g. a Ray worker thread): no handlers
+            pass
+    return old
+
+
+def _restore_handlers(old: dict) -> None:
+    for sig, h in old.items():
+        signal.signal(sig, h)
 
 
 def _append_metrics(path: Path, row: dict) -> None:

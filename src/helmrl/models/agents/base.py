@@ -1,0 +1,79 @@
+"""The agent interface and its registry.
+
+An agent is a policy network with explicit recurrent state, as in CleanRL's
+``get_action_and_value(obs, state, done)`` and SB3's recurrent policies:
+
+* ``initial_state(n_envs) -> State``: the state at the start of every env's first episode;
+* ``forward(obs, history, state, episode_start) -> (logits, value, state)``: one env step;
+  ``episode_start[i]`` means obs i opened an episode, so the agent zeroes env i's state first;
+* ``evaluate(obs, history, episode_start, state) -> (logits, value)`` on (T, N, ...) rollouts,
+  starting from the state the rollout started with (recurrent agents replay the sequence).
+
+``history`` is HELM's frozen LM output, computed by the trainer's history stage once per
+observation and stored in the rollout; agents that do not use it get ``None``.
+
+A new agent is one new module that defines a subclass and decorates it with
+``@register_agent("name")``; config validation, the CLI's choices and the trainer read the
+registry, so nothing else lists agent names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+State = dict[str, Tensor]
+
+AGENTS: dict[str, type[Agent]] = {}
+
+
+def register_agent(name: str) -> Callable[[type[Agent]], type[Agent]]:
+    def wrap(cls: type[Agent]) -> type[Agent]:
+        if name in AGENTS and AGENTS[name] is not cls:
+            raise ValueError(f"agent {name!r} is already registered by {AGENTS[name].__name__}")
+        cls.name = name
+        AGENTS[name] = cls
+        return cls
+
+    return wrap
+
+
+class Agent(nn.Module, ABC):
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: evaluate() must see whole per-env sequences (minibatches are groups of envs)
+    recurrent: ClassVar[bool] = False
+    #: the trainer runs the frozen history stage and passes its output as ``history``
+    uses_history: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, cfg: Any, obs_shape: tuple[int, ...], n_actions: int, history_dim: int) -> Agent:
+        """Build from a TrainConfig (``history_dim`` is 0 for agents without history)."""
+
+    def initial_state(self, n_envs: int) -> State:
+        return {}
+
+    @abstractmethod
+    def forward(
+        self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor
+    ) -> tuple[Tensor, Tensor, State]: ...
+
+    def evaluate(
+        self, obs: Tensor, history: Tensor | None, episode_start: Tensor, state: State
+    ) -> tuple[Tensor, Tensor]:
+        """Markovian default: one batched forward over all T·N samples."""
+        T, N = obs.shape[:2]
+        hist = None if history is None else history.reshape(T * N, -1)
+        start = episode_start.reshape(T * N)
+        logits, value, _ = self(obs.reshape(T * N, *obs.shape[2:]), hist, {}, start)
+        return logits.view(T, N, -1), value.view(T, N)
+
+
+def agent_class(name: str) -> type[Agent]:
+    if name not in AGENTS:
+        raise KeyError(f"unknown agent {name!r}; known: {', '.join(sorted(AGENTS))}")
+    return AGENTS[name]

@@ -1,0 +1,29 @@
+"""CNN-PPO: the Markovian baseline (small Impala, channel scale 4, 1024 features)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from ..encoders import make_encoder
+from ..heads import ActorCriticHead
+from .base import Agent, State, register_agent
+
+
+@register_agent("cnn")
+class CNNAgent(Agent):
+    description = "CNN-PPO: current observation only (Markovian baseline)"
+
+    def __init__(self, obs_shape: tuple[int, ...], n_actions: int, channel_scale: int = 4, features: int = 1024):
+        super().__init__()
+        self.encoder = make_encoder(obs_shape, channel_scale, features)
+        self.head = ActorCriticHead(self.encoder.out_dim, n_actions)
+
+    @classmethod
+    def from_config(cls, cfg: Any, obs_shape: tuple[int, ...], n_actions: int, history_dim: int) -> CNNAgent:
+        return cls(obs_shape, n_actions)
+
+    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
+        logits, value = self.head(self.encoder(obs))
+        return logits, value, state

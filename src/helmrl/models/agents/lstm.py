@@ -1,0 +1,64 @@
+"""Impala-PPO: small Impala CNN (scale 1, 256 features) → LSTM(256) → head, from scratch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..encoders import make_encoder
+from ..heads import ActorCriticHead
+from .base import Agent, State, register_agent
+
+
+@register_agent("lstm")
+class LSTMAgent(Agent):
+    """The state (h, c) is zeroed at episode starts (multiplied by 1 - start); the update
+    replays each env's rollout from the state the rollout started with."""
+
+    description = "Impala-PPO: CNN + LSTM trained from scratch (memory baseline)"
+    recurrent = True
+
+    def __init__(self, obs_shape: tuple[int, ...], n_actions: int, hidden: int = 256, channel_scale: int = 1):
+        super().__init__()
+        self.encoder = make_encoder(obs_shape, channel_scale, hidden)
+        # LSTMCell, not nn.LSTM: the update steps one timestep at a time (to zero the state at
+        # episode starts), and per-step nn.LSTM calls are ~6x slower to backpropagate on CPU.
+        self.lstm = nn.LSTMCell(self.encoder.out_dim, hidden)
+        for name, p in self.lstm.named_parameters():
+            if "bias" in name:
+                nn.init.zeros_(p)
+            else:
+                nn.init.orthogonal_(p, 1.0)
+        self.head = ActorCriticHead(hidden, n_actions)
+        self.hidden = hidden
+
+    @classmethod
+    def from_config(cls, cfg: Any, obs_shape: tuple[int, ...], n_actions: int, history_dim: int) -> LSTMAgent:
+        return cls(obs_shape, n_actions)
+
+    def initial_state(self, n_envs: int) -> State:
+        device = self.head.actor[0].weight.device
+        zeros = torch.zeros(n_envs, self.hidden, device=device)
+        return {"h": zeros, "c": zeros.clone()}
+
+    def _cell(self, feat: Tensor, state: State, episode_start: Tensor) -> State:
+        keep = (~episode_start.bool()).to(feat.dtype)[:, None]
+        h, c = self.lstm(feat, (state["h"] * keep, state["c"] * keep))
+        return {"h": h, "c": c}
+
+    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
+        state = self._cell(self.encoder(obs), state, episode_start)
+        logits, value = self.head(state["h"])
+        return logits, value, state
+
+    def evaluate(self, obs: Tensor, history: Tensor | None, episode_start: Tensor, state: State):  # noqa: ANN201
+        T, N = obs.shape[:2]
+        feats = self.encoder(obs.reshape(T * N, *obs.shape[2:])).view(T, N, -1)
+        outs = []
+        for t in range(T):
+            state = self._cell(feats[t], state, episode_start[t])
+            outs.append(state["h"])
+        logits, value = self.head(torch.stack(outs).view(T * N, -1))
+        return logits.view(T, N, -1), value.view(T, N)

@@ -1,0 +1,117 @@
+"""The frozen history stage: FrozenHopfield + the frozen LM's streaming memory.
+
+    h_t = PLT(x_1 .. x_t),   x_i = Eᵀ softmax(β · sim(E, P o_i))
+
+One call per env step turns the new observations into each env's history representation.
+Nothing here trains, so the trainer runs it once per observation during the rollout and stores
+the result; the PPO update never runs the LM. It is a module of its own (not part of an agent):
+``.to(device)`` and ``.eval()`` reach the LM, while the agent's ``state_dict()`` and the
+optimizer never see it (it is rebuilt from the config when a run loads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .encoders import observation_to_vector
+from .frozen_hopfield import FrozenHopfield
+from .lm_memory import StreamingLMMemory, make_lm_memory
+
+
+class FrozenHistory(nn.Module):
+    def __init__(
+        self,
+        lm_model: nn.Module,
+        obs_dim: int,
+        beta: float,
+        mem_len: int,
+        n_sink: int,
+        similarity: str = "cosine",
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        implementation: str = "auto",
+        cache_size: int = 32768,
+    ):
+        super().__init__()
+        self.lm = lm_model.eval().requires_grad_(False)
+        emb = lm_model.get_input_embeddings().weight.detach()
+        self.hopfield = FrozenHopfield(emb, obs_dim, beta, similarity=similarity, seed=seed, dtype=dtype)
+        self.mem_len, self.n_sink, self.dtype, self.implementation = mem_len, n_sink, dtype, implementation
+        # FrozenHopfield is a fixed function of the observation, and observations repeat a lot
+        # (egocentric grid views): retrievals are cached by a digest of the raw observation.
+        self.cache_size = cache_size
+        self._cache: dict[bytes, Tensor] = {}
+        self.memory: StreamingLMMemory | None = None
+        self.out_dim = emb.shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.hopfield.embeddings.device
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 - nn.Module hook behind .to()/.cuda()
+        # The memory holds re-laid-out (and, on CPU, pre-packed) copies of the LM's weights:
+        # after a move it is rebuilt by the next reset().
+        self.memory, self._cache = None, {}
+        return super()._apply(fn, recurse)
+
+    def reset(self, n_envs: int) -> None:
+        """Forget every env's history (and size the memory for ``n_envs``)."""
+        if self.memory is None or self.memory.n_envs != n_envs:
+            self.memory = make_lm_memory(
+                self.lm, n_envs, self.mem_len, self.n_sink, self.dtype, self.implementation
+            )
+        self.memory.reset()
+        self._cache.clear()  # results must not depend on what ran before (resume, eval)
+
+    @torch.inference_mode()
+    def forward(self, obs: Tensor, episode_start: Tensor) -> Tensor:
+        """(B, ...) raw observations (CPU) and (B,) episode starts -> (B, m) float32 histories."""
+        if self.memory is None:
+            raise RuntimeError("call reset(n_envs) before the first step")
+        x = self.retrieve(obs)
+        out = self.memory(x, episode_start.to(self.device))
+        return out.clone()  # a normal tensor (inference-mode tensors cannot enter autograd)
+
+    @torch.inference_mode()
+    def retrieve(self, obs: Tensor) -> Tensor:
+        """FrozenHopfield outputs for raw observations (B, ...) -> (B, m), through the cache."""
+        if self.cache_size == 0:
+            return self.hopfield(observation_to_vector(obs.to(self.device)))
+        rows = obs.reshape(obs.shape[0], -1).cpu().numpy()
+        keys = [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows]
+        missing = list({k: i for i, k in enumerate(keys) if k not in self._cache}.values())
+        if missing:
+            if len(self._cache) + len(missing) > self.cache_size:
+                self._cache.clear()  # bounded memory; refilled from the next steps
+            fresh = self.hopfield(observation_to_vector(obs[missing].to(self.device)))
+            for i, x in zip(missing, fresh, strict=True):
+                self._cache[keys[i]] = x
+        return torch.stack([self._cache[k] for k in keys])
+
+
+def build_frozen_history(
+    cfg: Any, obs_shape: tuple[int, ...], device: torch.device, lm_model: nn.Module | None = None
+) -> FrozenHistory:
+    """The history stage a TrainConfig describes, on ``device`` (the LM loaded unless given)."""
+    from .language_model import load_language_model, resolve_frozen_dtype
+
+    if lm_model is None:
+        lm_model = load_language_model(cfg.lm, seed=cfg.seed).model
+    obs_dim = observation_to_vector(torch.zeros(1, *obs_shape)).shape[1]
+    dtype = resolve_frozen_dtype(cfg.frozen_dtype, device)
+    return FrozenHistory(
+        lm_model,
+        obs_dim=obs_dim,
+        beta=cfg.beta,
+        mem_len=cfg.mem_len,
+        n_sink=cfg.n_sink,
+        similarity=cfg.similarity,
+        seed=cfg.seed,
+        dtype=dtype,
+        implementation=cfg.memory_impl,
+        cache_size=cfg.hopfield_cache,
+    ).to(device)
