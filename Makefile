@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 install: $(STAMP)
 
+# HELM and CNN-PPO side by side on a task that needs memory (CueMemory-v0), then their curves.
 demo: install
-	$(VENV)/bin/helmrl train --preset demo --run-dir runs/demo --overwrite
+	$(VENV)/bin/helmrl train --preset demo --agent helm --run-dir runs/demo-helm --overwrite --no-progress
+	$(VENV)/bin/helmrl train --preset demo --agent cnn --run-dir runs/demo-cnn --overwrite --no-progress
+	$(VENV)/bin/helmrl plot runs/demo-helm runs/demo-cnn --out runs/demo-curves.png
 
 test: install
 	$(VENV)/bin/python -m pytest tests -p no:cacheprovider

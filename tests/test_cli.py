@@ -59,6 +59,12 @@ def test_train_resume_eval_end_to_end(tmp_path, tiny_llama_dir, capsys):
     assert main(["eval", str(run), "--episodes", "2"]) == 0
     assert "mean" in capsys.readouterr().out
 
+    # analyses take the run positionally, like eval/plot/record, or as --run
+    for form in ([str(run)], ["--run", str(run)]):
+        out = tmp_path / f"words{len(form)}.png"
+        assert main(["analyze", "words", *form, "--max-steps", "6", "--out", str(out)]) == 0
+        assert out.read_bytes()[:4] == b"\x89PNG"
+
 
 @pytest.mark.parametrize(
     "args,needle",
@@ -70,7 +76,8 @@ def test_train_resume_eval_end_to_end(tmp_path, tiny_llama_dir, capsys):
         (["--beta", "0"], "beta"),
         (["--beta", "-1"], "beta"),
         (["--lm", "/no/such/model"], "/no/such/model"),
-        (["--n-minibatches", "7"], "n_minibatches"),
+        (["--n-minibatches", "0"], "n_minibatches"),
+        (["--env", "nosuchpkg:Thing-v0"], "nosuchpkg"),
         (["--mem-len", "4", "--n-sink", "4"], "n_sink"),
         (["--preset", "nope"], None),
     ],
@@ -84,6 +91,47 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path,
     if needle:
         assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err
     assert not run.exists()
+
+
+def test_device_cuda_without_a_gpu_is_refused(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    run = tmp_path / "run"
+    assert main(["train", "--agent", "cnn", "--device", "cuda", "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--device cuda" in err and "--device cpu" in err
+    assert not run.exists()
+
+
+def _subcommand_paths(parser, prefix=()):
+    import argparse
+
+    yield prefix
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _subcommand_paths(sub, (*prefix, name))
+
+
+def test_every_help_exits_0(capsys):
+    from helmrl.cli import build_parser
+
+    paths = list(_subcommand_paths(build_parser()))
+    assert ("analyze", "memory") in paths or ("analyze", "words") in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*path, "--help"])
+        assert exit_info.value.code == 0, path
+        assert "usage: helmrl" in capsys.readouterr().out
+
+
+def test_literal_fields_offer_their_choices(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--similarity", "l2"])
+    err = capsys.readouterr().err
+    assert "cosine" in err and "dot" in err
 
 
 def test_existing_run_is_not_clobbered(tmp_path, capsys):

@@ -151,16 +151,58 @@ def test_unknown_id_names_the_closest_known_ids():
         check_env_id("ProcgenMemory-Heists-v0")
 
 
-def test_unsupported_spaces_are_refused_clearly():
-    class DictEnv(gym.Env):
-        observation_space = gym.spaces.Dict({"a": gym.spaces.Discrete(2)})
+def _space_env(space: gym.Space):
+    class SpaceEnv(gym.Env):
+        observation_space = space
         action_space = gym.spaces.Discrete(2)
 
-    gym.register("HelmrlTestDict-v0", entry_point=lambda **kw: DictEnv())
-    with pytest.raises(EnvError, match="uint8 image or a flat vector"):
-        make_env("HelmrlTestDict-v0")
-    with pytest.raises(EnvError, match="Discrete"):
+        def __init__(self, render_mode=None):
+            self.render_mode = render_mode
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return self.observation_space.sample(), {}
+
+        def step(self, action):
+            return self.observation_space.sample(), 0.0, False, False, {}
+
+    return SpaceEnv
+
+
+def test_discrete_and_dict_observations_follow_sb3():
+    gym.register("HelmrlTestDiscrete-v0", entry_point=_space_env(gym.spaces.Discrete(5)))
+    env = make_env("HelmrlTestDiscrete-v0")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (5,) and obs.sum() == 1 and set(np.unique(obs)) <= {0, 1}  # one-hot
+    dict_space = gym.spaces.Dict({"pos": gym.spaces.Box(-1, 1, (2,)), "key": gym.spaces.Discrete(3)})
+    gym.register("HelmrlTestDict-v0", entry_point=_space_env(dict_space))
+    obs, _ = make_env("HelmrlTestDict-v0").reset(seed=0)
+    assert obs.shape == (5,)  # 3 one-hot + 2 box, flattened in key order
+
+
+def test_unsupported_spaces_are_refused_clearly():
+    image_dict = gym.spaces.Dict(
+        {"image": gym.spaces.Box(0, 255, (8, 8, 3), np.uint8), "dir": gym.spaces.Discrete(4)}
+    )
+    gym.register("HelmrlTestImageDict-v0", entry_point=_space_env(image_dict))
+    with pytest.raises(EnvError, match="FilterObservation") as err:
+        make_env("HelmrlTestImageDict-v0")
+    assert "'image'" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(EnvError, match="Discrete actions"):
         make_env("Pendulum-v1")
+
+
+def test_module_prefixed_ids_import_the_module_first(tmp_path, monkeypatch):
+    (tmp_path / "helmrl_plugin_envs.py").write_text(
+        "import gymnasium as gym\n"
+        "gym.register('PluginCorridor-v0', entry_point='gymnasium.envs.classic_control:CartPoleEnv')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "PluginCorridor-v0" not in gym.registry
+    envs = make_vec_env("helmrl_plugin_envs:PluginCorridor-v0", 2)
+    assert envs.reset(seed=0)[0].shape == (2, 4)
+    with pytest.raises(EnvError, match="cannot import module 'no_such_pkg'"):
+        check_env_id("no_such_pkg:Thing-v0")
 
 
 def test_reward_normalisation_defaults_per_family():

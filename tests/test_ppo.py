@@ -49,7 +49,9 @@ def test_ratio_is_one_before_the_first_gradient_step(agent, env, tmp_path, tiny_
         for t_idx, e_idx in minibatch_indices(T, N, tr.n_minibatches, tr.agent.recurrent):
             mb = select(ro, t_idx, e_idx)
             logits, value = tr.agent.evaluate(mb.obs, mb.history, mb.starts, mb.initial_state)
-            torch.testing.assert_close(Categorical(logits=logits).log_prob(mb.actions), mb.logprobs, atol=1e-5, rtol=0)
+            torch.testing.assert_close(
+                Categorical(logits=logits).log_prob(mb.actions), mb.logprobs, atol=1e-5, rtol=0
+            )
             torch.testing.assert_close(value, mb.values, atol=1e-5, rtol=0)
             seen[t_idx, e_idx] = True
     assert seen.all()
@@ -120,8 +122,14 @@ def test_lstm_state_zeroed_for_the_env_whose_episode_ended_only():
 @pytest.mark.parametrize("n_envs,agent", [(4, "lstm"), (3, "lstm"), (5, "cnn"), (1, "helm")])
 def test_any_n_envs_works_with_default_minibatches(n_envs, agent, tmp_path, tiny_llama_dir):
     cfg = TrainConfig(
-        env_id="CartPole-v1", agent=agent, lm=str(tiny_llama_dir), n_envs=n_envs, rollout_steps=8,
-        total_steps=8 * n_envs * 2, mem_len=8, n_sink=2,
+        env_id="CartPole-v1",
+        agent=agent,
+        lm=str(tiny_llama_dir),
+        n_envs=n_envs,
+        rollout_steps=8,
+        total_steps=8 * n_envs * 2,
+        mem_len=8,
+        n_sink=2,
     ).validate()
     notes = []
     tr = Trainer(cfg, tmp_path, progress=False, log=notes.append)

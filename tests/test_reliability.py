@@ -62,7 +62,7 @@ def _rows(run_dir: Path) -> int:
 
 
 @pytest.mark.parametrize("agent", ["cnn", "lstm", "helm"])
-def test_sigkill_then_resume_gives_the_metrics_of_an_unbroken_run(agent, tmp_path, tiny_llama_dir):
+def test_sigkill_loses_at_most_one_checkpoint_interval(agent, tmp_path, tiny_llama_dir):
     unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
     assert main(_args(unbroken, agent, tiny_llama_dir)) == 0
 
@@ -79,10 +79,69 @@ def test_sigkill_then_resume_gives_the_metrics_of_an_unbroken_run(agent, tmp_pat
     proc.send_signal(signal.SIGKILL)  # somewhere in update 6's rollout or update
     proc.wait()
     assert _rows(broken) < 12, "the run finished before it could be killed"
-    assert load_checkpoint(broken / "checkpoint.pt")["update"] in (3, 6)
+    saved = load_checkpoint(broken / "checkpoint.pt")["update"]
+    assert saved in (3, 6)  # checkpoint_every=3: at most one interval lost
 
     assert main(["train", "--resume", str(broken), "--no-progress"]) == 0
-    assert _metrics(broken) == _metrics(unbroken)
+    resumed, reference = _metrics(broken), _metrics(unbroken)
+    assert [r["update"] for r in resumed] == [str(u) for u in range(1, 13)]
+    assert resumed[:saved] == reference[:saved]  # what was checkpointed is kept as it was
+    assert resumed[-1]["step"] == reference[-1]["step"]
+
+
+@pytest.mark.parametrize("agent", ["cnn", "lstm", "helm"])
+def test_checkpoint_every_does_not_change_learning(agent, tmp_path, tiny_llama_dir):
+    a, b = tmp_path / "every1", tmp_path / "every1000"
+    assert main(_args(a, agent, tiny_llama_dir) + ["--checkpoint-every", "1"]) == 0
+    assert main(_args(b, agent, tiny_llama_dir) + ["--checkpoint-every", "1000"]) == 0
+    assert _metrics(a) == _metrics(b)
+    assert len({r["episode_return_mean"] for r in _metrics(a)}) > 1  # it did change over training
+
+
+def _tensors(tree, prefix=""):
+    """Every tensor (and plain number) in a nested state, by path."""
+    if isinstance(tree, torch.Tensor):
+        return {prefix: tree}
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            out.update(_tensors(v, f"{prefix}/{k}"))
+        return out
+    if isinstance(tree, list | tuple):
+        out = {}
+        for i, v in enumerate(tree):
+            out.update(_tensors(v, f"{prefix}/{i}"))
+        return out
+    return {prefix: tree}
+
+
+@pytest.mark.parametrize("agent", ["lstm", "helm"])
+def test_resume_restores_every_tensor_of_the_learner_bit_exactly(agent, tmp_path, tiny_llama_dir):
+    cfg = TrainConfig(
+        env_id="CartPole-v1",
+        agent=agent,
+        lm=str(tiny_llama_dir),
+        n_envs=2,
+        rollout_steps=8,
+        total_steps=2 * 8 * 3,
+        reward_norm="on",
+        mem_len=8,
+        n_sink=2,
+        seed=3,
+    ).validate()
+    trained = Trainer(cfg, tmp_path, progress=False)
+    trained.train()
+    before = _tensors(trained.state_dict())
+    assert any("exp_avg" in k for k in before) and any(k.startswith("/reward_scaler") for k in before)
+    fresh = Trainer(cfg.replace(seed=3), tmp_path / "other", progress=False)
+    fresh.load_state_dict(load_checkpoint(tmp_path / "checkpoint.pt"))
+    after = _tensors(fresh.state_dict())
+    assert before.keys() == after.keys()
+    for k, v in before.items():
+        if isinstance(v, torch.Tensor):
+            assert torch.equal(v, after[k]), k
+        else:
+            assert v == after[k], k
 
 
 def test_same_seed_same_metrics(tmp_path, tiny_llama_dir):
@@ -90,7 +149,6 @@ def test_same_seed_same_metrics(tmp_path, tiny_llama_dir):
     assert main(_args(a, "lstm", tiny_llama_dir)) == 0
     assert main(_args(b, "lstm", tiny_llama_dir)) == 0
     assert _metrics(a) == _metrics(b)
-    assert len({r["episode_return_mean"] for r in _metrics(a)}) > 1  # it did change over training
 
 
 def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -181,7 +239,8 @@ BAD_FIELDS = [
     ("lr", 0.0),
     ("rollout_steps", 0),
     ("n_minibatches", 0),
-    ("n_minibatches", 5),
+    ("device", "tpu"),
+    ("device", "cuda:x"),
     ("epochs", 0),
     ("gamma", 1.5),
     ("gae_lambda", -0.1),
@@ -246,20 +305,37 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     assert all(torch.isfinite(v).all() for v in state["agent"].values())
 
 
-def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
+def test_ctrl_c_finishes_the_update_saves_and_resumes(tmp_path, monkeypatch):
     cfg, trainer = _cartpole_cnn(tmp_path, updates=4, checkpoint_every=100)
-    real, calls = trainer.collect_rollout, {"n": 0}
+    real, calls = trainer.collect, {"n": 0}
 
     def interrupted_third_time():
         calls["n"] += 1
         if calls["n"] == 3:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the third rollout
         return real()
 
-    monkeypatch.setattr(trainer, "collect_rollout", interrupted_third_time)
+    monkeypatch.setattr(trainer, "collect", interrupted_third_time)
     result = trainer.train()
-    assert result.interrupted and result.global_step == 2 * 8 * 2
+    assert result.interrupted and result.global_step == 3 * 16  # the third update completed
     state = load_checkpoint(tmp_path / "checkpoint.pt")
-    assert state["update"] == 2 and state["global_step"] == 32
+    assert state["update"] == 3 and state["global_step"] == 48
+    assert _rows(tmp_path) == 3
     resumed = Trainer(cfg, tmp_path, progress=False).train(resume=True)
-    assert not resumed.interrupted and resumed.global_step == 64
+    assert not resumed.interrupted and resumed.global_step == 64 and _rows(tmp_path) == 4
+
+
+def test_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    cfg, trainer = _cartpole_cnn(tmp_path, updates=6, checkpoint_every=2)
+    real, calls = trainer.collect, {"n": 0}
+
+    def interrupted_twice():
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real()
+
+    monkeypatch.setattr(trainer, "collect", interrupted_twice)
+    assert trainer.train().interrupted
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["update"] == 2

@@ -20,7 +20,5 @@ def resolve_device(name: str) -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(f"--device {name}: torch sees no CUDA GPU here; use --device cpu (or auto)")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(
-                f"--device {name}: only {torch.cuda.device_count()} GPU(s) visible (cuda:0..)"
-            )
+            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) visible (cuda:0..)")
     return device

@@ -55,7 +55,9 @@ def _is_image(space: gym.Space) -> bool:
 def adapt_observations(env_id: str, env: gym.Env) -> gym.Env:
     """Images and flat vectors pass; one-hot / flatten what SB3 would; refuse the rest."""
     if not isinstance(env.action_space, gym.spaces.Discrete):
-        raise EnvError(f"{env_id}: action space {env.action_space} is not supported; helmrl needs Discrete actions")
+        raise EnvError(
+            f"{env_id}: action space {env.action_space} is not supported; helmrl needs Discrete actions"
+        )
     space = env.observation_space
     if _is_image(space) or (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
         return env
@@ -70,8 +72,12 @@ def adapt_observations(env_id: str, env: gym.Env) -> gym.Env:
             )
     if isinstance(
         space,
-        gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary | gym.spaces.Box
-        | gym.spaces.Dict | gym.spaces.Tuple,
+        gym.spaces.Discrete
+        | gym.spaces.MultiDiscrete
+        | gym.spaces.MultiBinary
+        | gym.spaces.Box
+        | gym.spaces.Dict
+        | gym.spaces.Tuple,
     ):
         return FlattenObservation(env)  # Discrete parts become one-hot vectors
     raise EnvError(

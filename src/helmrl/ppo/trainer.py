@@ -312,7 +312,13 @@ class Trainer:
         rewards = np.zeros((T, N), dtype=np.float32)
         for t in range(T):
             s = loop.step()
-            obs[t], starts[t], actions[t], logprobs[t], values[t] = s.obs, s.start, s.action, s.logprob, s.value
+            obs[t], starts[t], actions[t], logprobs[t], values[t] = (
+                s.obs,
+                s.start,
+                s.action,
+                s.logprob,
+                s.value,
+            )
             if history is not None:
                 history[t] = s.history
             self._track_episodes(s.reward, s.done)

@@ -15,7 +15,9 @@ from .base import Agent, State, register_agent
 class CNNAgent(Agent):
     description = "CNN-PPO: current observation only (Markovian baseline)"
 
-    def __init__(self, obs_shape: tuple[int, ...], n_actions: int, channel_scale: int = 4, features: int = 1024):
+    def __init__(
+        self, obs_shape: tuple[int, ...], n_actions: int, channel_scale: int = 4, features: int = 1024
+    ):
         super().__init__()
         self.encoder = make_encoder(obs_shape, channel_scale, features)
         self.head = ActorCriticHead(self.encoder.out_dim, n_actions)
