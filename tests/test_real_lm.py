@@ -35,3 +35,51 @@ def test_fast_memory_matches_hf_path_on_smollm2(smollm2):
         # fp32 through 30 layers with large activations: op order alone moves ~1e-4.
         rel = (a - b).norm(dim=1) / b.norm(dim=1)
         assert (rel < 2e-3).all(), rel
+
+
+def _minigrid_episode_inputs(fh, n_envs: int, steps: int) -> list[torch.Tensor]:
+    from helmrl.envs import make_vec_env
+    from helmrl.models.encoders import observation_to_vector
+
+    envs = make_vec_env("MiniGrid-KeyCorridorS3R1-v0", n_envs)
+    obs, _ = envs.reset(seed=0)
+    envs.action_space.seed(0)
+    xs = []
+    for _ in range(steps):
+        xs.append(fh(observation_to_vector(torch.as_tensor(obs))))
+        obs, *_ = envs.step(envs.action_space.sample())
+    envs.close()
+    return xs
+
+
+def _history(model, dtype, xs, prepack=True):
+    mem = make_lm_memory(model, xs[0].shape[0], 64, 4, dtype, prepack=prepack)
+    mem.reset()
+    return torch.stack([mem(x, torch.full((x.shape[0],), t == 0)) for t, x in enumerate(xs)])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_each_cpu_path_stays_close_to_plain_fp32_over_a_64_step_episode(smollm2, dtype):
+    """Tolerance, and why. The last layer is ill-conditioned around SmolLM2's huge
+    activations: fp32 with its *inputs* merely rounded to bf16 (0.4%) moves this episode's
+    history by a median 0.4% and at worst to cosine 0.84; bf16 weights (0.4% each, through 30
+    layers, residual and attention kept fp32) give a median 3.5% growing with the step (1.3%
+    over the first 8 steps, 5-8% after the ring wraps), 95% of cosines >= 0.958, worst 0.28
+    (Zen 4, 2026-11-26). Asked: median <= 5%, 95% of (env, step) cosines >= 0.9, all >= 0.2.
+    The head trains on the same bf16 histories it acts on, so what must survive is the
+    information, not the last digit. The pre-packed fp32 path must match to 1e-3."""
+    from helmrl.models.lm_memory import _onednn_usable
+
+    if dtype == torch.bfloat16 and not _onednn_usable(torch.bfloat16):
+        pytest.skip("no native bf16 on this CPU: helmrl never picks emulated bf16")
+    fh = FrozenHopfield(smollm2.token_embeddings, obs_dim=56 * 56, beta=100.0)
+    xs = _minigrid_episode_inputs(fh, 4, 64)
+    reference = _history(smollm2.model, torch.float32, xs, prepack=False)
+    got = _history(smollm2.model, dtype, xs)
+    rel = (got - reference).norm(dim=-1) / reference.norm(dim=-1)
+    cos = torch.nn.functional.cosine_similarity(got, reference, dim=-1).flatten()
+    if dtype == torch.float32:
+        assert rel.max() < 1e-3, rel.max()
+    else:
+        assert rel.median() <= 0.05, rel.median()
+        assert cos.quantile(0.05) >= 0.9 and cos.min() >= 0.2, (cos.quantile(0.05), cos.min())

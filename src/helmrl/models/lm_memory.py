@@ -43,6 +43,9 @@ def streaming_attention_mask(seq_len: int, mem_len: int, n_sink: int) -> Tensor:
 class StreamingLMMemory(nn.Module):
     """Bookkeeping shared by the implementations: positions, slots and the validity mask."""
 
+    #: dtype of the key/value ring buffer and the step's input; None: the weights' dtype
+    state_dtype: torch.dtype | None = None
+
     def __init__(self, model: nn.Module, n_envs: int, mem_len: int, n_sink: int, dtype: torch.dtype):
         super().__init__()
         if mem_len < 1:
@@ -56,17 +59,20 @@ class StreamingLMMemory(nn.Module):
         self.mem_len = mem_len
         self.n_sink = n_sink
         self.dtype = dtype
+        self.state_dtype = self.state_dtype or dtype
         self.hidden_size = cfg.hidden_size
         self.n_layers = cfg.num_hidden_layers
         self.n_heads = cfg.num_attention_heads
         self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
         self.head_dim = getattr(cfg, "head_dim", None) or self.hidden_size // self.n_heads
+        dev = self.device = next(model.parameters()).device  # the memory lives beside the LM
         shape = (self.n_layers, n_envs, self.n_kv, mem_len, self.head_dim)
-        self.register_buffer("keys", torch.zeros(shape, dtype=dtype), persistent=True)
-        self.register_buffer("values", torch.zeros(shape, dtype=dtype), persistent=True)
-        self.register_buffer("position", torch.zeros(n_envs, dtype=torch.long))
-        self.register_buffer("valid", torch.zeros(n_envs, mem_len, dtype=torch.bool))
-        self._env_index = torch.arange(n_envs)
+        kv = dict(dtype=self.state_dtype, device=dev)
+        self.register_buffer("keys", torch.zeros(shape, **kv), persistent=True)
+        self.register_buffer("values", torch.zeros(shape, **kv), persistent=True)
+        self.register_buffer("position", torch.zeros(n_envs, dtype=torch.long, device=dev))
+        self.register_buffer("valid", torch.zeros(n_envs, mem_len, dtype=torch.bool, device=dev))
+        self._env_index = torch.arange(n_envs, device=dev)
 
     def reset(self) -> None:
         """Forget every env's history."""
@@ -88,8 +94,8 @@ class StreamingLMMemory(nn.Module):
         """x: (n_envs, m) LM inputs for this step; episode_start: (n_envs,) bool. -> (n_envs, m)."""
         if x.shape != (self.n_envs, self.hidden_size):
             raise ValueError(f"expected inputs ({self.n_envs}, {self.hidden_size}), got {tuple(x.shape)}")
-        pos, slot = self._advance(episode_start)
-        out = self._step(x.to(self.dtype), pos, slot)
+        pos, slot = self._advance(episode_start.to(self.device))
+        out = self._step(x.to(self.device, self.state_dtype), pos, slot)
         self.position += 1
         return out.float()
 
@@ -103,7 +109,15 @@ class FastDecoderMemory(StreamingLMMemory):
     Reads the HF module's weights once (fused QKV and gate/up), then runs each step as a few
     GEMMs per layer with the ring buffer: no cache objects, no growing tensors, no per-step
     mask building inside transformers.
+
+    Mixed precision: only the four big weight matrices per layer are in ``dtype`` (bf16 where
+    it is native); the residual stream, norms, rotary, attention and the key/value buffer stay
+    fp32. SmolLM2's residual stream carries a few activations in the thousands, and attention
+    scores near the sinks in the hundreds, where bf16's spacing (≥ 1) changes softmax weights
+    by factors of e: an all-bf16 step drifted to cosine < 0 against fp32 within 5 steps.
     """
+
+    state_dtype = torch.float32
 
     def __init__(
         self,
@@ -134,23 +148,28 @@ class FastDecoderMemory(StreamingLMMemory):
             if qn is not None:  # Qwen3-style per-head norms
                 w[f"{i}.qn"], w[f"{i}.kn"] = qn.weight, att.k_norm.weight
         w["norm"] = base.norm.weight
-        self._w = {k: v.detach().to(dtype).contiguous() for k, v in w.items()}
+        big = (".qkv", ".o", ".gate_up", ".down")
+        self._w = {
+            k: v.detach().to(dtype if k.endswith(big) else torch.float32).contiguous() for k, v in w.items()
+        }
         # oneDNN with weights pre-packed for this batch size: 1.4-2.5x faster than a plain
-        # matmul at 16-64 rows on the CPUs measured (benchmarks/throughput.py).
-        self._packed = prepack and _onednn_usable(dtype)
+        # matmul at 16-64 rows on the CPUs measured (benchmarks/throughput.py). CPU only.
+        self._packed = prepack and self.device.type == "cpu" and _onednn_usable(dtype)
         if self._packed:
-            for k in [k for k in self._w if k.endswith((".qkv", ".o", ".gate_up", ".down"))]:
+            for k in [k for k in self._w if k.endswith(big)]:
                 self._w[k] = torch.ops.mkldnn._reorder_linear_weight(self._w[k].t().contiguous(), n_envs)
 
     def _mm(self, x: Tensor, name: str) -> Tensor:
+        """fp32 in, fp32 out; the GEMM itself in the weights' dtype."""
+        x = x.to(self.dtype)
         if self._packed:
-            return torch.ops.mkldnn._linear_pointwise(x, self._w[name], None, "none", [], "")
-        return x @ self._w[name]
+            y = torch.ops.mkldnn._linear_pointwise(x, self._w[name], None, "none", [], "")
+        else:
+            y = x @ self._w[name]
+        return y.float()
 
     def _rms(self, h: Tensor, weight: Tensor) -> Tensor:
-        hf = h.float()
-        hf = hf * torch.rsqrt(hf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * hf.to(h.dtype)
+        return weight * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps))
 
     def _step(self, x: Tensor, pos: Tensor, slot: Tensor) -> Tensor:
         B, H, Hkv, D = self.n_envs, self.n_heads, self.n_kv, self.head_dim
@@ -186,15 +205,22 @@ class FastDecoderMemory(StreamingLMMemory):
 
 
 def _onednn_usable(dtype: torch.dtype) -> bool:
-    """oneDNN's packed linear, where this torch build has it (checked on a tiny problem)."""
-    if dtype != torch.float32 or not torch.backends.mkldnn.is_available():
+    """oneDNN's packed linear, where this torch build has it (checked on a tiny problem).
+    bf16 only where the CPU computes it natively (AVX512-BF16 / AMX), never emulated."""
+    from .language_model import cpu_has_fast_bf16
+
+    if dtype not in (torch.float32, torch.bfloat16) or not torch.backends.mkldnn.is_available():
+        return False
+    if dtype == torch.bfloat16 and not cpu_has_fast_bf16():
         return False
     try:
         g = torch.Generator().manual_seed(0)  # never touch the global RNG (runs must replay)
         w, x = torch.randn(3, 5, generator=g), torch.randn(2, 5, generator=g)
+        w, x = w.to(dtype), x.to(dtype)
         packed = torch.ops.mkldnn._reorder_linear_weight(w, 2)
         y = torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
-        return bool(torch.allclose(y, x @ w.t(), atol=1e-5))
+        tol = 1e-5 if dtype == torch.float32 else 5e-2
+        return bool(torch.allclose(y.float(), (x @ w.t()).float(), atol=tol))
     except (RuntimeError, AttributeError):
         return False
 
@@ -221,8 +247,8 @@ class HFCacheMemory(StreamingLMMemory):
         # The slot this step overwrites holds the step leaving the window: never attended.
         old = self.valid.clone()
         old[self._env_index, slot] = False
-        allowed = torch.cat([old, torch.ones(self.n_envs, 1, dtype=torch.bool)], dim=1)
-        mask = torch.zeros(allowed.shape, dtype=self.dtype).masked_fill(
+        allowed = torch.cat([old, torch.ones(self.n_envs, 1, dtype=torch.bool, device=self.device)], dim=1)
+        mask = torch.zeros(allowed.shape, dtype=self.dtype, device=self.device).masked_fill(
             ~allowed, torch.finfo(self.dtype).min
         )[:, None, None, :]
         cache = DynamicCache(config=self.model.config)  # handed over as `cache=` below
