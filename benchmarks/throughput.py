@@ -1,9 +1,18 @@
-"""Throughput of HELM and the baselines at 16 envs on MiniGrid-KeyCorridorS3R1 (one process).
+"""Throughput of HELM and the baselines on MiniGrid-KeyCorridorS3R1, every figure from one run.
 
-    .venv/bin/python benchmarks/throughput.py [--n-envs 16] [--updates 6]
+    .venv/bin/python benchmarks/throughput.py [--device auto|cpu|cuda] [--n-envs 16 32 64]
+        [--lm smollm2-135m|random-init|PATH] [--updates 3] [--reps 20]
 
-Prints a table and writes benchmarks/results/throughput.csv. Medians over repeated timings;
-every figure in one table comes from this one run on this one machine.
+For each n_envs, env-steps/s of
+  (a) the naive Hugging Face fp32 KV-cached step of the same LM (helmrl's generic `hf` memory),
+  (b) helmrl's LM step alone (the path `--frozen-dtype auto` picks on this host),
+  (c) HELM full training (rollout + PPO update, keycorridor preset settings),
+  (d) CNN-PPO and LSTM (Impala-PPO) full training,
+plus the achieved GFLOP/s of (b) and of the LM inside (c) against a large GEMM of the same
+dtype timed in this run, the step time at t = 8 vs t = 4 × mem_len, and peak memory.
+Medians over repeated timings. Writes benchmarks/results/throughput-<device>.csv.
+`--lm random-init` (SmolLM2's shapes, fresh weights) times the same arithmetic where the
+weights are not installed (e.g. a GPU machine): speed does not depend on the weights' values.
 """
 
 from __future__ import annotations
@@ -13,134 +22,166 @@ import csv
 import platform
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from helmrl.config import TrainConfig
+from helmrl.config import preset
+from helmrl.devices import resolve_device
 from helmrl.models import FrozenHopfield, load_language_model, make_lm_memory
-from helmrl.models.language_model import cpu_has_fast_bf16
+from helmrl.models.language_model import cpu_has_fast_bf16, resolve_frozen_dtype
 from helmrl.ppo import Trainer
 
 ENV = "MiniGrid-KeyCorridorS3R1-v0"
 RESULTS = Path(__file__).parent / "results"
 
 
-def median_time(fn, reps: int) -> float:  # noqa: ANN001
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn, reps: int, device: torch.device) -> float:  # noqa: ANN001
+    fn()
     times = []
     for _ in range(reps):
+        sync(device)
         t = time.perf_counter()
         fn()
+        sync(device)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
 
-def lm_step_time(memory, x: torch.Tensor, at_step: int, reps: int) -> float:  # noqa: ANN001
-    """Median time of one 16-env LM step once every env's episode is ``at_step`` steps old."""
+def gemm_gflops(dtype: torch.dtype, device: torch.device, size: int = 2048) -> float:
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    t = median_time(lambda: a @ b, 10, device)
+    return 2 * size**3 / t / 1e9
+
+
+def lm_linear_params(model: torch.nn.Module) -> int:
+    """Parameters of the linears one decoder step multiplies (not embeddings, not the LM head)."""
+    return sum(m.weight.numel() for m in model.model.layers.modules() if isinstance(m, torch.nn.Linear))
+
+
+def lm_step_time(memory, x: torch.Tensor, at_step: int, reps: int, device: torch.device) -> float:  # noqa: ANN001
+    """Median time of one LM step once every env's episode is ``at_step`` steps old."""
     memory.reset()
-    start, go = torch.ones(x.shape[0], dtype=torch.bool), torch.zeros(x.shape[0], dtype=torch.bool)
+    n = x.shape[0]
+    start = torch.ones(n, dtype=torch.bool, device=device)
+    go = torch.zeros(n, dtype=torch.bool, device=device)
     memory(x, start)
     for _ in range(at_step - 1):
         memory(x, go)
-    times = []
-    for _ in range(reps):  # stays in the steady state: the ring buffer is full from here on
-        t = time.perf_counter()
-        memory(x, go)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return median_time(lambda: memory(x, go), reps, device)
 
 
-def training_fps(agent: str, n_envs: int, updates: int, lm_model=None) -> tuple[float, float]:  # noqa: ANN001
-    """(rollout-only env-steps/s, full-training env-steps/s) with the keycorridor preset."""
-    cfg = TrainConfig(
-        env_id=ENV,
-        agent=agent,
-        n_envs=n_envs,
-        lr=3e-4,
-        rollout_steps=32,
-        total_steps=n_envs * 32 * updates,
-        checkpoint_every=10**6,
-    ).validate()
+def training_fps(agent: str, n_envs: int, updates: int, device: str, lm: str, lm_model=None) -> float:  # noqa: ANN001
+    """Full-training env-steps/s (rollout + update) with the keycorridor preset, after one
+    warm-up update."""
+    cfg = (
+        preset("keycorridor")
+        .replace(agent=agent, n_envs=n_envs, device=device, lm=lm, checkpoint_every=10**6)
+        .replace(total_steps=n_envs * 32 * (updates + 1))
+        .validate()
+    )
     with tempfile.TemporaryDirectory() as d:
-        from helmrl.models import build_agent
+        trainer = Trainer(cfg, Path(d), progress=False, lm_model=lm_model, log=lambda *_: None)
+        trainer.start_episodes()
+        trainer.update(trainer.collect())  # warm-up: caches, allocator, cuDNN autotune
+        sync(trainer.device)
+        t = time.perf_counter()
+        for _ in range(updates):
+            trainer.update(trainer.collect())
+        sync(trainer.device)
+        fps = updates * cfg.batch_size / (time.perf_counter() - t)
+        trainer.envs.close()
+    return fps
 
-        prebuilt = build_agent(cfg, (56, 56, 3), 7, lm_model=lm_model) if agent == "helm" else None
-        trainer = Trainer(cfg, Path(d), progress=False, agent=prebuilt)
-        trainer._sync()
-        trainer.collect_rollout()  # warm-up (caches, allocator)
-        t = time.perf_counter()
-        for _ in range(2):
-            trainer.collect_rollout()
-        rollout_fps = 2 * cfg.batch_size / (time.perf_counter() - t)
-        trainer.update = 0
-        trainer.global_step = 0
-        t = time.perf_counter()
-        trainer.train()
-        full_fps = cfg.total_steps / (time.perf_counter() - t)
-    return rollout_fps, full_fps
+
+def host_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    have = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f" {f}" in flags]
+    return (
+        f"{platform.processor() or platform.machine()} [{' '.join(have)}] {torch.get_num_threads()} threads"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-envs", type=int, default=16)
-    ap.add_argument("--updates", type=int, default=6)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--n-envs", type=int, nargs="+", default=[16, 32, 64])
+    ap.add_argument("--lm", default="smollm2-135m")
+    ap.add_argument("--updates", type=int, default=3)
     ap.add_argument("--mem-len", type=int, default=64)
-    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--skip-training", action="store_true", help="LM step figures only")
     args = ap.parse_args()
-    n, L = args.n_envs, args.mem_len
+    device = resolve_device(args.device)
+    L = args.mem_len
+    dtype = resolve_frozen_dtype("auto", device)
     rows: list[tuple[str, float, str]] = []
 
     def row(name: str, value: float, unit: str) -> None:
         rows.append((name, value, unit))
-        print(f"{name:58s} {value:10.1f} {unit}", flush=True)
+        print(f"{name:62s} {value:10.1f} {unit}", flush=True)
 
-    lm = load_language_model()
-    fh = FrozenHopfield(lm.token_embeddings, 56 * 56, beta=100.0)
-    obs = torch.rand(n, 56 * 56)
-    x = fh(obs)
+    print(f"host: {host_description(device)}; frozen dtype {dtype}", flush=True)
+    lm = load_language_model(args.lm)
+    lm.model.to(device)
+    flops_per_env_step = 2 * lm_linear_params(lm.model)
+    gemm = {d: gemm_gflops(d, device) for d in (torch.float32, dtype)}
+    for d, g in gemm.items():
+        row(f"large GEMM 2048^3 {str(d).removeprefix('torch.')} (GFLOP/s)", g, "GFLOP/s")
+    fh = FrozenHopfield(lm.token_embeddings, 56 * 56, beta=100.0).to(device)
 
-    # (a) the frozen LM step alone, and the levers measured side by side
-    fast = make_lm_memory(lm.model, n, L, 4)
-    t_fast = lm_step_time(fast, x, 8, args.reps)
-    row("(a) LM step alone, fast memory (env-steps/s)", n / t_fast, "steps/s")
-    if fast._packed:  # the same decoder with plain matmuls: the oneDNN pre-packing lever
-        plain = make_lm_memory(lm.model, n, L, 4, prepack=False)
-        t_plain = lm_step_time(plain, x, 8, args.reps)
-        row("    same decoder without oneDNN packing (env-steps/s)", n / t_plain, "steps/s")
-        del plain
-    hf = make_lm_memory(lm.model, n, L, 4, implementation="hf")
-    t_hf = lm_step_time(hf, x, 8, max(5, args.reps // 3))
-    row("    transformers forward with a KV cache (env-steps/s)", n / t_hf, "steps/s")
-    del hf
-
-    t8 = lm_step_time(fast, x, 8, args.reps)
-    t_long = lm_step_time(fast, x, 4 * L, args.reps)
-    row("LM step time at t=8 (ms)", 1e3 * t8, "ms")
-    row(f"LM step time at t=4*mem_len={4 * L} (ms)", 1e3 * t_long, "ms")
-    row("    ratio t=4*mem_len / t=8", t_long / t8, "x")
-
-    t_fh = median_time(lambda: fh(obs), args.reps)
-    row("FrozenHopfield, full 49k vocabulary, uncached (ms per step)", 1e3 * t_fh, "ms")
-
-    # (b)-(d) rollout and full training
-    roll, full = training_fps("helm", n, args.updates, lm.model)
-    row("(b) HELM rollout (env-steps/s)", roll, "steps/s")
-    row("(c) HELM full training, rollout + PPO update (env-steps/s)", full, "steps/s")
-    row("    HELM full training / LM step alone", full / (n / t_fast), "x")
-    for agent in ("lstm", "cnn"):
-        _, f = training_fps(agent, n, args.updates)
-        row(f"(d) {agent} full training (env-steps/s)", f, "steps/s")
+    for n in args.n_envs:
+        x = fh(torch.rand(n, 56 * 56, device=device))
+        # (a) naive: transformers' own forward with a KV cache, fp32
+        naive = make_lm_memory(lm.model, n, L, 4, torch.float32, implementation="hf")
+        t_naive = lm_step_time(naive, x, 8, max(5, args.reps // 2), device)
+        del naive
+        lm.model.float()  # the hf memory casts the model; undo before the fast path reads it
+        row(f"[n={n}] (a) naive HF fp32 KV-cached LM step (env-steps/s)", n / t_naive, "steps/s")
+        fast = make_lm_memory(lm.model, n, L, 4, dtype)
+        t_fast = lm_step_time(fast, x, 8, args.reps, device)
+        packed = " pre-packed" if getattr(fast, "_packed", False) else ""
+        row(f"[n={n}] (b) helmrl LM step, {str(dtype)[6:]}{packed} (env-steps/s)", n / t_fast, "steps/s")
+        row(f"[n={n}]     (b) / (a)", t_naive / t_fast, "x")
+        row(f"[n={n}]     (b) achieved GFLOP/s", flops_per_env_step * n / t_fast / 1e9, "GFLOP/s")
+        row(
+            f"[n={n}]     (b) share of the large {str(dtype)[6:]} GEMM rate",
+            100 * flops_per_env_step * n / t_fast / 1e9 / gemm[dtype],
+            "%",
+        )
+        t_long = lm_step_time(fast, x, 4 * L, args.reps, device)
+        row(f"[n={n}]     step time t=4*mem_len / t=8", t_long / t_fast, "x")
+        del fast
+        if args.skip_training:
+            continue
+        full = training_fps("helm", n, args.updates, str(device), args.lm, lm.model)
+        row(f"[n={n}] (c) HELM full training (env-steps/s)", full, "steps/s")
+        row(f"[n={n}]     LM GFLOP/s inside (c)", flops_per_env_step * full / 1e9, "GFLOP/s")
+        for agent in ("cnn", "lstm"):
+            f = training_fps(agent, n, args.updates, str(device), args.lm)
+            row(f"[n={n}] (d) {agent} full training (env-steps/s)", f, "steps/s")
+            if agent == "cnn":
+                row(f"[n={n}]     (c) / cnn full training", full / f, "x")
     row("peak RSS (MB)", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
+    if device.type == "cuda":
+        row("peak GPU memory allocated (MB)", torch.cuda.max_memory_allocated(device) / 2**20, "MB")
 
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "throughput.csv", "w", newline="") as fh_out:
+    out = RESULTS / f"throughput-{device.type}.csv"
+    with open(out, "w", newline="") as fh_out:
         w = csv.writer(fh_out)
-        w.writerow(["metric", "value", "unit", "date", "machine", "threads", "fast_bf16"])
+        w.writerow(["metric", "value", "unit", "date", "host", "lm", "fast_bf16_cpu"])
         stamp = time.strftime("%Y-%m-%d")
-        machine = f"{platform.processor() or platform.machine()} {torch.get_num_threads()} threads"
         for name, value, unit in rows:
             w.writerow(
                 [
@@ -148,14 +189,12 @@ def main() -> None:
                     f"{value:.3f}",
                     unit,
                     stamp,
-                    machine,
-                    torch.get_num_threads(),
+                    host_description(device),
+                    args.lm,
                     cpu_has_fast_bf16(),
                 ]
             )
-    print(
-        f"written {RESULTS / 'throughput.csv'}  (python {sys.version.split()[0]}, torch {torch.__version__})"
-    )
+    print(f"written {out}")
 
 
 if __name__ == "__main__":

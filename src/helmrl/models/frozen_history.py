@@ -67,14 +67,13 @@ class FrozenHistory(nn.Module):
         self.memory.reset()
         self._cache.clear()  # results must not depend on what ran before (resume, eval)
 
-    @torch.inference_mode()
     def forward(self, obs: Tensor, episode_start: Tensor) -> Tensor:
         """(B, ...) raw observations (CPU) and (B,) episode starts -> (B, m) float32 histories."""
         if self.memory is None:
             raise RuntimeError("call reset(n_envs) before the first step")
-        x = self.retrieve(obs)
-        out = self.memory(x, episode_start.to(self.device))
-        return out.clone()  # a normal tensor (inference-mode tensors cannot enter autograd)
+        with torch.inference_mode():
+            out = self.memory(self.retrieve(obs), episode_start.to(self.device))
+        return out.clone()  # outside inference mode: a normal tensor, storable in the rollout
 
     @torch.inference_mode()
     def retrieve(self, obs: Tensor) -> Tensor:
