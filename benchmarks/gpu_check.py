@@ -5,7 +5,8 @@
 1. The frozen LM memory (fast decoder, ring buffer, sinks) on CUDA in fp32 against the same
    model on the CPU over a 40-step episode with resets: relative error <= 1e-3; in bf16 (the
    default on CUDA): median relative error and worst cosine printed, median <= 5%.
-2. The same agent weights give the same logits and values on CPU and CUDA (<= 1e-4).
+2. The same agent weights give the same logits and values on CPU and CUDA (<= 2e-3: cuDNN
+   runs fp32 convolutions in TF32 by default).
 3. Two PPO updates of every agent on CUDA with `--device cuda`: finite losses.
 4. benchmarks/throughput.py on CUDA at 16, 64 and 256 envs.
 Uses `--lm random-init` (SmolLM2-135M's shapes, fresh weights from the seed) unless --lm is
@@ -39,6 +40,7 @@ def main() -> int:
     ap.add_argument("--lm", default="random-init")
     ap.add_argument("--n-envs", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--no-throughput", action="store_true")
+    ap.add_argument("--vec-env", default="auto", help="passed to throughput.py")
     ap.add_argument("--device", default="cuda", help="'cpu' dry-runs the script's own code here")
     args = ap.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -88,7 +90,7 @@ def main() -> int:
                 obs.to(cuda), None if hist is None else hist.to(cuda), agent.initial_state(5), start.to(cuda)
             )
         err = max((lc - lg.cpu()).abs().max().item(), (vc - vg.cpu()).abs().max().item())
-        passed = err <= 1e-4
+        passed = err <= 2e-3  # cuDNN convolutions use TF32 by default: ~3e-4 seen on an H200
         ok &= passed
         print(f"[{'ok' if passed else 'FAIL'}] {name} agent CPU vs CUDA: max abs diff {err:.2e}", flush=True)
 

@@ -79,12 +79,20 @@ def lm_step_time(memory, x: torch.Tensor, at_step: int, reps: int, device: torch
     return median_time(lambda: memory(x, go), reps, device)
 
 
-def training_fps(agent: str, n_envs: int, updates: int, device: str, lm: str, lm_model=None) -> float:  # noqa: ANN001
+def training_fps(  # noqa: ANN201
+    agent: str,
+    n_envs: int,
+    updates: int,
+    device: str,
+    lm: str,
+    vec_env: str,
+    lm_model=None,  # noqa: ANN001
+) -> float:
     """Full-training env-steps/s (rollout + update) with the keycorridor preset, after one
     warm-up update."""
     cfg = (
         preset("keycorridor")
-        .replace(agent=agent, n_envs=n_envs, device=device, lm=lm, checkpoint_every=10**6)
+        .replace(agent=agent, n_envs=n_envs, device=device, lm=lm, vec_env=vec_env, checkpoint_every=10**6)
         .replace(total_steps=n_envs * 32 * (updates + 1))
         .validate()
     )
@@ -121,6 +129,7 @@ def main() -> None:
     ap.add_argument("--mem-len", type=int, default=64)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--skip-training", action="store_true", help="LM step figures only")
+    ap.add_argument("--vec-env", default="auto", help="sync | async | auto (async on >= 8 CPUs)")
     args = ap.parse_args()
     device = resolve_device(args.device)
     L = args.mem_len
@@ -131,7 +140,7 @@ def main() -> None:
         rows.append((name, value, unit))
         print(f"{name:62s} {value:10.1f} {unit}", flush=True)
 
-    print(f"host: {host_description(device)}; frozen dtype {dtype}", flush=True)
+    print(f"host: {host_description(device)}; frozen dtype {dtype}; vec_env {args.vec_env}", flush=True)
     lm = load_language_model(args.lm)
     lm.model.to(device)
     flops_per_env_step = 2 * lm_linear_params(lm.model)
@@ -159,16 +168,22 @@ def main() -> None:
             100 * flops_per_env_step * n / t_fast / 1e9 / gemm[dtype],
             "%",
         )
+        if device.type == "cuda":  # the CUDA-graph lever, side by side
+            eager = make_lm_memory(lm.model, n, L, 4, dtype)
+            eager._graph_wanted = False
+            t_eager = lm_step_time(eager, x, 8, args.reps, device)
+            row(f"[n={n}]     same step without the CUDA graph (env-steps/s)", n / t_eager, "steps/s")
+            del eager
         t_long = lm_step_time(fast, x, 4 * L, args.reps, device)
         row(f"[n={n}]     step time t=4*mem_len / t=8", t_long / t_fast, "x")
         del fast
         if args.skip_training:
             continue
-        full = training_fps("helm", n, args.updates, str(device), args.lm, lm.model)
+        full = training_fps("helm", n, args.updates, str(device), args.lm, args.vec_env, lm.model)
         row(f"[n={n}] (c) HELM full training (env-steps/s)", full, "steps/s")
         row(f"[n={n}]     LM GFLOP/s inside (c)", flops_per_env_step * full / 1e9, "GFLOP/s")
         for agent in ("cnn", "lstm"):
-            f = training_fps(agent, n, args.updates, str(device), args.lm)
+            f = training_fps(agent, n, args.updates, str(device), args.lm, args.vec_env)
             row(f"[n={n}] (d) {agent} full training (env-steps/s)", f, "steps/s")
             if agent == "cnn":
                 row(f"[n={n}]     (c) / cnn full training", full / f, "x")

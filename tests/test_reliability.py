@@ -241,6 +241,7 @@ BAD_FIELDS = [
     ("n_minibatches", 0),
     ("device", "tpu"),
     ("device", "cuda:x"),
+    ("vec_env", "threads"),
     ("epochs", 0),
     ("gamma", 1.5),
     ("gae_lambda", -0.1),

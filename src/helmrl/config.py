@@ -67,6 +67,9 @@ class TrainConfig:
     log_window: int = _f(100, "episodes averaged for the logged return")
     torch_threads: int = _f(0, "torch CPU threads (0: torch's default)")
     device: str = _f("auto", "auto (a GPU when torch sees one) | cpu | cuda | cuda:N")
+    vec_env: Literal["auto", "sync", "async"] = _f(
+        "auto", "envs in this process (sync) or one process each (async); auto: async on >= 8 CPUs"
+    )
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -62,7 +62,7 @@ def resume_run(
     if not (run_dir / CONFIG).exists() or not (run_dir / CHECKPOINT).exists():
         raise RunDirError(f"--resume {run_dir}: no config.json and checkpoint.pt there; is it a helmrl run?")
     cfg = TrainConfig.load(run_dir / CONFIG)
-    allowed = {"total_steps", "checkpoint_every", "torch_threads", "device"}
+    allowed = {"total_steps", "checkpoint_every", "torch_threads", "device", "vec_env"}
     changed = {k: v for k, v in overrides.items() if getattr(cfg, k) != v}
     if set(changed) - allowed:
         raise ConfigError(

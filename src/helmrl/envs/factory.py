@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import FlattenObservation
 from gymnasium.wrappers.utils import RunningMeanStd
 
@@ -93,21 +94,34 @@ def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     return adapt_observations(env_id, env)
 
 
+def use_async(vec_env: str, n_envs: int) -> bool:
+    """'auto': one process per env where there are cores to spare (>= 8 CPUs, >= 8 envs);
+    on a 2-core laptop the envs step in the trainer's process."""
+    if vec_env == "auto":
+        return (os.cpu_count() or 1) >= 8 and n_envs >= 8
+    return vec_env == "async"
+
+
 def make_vec_env(
     env_id: str,
     n_envs: int,
     render_mode: str | None = None,
     wrapper: Callable[[gym.Env], gym.Env] | None = None,
-) -> SyncVectorEnv:
+    vec_env: str = "sync",
+) -> VectorEnv:
     """Same-step autoreset: on a terminal step the returned observation is already the next
-    episode's first one, as the PPO loop (and CleanRL) expect."""
+    episode's first one, as the PPO loop (and CleanRL) expect. ``vec_env``: sync | async |
+    auto (gymnasium's SyncVectorEnv or AsyncVectorEnv; both give the same transitions)."""
     check_env_id(env_id)
 
     def one() -> gym.Env:
         env = make_env(env_id, render_mode)
         return wrapper(env) if wrapper else env
 
-    return SyncVectorEnv([one for _ in range(n_envs)], autoreset_mode=AutoresetMode.SAME_STEP)
+    fns = [one for _ in range(n_envs)]
+    if use_async(vec_env, n_envs):
+        return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+    return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 class RewardScaler:

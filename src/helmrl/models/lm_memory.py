@@ -94,8 +94,11 @@ class StreamingLMMemory(nn.Module):
         """x: (n_envs, m) LM inputs for this step; episode_start: (n_envs,) bool. -> (n_envs, m)."""
         if x.shape != (self.n_envs, self.hidden_size):
             raise ValueError(f"expected inputs ({self.n_envs}, {self.hidden_size}), got {tuple(x.shape)}")
-        pos, slot = self._advance(episode_start.to(self.device))
-        out = self._step(x.to(self.device, self.state_dtype), pos, slot)
+        return self._advance_and_step(x.to(self.device, self.state_dtype), episode_start.to(self.device))
+
+    def _advance_and_step(self, x: Tensor, episode_start: Tensor) -> Tensor:
+        pos, slot = self._advance(episode_start)
+        out = self._step(x, pos, slot)
         self.position += 1
         return out.float()
 
@@ -158,6 +161,51 @@ class FastDecoderMemory(StreamingLMMemory):
         if self._packed:
             for k in [k for k in self._w if k.endswith(big)]:
                 self._w[k] = torch.ops.mkldnn._reorder_linear_weight(self._w[k].t().contiguous(), n_envs)
+
+        # On CUDA one step is ~600 small kernels: replaying them as one CUDA graph removes the
+        # launch overhead that otherwise dominates at tens of envs.
+        self._graph_wanted = self.device.type == "cuda"
+        self._graph: torch.cuda.CUDAGraph | None = None
+
+    @torch.inference_mode()
+    def forward(self, x: Tensor, episode_start: Tensor) -> Tensor:
+        if not self._graph_wanted:
+            return super().forward(x, episode_start)
+        if x.shape != (self.n_envs, self.hidden_size):
+            raise ValueError(f"expected inputs ({self.n_envs}, {self.hidden_size}), got {tuple(x.shape)}")
+        if self._graph is None:
+            self._capture()
+            if self._graph is None:  # capture failed: stay eager
+                return super().forward(x, episode_start)
+        self._x_in.copy_(x)
+        self._start_in.copy_(episode_start)
+        self._graph.replay()
+        return self._out.clone()
+
+    def _capture(self) -> None:
+        """Record one step as a CUDA graph over static input buffers; the ring buffer, positions
+        and validity mask are the graph's own tensors, so replays advance the memory."""
+        state = [t.clone() for t in (self.keys, self.values, self.position, self.valid)]
+        self._x_in = torch.zeros(self.n_envs, self.hidden_size, device=self.device, dtype=self.state_dtype)
+        self._start_in = torch.ones(self.n_envs, dtype=torch.bool, device=self.device)
+        try:
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):
+                for _ in range(2):  # warm-up outside the graph (allocator, kernels' first use)
+                    self._advance_and_step(self._x_in, self._start_in)
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self._out = self._advance_and_step(self._x_in, self._start_in)
+            self._graph = graph
+        except RuntimeError as err:  # an op that cannot be captured: eager from here on
+            import warnings
+
+            warnings.warn(f"CUDA graph capture of the LM step failed, running eagerly ({err})", stacklevel=2)
+            self._graph_wanted = False
+        for t, saved in zip((self.keys, self.values, self.position, self.valid), state, strict=True):
+            t.copy_(saved)  # the warm-up steps must leave no trace
 
     def _mm(self, x: Tensor, name: str) -> Tensor:
         """fp32 in, fp32 out; the GEMM itself in the weights' dtype."""

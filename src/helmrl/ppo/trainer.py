@@ -175,7 +175,7 @@ class Trainer:
             torch.set_num_threads(cfg.torch_threads)
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
-        self.envs = make_vec_env(cfg.env_id, cfg.n_envs)
+        self.envs = make_vec_env(cfg.env_id, cfg.n_envs, vec_env=cfg.vec_env)
         self.obs_shape = self.envs.single_observation_space.shape
         self.n_actions = int(self.envs.single_action_space.n)
         cls = agent_class(cfg.agent)
