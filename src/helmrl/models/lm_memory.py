@@ -73,6 +73,7 @@ class StreamingLMMemory(nn.Module):
         self.register_buffer("position", torch.zeros(n_envs, dtype=torch.long, device=dev))
         self.register_buffer("valid", torch.zeros(n_envs, mem_len, dtype=torch.bool, device=dev))
         self._env_index = torch.arange(n_envs, device=dev)
+        self._true = torch.ones(n_envs, dtype=torch.bool, device=dev)
 
     def reset(self) -> None:
         """Forget every env's history."""
@@ -202,7 +203,8 @@ class FastDecoderMemory(StreamingLMMemory):
         except RuntimeError as err:  # an op that cannot be captured: eager from here on
             import warnings
 
-            warnings.warn(f"CUDA graph capture of the LM step failed, running eagerly ({err})", stacklevel=2)
+            msg = str(err).splitlines()[0]
+            warnings.warn(f"CUDA graph capture of the LM step failed, running eagerly ({msg})", stacklevel=2)
             self._graph_wanted = False
         for t, saved in zip((self.keys, self.values, self.position, self.valid), state, strict=True):
             t.copy_(saved)  # the warm-up steps must leave no trace
@@ -225,7 +227,9 @@ class FastDecoderMemory(StreamingLMMemory):
         w = self._w
         cos, sin = self.rotary(x, pos[:, None])  # (B, 1, D)
         cos, sin = cos.to(x.dtype)[:, :, None, :], sin.to(x.dtype)[:, :, None, :]  # (B,1,1,D)
-        self.valid[self._env_index, slot] = True
+        # a device tensor, not a Python True (that would be a host-to-device copy per step,
+        # which a CUDA graph cannot capture)
+        self.valid.index_put_((self._env_index, slot), self._true)
         mask = self.valid[:, None, None, :]  # (B, 1, 1, L)
         h = x
         for i in range(self.n_layers):
