@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", type=Path, default=Path("agent.gif"))
     rec.add_argument("--seed", type=int, default=0)
 
+    sw = sub.add_parser("sweep", help="an (env, agent, seed) grid of runs on Ray, and its summary")
+    sw.add_argument(
+        "spec", type=Path, help="TOML: name, envs, agents, seeds, total_steps, preset, [overrides]"
+    )
+    sw.add_argument("--out", type=Path, help="where the cells' run directories go (default sweeps/<name>)")
+    sw.add_argument(
+        "--address", help="an existing Ray cluster: 'auto' or ray://HOST:PORT (default: local Ray)"
+    )
+    sw.add_argument("--cpus-per-run", type=int, default=1, help="CPUs (and torch threads) per cell")
+    sw.add_argument("--summary", action="store_true", help="only summarise the finished cells, run nothing")
+
     sub.add_parser("presets", help="list the presets and their settings")
     sub.add_parser("agents", help="list the registered agents")
     sub.add_parser("envs", help="list the env ids helmrl registers, and the families it wraps")
@@ -247,6 +258,28 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import SpecError, SweepSpec, format_summary, run_sweep, summary_row, write_summary
+    from .sweep.runner import is_done
+
+    try:
+        spec = SweepSpec.load(args.spec)
+    except SpecError as err:
+        raise UsageError(f"{args.spec}: {err}") from None
+    if args.cpus_per_run <= 0:
+        raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be a positive number of CPUs")
+    out = args.out or Path("sweeps") / spec.name
+    if args.summary:
+        rows = [summary_row(out / c.name) for c in spec.cells() if is_done(out / c.name, c.config)]
+    else:
+        rows = run_sweep(spec, out, address=args.address, cpus_per_run=args.cpus_per_run)
+    if not rows:
+        raise UsageError(f"{out}: no finished cell to summarise yet")
+    print(format_summary(write_summary(rows, out)))
+    print(f"  table: {out / 'summary.csv'} ({len(rows)} of {len(spec.cells())} cells finished)")
+    return 0 if len(rows) == len(spec.cells()) else 1
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for name in sorted(PRESETS):
         print(f"{name:22s} {json.dumps(PRESETS[name])}")
@@ -287,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "presets": cmd_presets,
         "envs": cmd_envs,
         "agents": cmd_agents,
+        "sweep": cmd_sweep,
         "plot": cmd_plot,
         "analyze": cmd_analyze,
         "record": cmd_record,

@@ -1,0 +1,147 @@
+"""Run a sweep's cells as Ray tasks, locally or on an existing Ray cluster.
+
+Each cell is an ordinary run directory ``OUT/<env>-<agent>-s<seed>/``. A cell task trains from
+scratch, resumes from the cell's checkpoint, or returns at once when the run is complete, so
+re-running a sweep skips finished cells and a Ray retry (after a worker dies) continues from
+the last checkpoint. On a cluster, OUT must be a filesystem every node sees at the same path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from ..ppo import CHECKPOINT, CONFIG, read_metrics
+from .spec import Cell, SweepSpec
+
+ATTEMPTS = "attempts.log"
+CELL_INFO = "cell.json"
+
+
+def cell_progress(run_dir: Path, cfg: TrainConfig) -> int:
+    """Updates already logged in the cell's run directory (0 if none)."""
+    try:
+        rows = read_metrics(run_dir)
+    except (FileNotFoundError, KeyError, ValueError):
+        return 0
+    return int(rows[-1]["update"]) if rows else 0
+
+
+def is_done(run_dir: Path, cfg: TrainConfig) -> bool:
+    return (run_dir / CHECKPOINT).exists() and cell_progress(run_dir, cfg) >= cfg.num_updates
+
+
+def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """Train one cell to completion (resuming if it has a checkpoint) -> its summary row.
+    Runs inside a Ray worker; also callable directly."""
+    from ..runs import prepare_run, resume_run
+
+    cfg, path = TrainConfig.from_dict(config), Path(run_dir)
+    if not is_done(path, cfg):
+        resume = (path / CHECKPOINT).exists() and (path / CONFIG).exists()
+        start_update = cell_progress(path, cfg) if resume else 0
+        if resume:
+            trainer, _ = resume_run(path, {"total_steps": cfg.total_steps}, progress=False)
+        else:
+            trainer = prepare_run(cfg, path, overwrite=path.exists(), progress=False)
+        with open(path / ATTEMPTS, "a") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start update={start_update}\n")
+        t0 = time.perf_counter()
+        result = trainer.train(resume=resume)
+        info = _cell_info(path)
+        info["wall_s"] = info.get("wall_s", 0.0) + time.perf_counter() - t0
+        (path / CELL_INFO).write_text(json.dumps(info) + "\n")
+        if result.interrupted:
+            raise KeyboardInterrupt(f"cell {path.name} interrupted")
+    return summary_row(path)
+
+
+def _cell_info(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / CELL_INFO).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def summary_row(run_dir: Path) -> dict[str, Any]:
+    """env, agent, seed, steps, final_return (mean return of the last 100 episodes), wall_s, fps."""
+    cfg = TrainConfig.load(run_dir / CONFIG)
+    rows = read_metrics(run_dir)
+    last = rows[-1] if rows else {}
+    steps = int(last.get("step", 0))
+    wall = float(_cell_info(run_dir).get("wall_s", math.nan))
+    return {
+        "env": cfg.env_id,
+        "agent": cfg.agent,
+        "seed": cfg.seed,
+        "steps": steps,
+        "final_return": last.get("episode_return_mean", math.nan),
+        "wall_s": round(wall, 1),
+        "fps": round(steps / wall, 1) if wall and wall == wall else math.nan,
+        "run_dir": str(run_dir),
+    }
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: Path,
+    address: str | None = None,
+    cpus_per_run: int = 1,
+    max_retries: int = 3,
+    log=print,  # noqa: ANN001
+) -> list[dict[str, Any]]:
+    """Run every unfinished cell on Ray; return the summary rows of the finished ones."""
+    import ray
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells: list[Cell] = spec.cells()
+    rows, todo = [], []
+    for cell in cells:
+        cfg = cell.config
+        if cfg.torch_threads == 0:  # never oversubscribe: a cell's torch uses its own CPUs
+            cfg = cfg.replace(torch_threads=cpus_per_run)
+        if is_done(out / cell.name, cfg):
+            rows.append(summary_row(out / cell.name))
+        else:
+            todo.append((cell, cfg))
+    log(f"sweep {spec.name}: {len(cells)} cells, {len(rows)} already finished, {len(todo)} to run in {out}")
+    if not todo:
+        return rows
+    if address:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    else:
+        ray.init(
+            num_cpus=os.cpu_count(),
+            include_dashboard=False,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+            object_store_memory=200 * 2**20,
+        )
+    try:
+        remote = ray.remote(num_cpus=cpus_per_run, max_retries=max_retries)(run_cell)
+        pending = {remote.remote(cfg.to_dict(), str(out / cell.name)): cell for cell, cfg in todo}
+        slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_run))
+        failed = []
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=10.0)
+            for ref in done:
+                cell = pending.pop(ref)
+                try:
+                    rows.append(ray.get(ref))
+                except Exception as err:  # noqa: BLE001 - one failed cell must not lose the others
+                    failed.append(cell.name)
+                    log(f"cell {cell.name} failed: {str(err).strip().splitlines()[-1]}")
+            running = min(len(pending), slots)
+            log(
+                f"cells: {len(rows)} done, {running} running, {len(pending) - running} left"
+                + (f", {len(failed)} failed" if failed else "")
+            )
+    finally:
+        ray.shutdown()
+    return rows

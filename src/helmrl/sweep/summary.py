@@ -1,0 +1,77 @@
+"""A sweep's summary: one row per cell, IQM with 95% CIs per (env, agent), the paper's one-sided
+Wilcoxon rank-sum test of HELM against each baseline, and the learning curves."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+COLUMNS = ["env", "agent", "seed", "steps", "final_return", "wall_s", "fps"]
+
+
+def write_summary(rows: list[dict[str, Any]], out: Path, reference: str = "helm") -> dict[str, Any]:
+    """DIR/summary.csv, DIR/iqm.csv, DIR/tests.csv, DIR/curves.png; returns the tables."""
+    from scipy.stats import ranksums
+
+    from ..analysis.curves import iqm_with_ci, plot_runs
+
+    out = Path(out)
+    rows = sorted(rows, key=lambda r: (r["env"], r["agent"], r["seed"]))
+    with open(out / "summary.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    finals: dict[tuple[str, str], np.ndarray] = {}
+    for r in rows:
+        if r["final_return"] == r["final_return"]:  # not NaN
+            finals.setdefault((r["env"], r["agent"]), []).append(float(r["final_return"]))
+    iqm = []
+    for (env, agent), values in sorted(finals.items()):
+        point, lo, hi = iqm_with_ci(np.asarray(values))
+        iqm.append(
+            {"env": env, "agent": agent, "runs": len(values), "iqm": point, "ci_low": lo, "ci_high": hi}
+        )
+    tests = []
+    for env in sorted({e for e, _ in finals}):
+        ref = finals.get((env, reference))
+        for (e, agent), values in sorted(finals.items()):
+            if e != env or agent == reference or ref is None:
+                continue
+            stat, p = ranksums(ref, values, alternative="greater")
+            tests.append(
+                {
+                    "env": env,
+                    "helm_vs": agent,
+                    "n": f"{len(ref)} vs {len(values)}",
+                    "statistic": stat,
+                    "p_one_sided": p,
+                }
+            )
+    for name, table in (("iqm.csv", iqm), ("tests.csv", tests)):
+        if table:
+            with open(out / name, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(table[0]))
+                w.writeheader()
+                w.writerows(table)
+    png = None
+    dirs = [Path(r["run_dir"]) for r in rows if r.get("run_dir") and r["final_return"] == r["final_return"]]
+    if dirs:
+        png = plot_runs(dirs, out / "curves.png")["png"]
+    return {"rows": rows, "iqm": iqm, "tests": tests, "png": png}
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    lines = ["IQM of the final return (mean of the last 100 episodes), 95% stratified-bootstrap CI:"]
+    for r in result["iqm"]:
+        ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        lines.append(f"  {r['env']:32s} {r['agent']:8s} n={r['runs']}  {r['iqm']:7.3f} {ci}")
+    if result["tests"]:
+        lines.append("one-sided Wilcoxon rank-sum test, HELM > baseline:")
+        for t in result["tests"]:
+            lines.append(f"  {t['env']:32s} helm vs {t['helm_vs']:8s} ({t['n']})  p = {t['p_one_sided']:.3f}")
+    if result["png"]:
+        lines.append(f"curves: {result['png']}")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""helmrl sweep: specs are validated up front; cells run on a real local Ray cluster, survive a
+killed worker (retried from the checkpoint) and are skipped when finished."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helmrl.cli import main
+from helmrl.sweep import SpecError, SweepSpec
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+GOOD = {"envs": ["CartPole-v1"], "agents": ["cnn"], "seeds": [0]}
+
+
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        ({"colour": "red"}, "'colour'"),
+        ({"envs": ["CartPol-v1"]}, "envs"),
+        ({"agents": ["gpt"]}, "agents"),
+        ({"seeds": []}, "'seeds'"),
+        ({"overrides": {"n_env": 4}}, "'n_env'"),
+        ({"overrides": {"seed": 4}}, "'seed'"),
+        ({"preset": "nope"}, "preset"),
+        ({"overrides": {"lr": -1.0}}, "lr"),
+    ],
+)
+def test_bad_specs_are_refused_naming_the_key(change, needle, tmp_path, capsys):
+    with pytest.raises(SpecError, match=needle):
+        SweepSpec.from_dict({**GOOD, **change})
+    spec = tmp_path / "bad.toml"
+    import json
+
+    spec.write_text(
+        "\n".join(f"{k} = {json.dumps(v)}" for k, v in {**GOOD, **change}.items() if k != "overrides")
+    )
+    if "overrides" in change:
+        spec.write_text(
+            spec.read_text()
+            + "\n[overrides]\n"
+            + "\n".join(f"{k} = {json.dumps(v)}" for k, v in change["overrides"].items())
+        )
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle.strip("'") in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cells_are_ordinary_run_directories():
+    spec = SweepSpec.from_dict(
+        {
+            "envs": ["CartPole-v1"],
+            "agents": ["cnn", "lstm"],
+            "seeds": [0, 1],
+            "total_steps": 999,
+            "preset": "demo",
+        }
+    )
+    cells = spec.cells()
+    assert [c.name for c in cells] == [
+        "CartPole-v1-cnn-s0",
+        "CartPole-v1-cnn-s1",
+        "CartPole-v1-lstm-s0",
+        "CartPole-v1-lstm-s1",
+    ]
+    assert all(c.config.total_steps == 999 and c.config.rollout_steps == 24 for c in cells)  # preset kept
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A head and one worker node on 127.0.0.1, one CPU each, started with `ray start`."""
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 2**20), "--disable-usage-stats"]
+    subprocess.run(
+        [
+            RAY,
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--include-dashboard",
+            "false",
+            *common,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    try:
+        subprocess.run(
+            [RAY, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", *common],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+
+
+def _rows(run_dir: Path) -> int:
+    try:
+        with open(run_dir / "metrics.csv") as fh:
+            return sum(1 for _ in csv.DictReader(fh))
+    except (FileNotFoundError, KeyError):
+        return 0
+
+
+def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_cluster, tmp_path):
+    spec = tmp_path / "grid.toml"
+    spec.write_text(
+        'name = "grid"\nenvs = ["CartPole-v1"]\nagents = ["lstm"]\nseeds = [0, 1]\ntotal_steps = 4096\n'
+        "[overrides]\nn_envs = 2\nrollout_steps = 16\ncheckpoint_every = 2\n"
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", ray_cluster],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    victim = out / "CartPole-v1-lstm-s0"
+    deadline = time.time() + 180
+    while time.time() < deadline and not ((victim / "checkpoint.pt").exists() and _rows(victim) >= 5):
+        time.sleep(0.1)
+    assert (victim / "checkpoint.pt").exists(), "the cell never checkpointed"
+    pid = int((victim / "attempts.log").read_text().split("pid=")[1].split()[0])
+    os.kill(pid, signal.SIGKILL)  # the Ray worker running this cell dies mid-cell
+    log, _ = driver.communicate(timeout=300)
+    assert driver.returncode == 0, log
+
+    attempts = (victim / "attempts.log").read_text().splitlines()
+    assert len(attempts) == 2, attempts
+    assert int(attempts[1].split("update=")[1]) >= 2  # retried from its checkpoint, not from zero
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["agent"], r["seed"], r["steps"]) for r in rows] == [
+        ("lstm", "0", "4096"),
+        ("lstm", "1", "4096"),
+    ]
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "cells: 2 done" in log
+
+    # Re-running the same command skips the finished cells.
+    again = subprocess.run(
+        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", ray_cluster],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0 and "2 already finished, 0 to run" in again.stdout
+    assert len((victim / "attempts.log").read_text().splitlines()) == 2
