@@ -91,3 +91,25 @@ def test_observation_vector_averages_colour_channels_not_rows():
     assert vec.shape == (1, 6)
     expected = torch.tensor([[1 / 3] * 3 + [2 / 3] * 3])
     torch.testing.assert_close(vec, expected)
+
+
+def test_history_norm_normalises_each_layer_block():
+    from helmrl.models import FrozenHistory
+
+    from .conftest import tiny_llama
+
+    model = tiny_llama(layers=2)
+    obs = torch.randint(0, 256, (3, 5, 5, 3), dtype=torch.uint8)
+    start = torch.ones(3, dtype=torch.bool)
+    outs = {}
+    for norm in ("none", "layernorm", "rms"):
+        fh = FrozenHistory(model, obs_dim=25, beta=10.0, mem_len=4, n_sink=1, layers=(1, 2), norm=norm)
+        fh.reset(3)
+        outs[norm] = fh(obs, start).view(3, 2, 32)
+    ln, raw = outs["layernorm"], outs["none"]
+    var = raw.var(-1, unbiased=False)
+    torch.testing.assert_close(ln.mean(-1), torch.zeros(3, 2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(ln.var(-1, unbiased=False), var / (var + 1e-5), atol=1e-4, rtol=0)
+    ms = raw.pow(2).mean(-1)
+    torch.testing.assert_close(outs["rms"].pow(2).mean(-1), ms / (ms + 1e-6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(torch.nn.functional.layer_norm(raw, (32,)), ln, atol=1e-5, rtol=0)

@@ -113,3 +113,41 @@ def test_rejects_bad_window():
         make_lm_memory(tiny_llama(), 1, 4, 4)
     with pytest.raises(ValueError, match="fast memory supports"):
         make_lm_memory(tiny_gpt2(), 1, 4, 1, implementation="fast")
+
+
+@pytest.mark.parametrize("impl", ["fast", "hf"])
+@pytest.mark.parametrize("layers", [(0,), (1,), (3,), (4,), (1, 3), (0, 2, 4)])
+def test_history_layers_equal_the_matching_output_hidden_states(impl, layers):
+    """--history-layer k returns transformers' output_hidden_states[k] (0 = inputs, n = the
+    final state after the norm); several layers are concatenated in the order given."""
+    model = tiny_llama(layers=4)
+    mem_len, T = 6, 12
+    mem = make_lm_memory(model, n_envs=2, mem_len=mem_len, n_sink=2, implementation=impl, layers=layers)
+    assert mem.out_dim == 32 * len(layers)
+    torch.manual_seed(2)
+    xs = torch.randn(T, 2, 32)
+    starts = torch.zeros(T, 2, dtype=torch.bool)
+    starts[0] = True
+    outs = torch.stack([mem(xs[t], starts[t]) for t in range(T)])
+    allowed = streaming_attention_mask(T, mem_len, 2)
+    mask = torch.zeros(T, T).masked_fill(~allowed, torch.finfo(torch.float32).min)[None, None]
+    for env in range(2):
+        with torch.no_grad():
+            hs = model(
+                inputs_embeds=xs[None, :, env],
+                attention_mask=mask,
+                position_ids=torch.arange(T)[None],
+                output_hidden_states=True,
+            ).hidden_states
+        expected = torch.cat([hs[k][0] for k in layers], dim=-1)
+        torch.testing.assert_close(outs[:, env], expected, atol=1e-4, rtol=0)
+
+
+def test_fast_memory_runs_no_layer_above_the_deepest_one_used(monkeypatch):
+    model = tiny_llama(layers=4)
+    mem = make_lm_memory(model, n_envs=2, mem_len=4, n_sink=1, implementation="fast", layers=(2,))
+    used = []
+    real = mem._mm
+    monkeypatch.setattr(mem, "_mm", lambda x, name: used.append(int(name.split(".")[0])) or real(x, name))
+    mem(torch.randn(2, 32), torch.ones(2, dtype=torch.bool))
+    assert sorted(set(used)) == [0, 1]

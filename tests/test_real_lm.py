@@ -83,3 +83,24 @@ def test_each_cpu_path_stays_close_to_plain_fp32_over_a_64_step_episode(smollm2,
     else:
         assert rel.median() <= 0.05, rel.median()
         assert cos.quantile(0.05) >= 0.9 and cos.min() >= 0.2, (cos.quantile(0.05), cos.min())
+
+
+def test_random_init_is_reproducible_from_its_seed_and_not_pretrained(smollm2):
+    from helmrl.models import RANDOM_INIT
+
+    a = load_language_model(RANDOM_INIT, seed=1).model.state_dict()
+    b = load_language_model(RANDOM_INIT, seed=1).model.state_dict()
+    c = load_language_model(RANDOM_INIT, seed=2).model.state_dict()
+    pretrained = smollm2.model.state_dict()
+    key = "model.layers.0.self_attn.q_proj.weight"
+    assert a.keys() == pretrained.keys()  # the same architecture, every tensor
+    assert all(a[k].shape == pretrained[k].shape for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a[key], c[key]) and not torch.allclose(a[key], pretrained[key])
+
+
+def test_lm_layers_keeps_the_first_k_layers(smollm2):
+    short = load_language_model(n_layers=6).model
+    assert len(short.model.layers) == 6 and short.config.num_hidden_layers == 6
+    full_q = smollm2.model.model.layers[5].self_attn.q_proj.weight
+    assert torch.equal(short.model.layers[5].self_attn.q_proj.weight, full_q)

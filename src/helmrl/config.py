@@ -43,6 +43,13 @@ class TrainConfig:
         "auto", "dtype of the frozen parts: auto (bf16 on CUDA and where the CPU has native bf16, else fp32)"
     )
     hopfield_cache: int = _f(32768, "FrozenHopfield retrievals cached by observation (0: off; exact)")
+    history_layer: str = _f(
+        "last", "LM state(s) fed to the head: last (paper) | k (after k layers; 0 = inputs) | k,j,..."
+    )
+    history_norm: Literal["none", "layernorm", "rms"] = _f(
+        "none", "normalise each history state before the head (none = paper)"
+    )
+    lm_layers: int = _f(0, "use only the LM's first K layers (0: all)")
     memory_impl: Literal["auto", "fast", "hf"] = _f(
         "auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)"
     )
@@ -128,6 +135,11 @@ class TrainConfig:
         need(self.mem_len > 0, "mem_len", "a positive integer")
         need(0 <= self.n_sink < self.mem_len, "n_sink", f"in [0, mem_len={self.mem_len})")
         need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
+        need(self.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
+        try:
+            parse_history_layer(self.history_layer, 10**6)
+        except ValueError:
+            need(False, "history_layer", "last, a layer index, or a comma-separated list such as 3,6")
         need(self.lr > 0, "lr", "> 0")
         need(self.rollout_steps > 0, "rollout_steps", "a positive integer")
         need(self.n_minibatches > 0, "n_minibatches", "a positive integer")
@@ -148,6 +160,20 @@ class TrainConfig:
             "auto | cpu | cuda | cuda:N",
         )
         return self
+
+
+def parse_history_layer(text: str, n_layers: int) -> tuple[int, ...]:
+    """'last' -> (n_layers,); '6' -> (6,); '3,6,last' -> (3, 6, n_layers). Raises ValueError."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        k = n_layers if part == "last" else int(part)
+        if not 0 <= k <= n_layers:
+            raise ValueError(f"history layer {k} is outside 0..{n_layers}")
+        out.append(k)
+    if not out:
+        raise ValueError("no history layer given")
+    return tuple(out)
 
 
 def _is_cuda_name(name: str) -> bool:

@@ -35,8 +35,12 @@ class FrozenHistory(nn.Module):
         dtype: torch.dtype = torch.float32,
         implementation: str = "auto",
         cache_size: int = 32768,
+        layers: tuple[int, ...] | None = None,
+        norm: str = "none",
     ):
         super().__init__()
+        if norm not in ("none", "layernorm", "rms"):
+            raise ValueError(f"norm must be none, layernorm or rms, got {norm!r}")
         self.lm = lm_model.eval().requires_grad_(False)
         emb = lm_model.get_input_embeddings().weight.detach()
         self.hopfield = FrozenHopfield(emb, obs_dim, beta, similarity=similarity, seed=seed, dtype=dtype)
@@ -46,7 +50,13 @@ class FrozenHistory(nn.Module):
         self.cache_size = cache_size
         self._cache: dict[bytes, Tensor] = {}
         self.memory: StreamingLMMemory | None = None
-        self.out_dim = emb.shape[1]
+        n_layers = lm_model.config.num_hidden_layers
+        self.layers = tuple(layers) if layers is not None else (n_layers,)
+        if any(not 0 <= k <= n_layers for k in self.layers):
+            raise ValueError(f"history layers must be in 0..{n_layers}, got {self.layers}")
+        self.norm = norm
+        self.width = emb.shape[1]
+        self.out_dim = self.width * len(self.layers)
 
     @property
     def device(self) -> torch.device:
@@ -62,7 +72,13 @@ class FrozenHistory(nn.Module):
         """Forget every env's history (and size the memory for ``n_envs``)."""
         if self.memory is None or self.memory.n_envs != n_envs:
             self.memory = make_lm_memory(
-                self.lm, n_envs, self.mem_len, self.n_sink, self.dtype, self.implementation
+                self.lm,
+                n_envs,
+                self.mem_len,
+                self.n_sink,
+                self.dtype,
+                self.implementation,
+                layers=self.layers,
             )
         self.memory.reset()
         self._cache.clear()  # results must not depend on what ran before (resume, eval)
@@ -73,6 +89,13 @@ class FrozenHistory(nn.Module):
             raise RuntimeError("call reset(n_envs) before the first step")
         with torch.inference_mode():
             out = self.memory(self.retrieve(obs), episode_start.to(self.device))
+            if self.norm != "none":  # each layer's state on its own: (B, L*m) -> (B, L, m)
+                blocks = out.view(out.shape[0], len(self.layers), self.width)
+                if self.norm == "layernorm":
+                    blocks = torch.nn.functional.layer_norm(blocks, (self.width,))
+                else:
+                    blocks = blocks * torch.rsqrt(blocks.pow(2).mean(-1, keepdim=True) + 1e-6)
+                out = blocks.reshape(out.shape)
         return out.clone()  # outside inference mode: a normal tensor, storable in the rollout
 
     @torch.inference_mode()
@@ -96,10 +119,18 @@ def build_frozen_history(
     cfg: Any, obs_shape: tuple[int, ...], device: torch.device, lm_model: nn.Module | None = None
 ) -> FrozenHistory:
     """The history stage a TrainConfig describes, on ``device`` (the LM loaded unless given)."""
+    from ..config import ConfigError, parse_history_layer
     from .language_model import load_language_model, resolve_frozen_dtype
 
     if lm_model is None:
-        lm_model = load_language_model(cfg.lm, seed=cfg.seed).model
+        lm_model = load_language_model(cfg.lm, seed=cfg.seed, n_layers=cfg.lm_layers).model
+    n_layers = lm_model.config.num_hidden_layers
+    try:
+        layers = parse_history_layer(cfg.history_layer, n_layers)
+    except ValueError as err:
+        raise ConfigError(
+            f"history_layer={cfg.history_layer!r}: {err} (this LM has {n_layers} layers)"
+        ) from None
     obs_dim = observation_to_vector(torch.zeros(1, *obs_shape)).shape[1]
     dtype = resolve_frozen_dtype(cfg.frozen_dtype, device)
     return FrozenHistory(
@@ -113,4 +144,6 @@ def build_frozen_history(
         dtype=dtype,
         implementation=cfg.memory_impl,
         cache_size=cfg.hopfield_cache,
+        layers=layers,
+        norm=cfg.history_norm,
     ).to(device)

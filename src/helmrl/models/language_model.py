@@ -120,10 +120,11 @@ def random_init_model(seed: int = 0) -> nn.Module:
         return LlamaForCausalLM(LlamaConfig(**cfg, attn_implementation="eager"))
 
 
-def load_language_model(name_or_path: str = DEFAULT_LM, seed: int = 0) -> FrozenLM:
+def load_language_model(name_or_path: str = DEFAULT_LM, seed: int = 0, n_layers: int = 0) -> FrozenLM:
     """Load a causal LM, frozen: eval mode, no gradients, no remote code.
 
-    ``'random-init'`` gives the default LM's architecture with fresh weights from ``seed``.
+    ``'random-init'`` gives the default LM's architecture with fresh weights from ``seed``;
+    ``n_layers`` > 0 keeps only the first ``n_layers`` decoder layers (an ablation).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -159,9 +160,25 @@ def load_language_model(name_or_path: str = DEFAULT_LM, seed: int = 0) -> Frozen
             )
         except (OSError, ValueError, TypeError):
             tok = None
+    if n_layers:
+        model = truncate_layers(model, n_layers)
     model.eval()
     model.requires_grad_(False)
     return FrozenLM(model=model, tokenizer=tok, name=name_or_path)
+
+
+def truncate_layers(model: nn.Module, n_layers: int) -> nn.Module:
+    """Keep the first ``n_layers`` decoder layers (Llama-style ``model.model.layers``)."""
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if layers is None:
+        raise LanguageModelError("--lm-layers needs a Llama-style model (model.model.layers)")
+    if not 0 < n_layers <= len(layers):
+        raise LanguageModelError(f"--lm-layers {n_layers}: this LM has {len(layers)} layers")
+    model.model.layers = layers[:n_layers]
+    model.config.num_hidden_layers = n_layers
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = model.config.layer_types[:n_layers]
+    return model
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -46,7 +46,15 @@ class StreamingLMMemory(nn.Module):
     #: dtype of the key/value ring buffer and the step's input; None: the weights' dtype
     state_dtype: torch.dtype | None = None
 
-    def __init__(self, model: nn.Module, n_envs: int, mem_len: int, n_sink: int, dtype: torch.dtype):
+    def __init__(
+        self,
+        model: nn.Module,
+        n_envs: int,
+        mem_len: int,
+        n_sink: int,
+        dtype: torch.dtype,
+        layers: tuple[int, ...] | None = None,
+    ):
         super().__init__()
         if mem_len < 1:
             raise ValueError(f"mem_len must be >= 1, got {mem_len}")
@@ -62,6 +70,14 @@ class StreamingLMMemory(nn.Module):
         self.state_dtype = self.state_dtype or dtype
         self.hidden_size = cfg.hidden_size
         self.n_layers = cfg.num_hidden_layers
+        # Which hidden states the step returns (concatenated), numbered as transformers'
+        # output_hidden_states: 0 = the inputs, k = after k layers, n_layers = the final state
+        # after the last norm (the paper's choice, the default). Layers above the deepest one
+        # asked for are never run.
+        self.layers = tuple(layers) if layers is not None else (self.n_layers,)
+        if not self.layers or any(not 0 <= k <= self.n_layers for k in self.layers):
+            raise ValueError(f"layers must be in 0..{self.n_layers}, got {self.layers}")
+        self.out_dim = self.hidden_size * len(self.layers)
         self.n_heads = cfg.num_attention_heads
         self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
         self.head_dim = getattr(cfg, "head_dim", None) or self.hidden_size // self.n_heads
@@ -131,8 +147,9 @@ class FastDecoderMemory(StreamingLMMemory):
         n_sink: int,
         dtype: torch.dtype,
         prepack: bool = True,
+        layers: tuple[int, ...] | None = None,
     ):
-        super().__init__(model, n_envs, mem_len, n_sink, dtype)
+        super().__init__(model, n_envs, mem_len, n_sink, dtype, layers)
         base = model.model
         object.__setattr__(self, "rotary", base.rotary_emb)
         self.eps = base.norm.variance_epsilon
@@ -232,7 +249,8 @@ class FastDecoderMemory(StreamingLMMemory):
         self.valid.index_put_((self._env_index, slot), self._true)
         mask = self.valid[:, None, None, :]  # (B, 1, 1, L)
         h = x
-        for i in range(self.n_layers):
+        states = {0: x} if 0 in self.layers else {}
+        for i in range(min(max(self.layers), self.n_layers)):
             a = self._rms(h, w[f"{i}.ln1"])
             qkv = self._mm(a, f"{i}.qkv")
             if f"{i}.qkv_bias" in w:
@@ -253,7 +271,11 @@ class FastDecoderMemory(StreamingLMMemory):
             a = self._rms(h, w[f"{i}.ln2"])
             gate, up = self._mm(a, f"{i}.gate_up").chunk(2, dim=-1)
             h = h + self._mm(F.silu(gate) * up, f"{i}.down")
-        return self._rms(h, w["norm"])
+            if i + 1 in self.layers and i + 1 < self.n_layers:
+                states[i + 1] = h
+        if self.n_layers in self.layers:
+            states[self.n_layers] = self._rms(h, w["norm"])
+        return torch.cat([states[k] for k in self.layers], dim=-1)
 
 
 def _onednn_usable(dtype: torch.dtype) -> bool:
@@ -287,8 +309,16 @@ class HFCacheMemory(StreamingLMMemory):
     with a 4D mask and per-env position ids; the new step's key/value is copied back.
     Slower than the fast path (a cache is rebuilt per step) but architecture-agnostic."""
 
-    def __init__(self, model: nn.Module, n_envs: int, mem_len: int, n_sink: int, dtype: torch.dtype):
-        super().__init__(model, n_envs, mem_len, n_sink, dtype)
+    def __init__(
+        self,
+        model: nn.Module,
+        n_envs: int,
+        mem_len: int,
+        n_sink: int,
+        dtype: torch.dtype,
+        layers: tuple[int, ...] | None = None,
+    ):
+        super().__init__(model, n_envs, mem_len, n_sink, dtype, layers)
         self.model.to(dtype)
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
@@ -319,7 +349,7 @@ class HFCacheMemory(StreamingLMMemory):
             self.keys[i, self._env_index, :, slot] = layer.keys[:, :, -1]
             self.values[i, self._env_index, :, slot] = layer.values[:, :, -1]
         self.valid[self._env_index, slot] = True
-        return out.hidden_states[-1][:, -1]
+        return torch.cat([out.hidden_states[k][:, -1] for k in self.layers], dim=-1)
 
 
 def make_lm_memory(
@@ -330,6 +360,7 @@ def make_lm_memory(
     dtype: torch.dtype = torch.float32,
     implementation: str = "auto",
     prepack: bool = True,
+    layers: tuple[int, ...] | None = None,
 ) -> StreamingLMMemory:
     """The fast decoder for Llama-style models, the generic HF path for everything else."""
     if implementation == "auto":
@@ -340,7 +371,7 @@ def make_lm_memory(
                 f"the fast memory supports {sorted(_LLAMA_LIKE)}, not {model.config.model_type!r}; "
                 "use implementation='hf'"
             )
-        return FastDecoderMemory(model, n_envs, mem_len, n_sink, dtype, prepack=prepack)
+        return FastDecoderMemory(model, n_envs, mem_len, n_sink, dtype, prepack=prepack, layers=layers)
     if implementation == "hf":
-        return HFCacheMemory(model, n_envs, mem_len, n_sink, dtype)
+        return HFCacheMemory(model, n_envs, mem_len, n_sink, dtype, layers=layers)
     raise ValueError(f"implementation must be auto, fast or hf; got {implementation!r}")
