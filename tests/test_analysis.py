@@ -152,3 +152,31 @@ def test_gif_has_the_frames_of_the_episodes_it_recorded(tmp_path, tiny_llama_dir
     res = record(run, 2, tmp_path / "again.gif")
     assert len(frames) == res["frames"] == sum(n + 1 for n in res["lengths"])
     assert f"{len(frames)} frames" in printed
+
+
+def test_memory_probe_reads_the_past_from_the_default_lm():
+    """Synthetic mode, where the answer is known: layer 0 (the inputs) holds the current symbol
+    exactly and nothing of the previous one; the last layer still holds the previous one."""
+    from helmrl.analysis import memory_probe as mp
+    from helmrl.models import load_language_model
+
+    model = load_language_model().model
+    trace = mp.synthetic_trace(n_envs=16, steps=128, symbols=4, seed=0)
+    states = mp.record_states(model, trace, beta=100.0, mem_len=64, n_sink=4, seed=0, label_tokens=False)
+    acc = {(r["layer"], r["lag"]): r for r in mp.probe(states, trace, lags=[0, 1], layers=[0, 30])}
+    assert acc[(0, 0)]["accuracy"] == 1.0
+    assert acc[(0, 1)]["accuracy"] < 0.4  # the inputs know nothing of the past (chance ~0.28)
+    assert acc[(30, 1)]["accuracy"] >= 0.7 > 2 * acc[(30, 1)]["chance"]
+
+
+def test_analyze_memory_cli_on_an_env_writes_heatmap_and_table(tmp_path, tiny_llama_dir, capsys):
+    from helmrl.cli import main
+
+    out = tmp_path / "memory.png"
+    args = ["analyze", "memory", "--env", "MiniGrid-Empty-5x5-v0", "--lm", str(tiny_llama_dir)]
+    args += ["--n-envs", "4", "--steps", "24", "--lags", "0", "1", "--out", str(out)]
+    assert main(args) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
+    assert {(int(r["layer"]), int(r["lag"])) for r in rows} == {(k, lag) for k in range(3) for lag in (0, 1)}
+    assert "best layer per lag" in capsys.readouterr().out

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("distances", "observation vs FrozenHopfield distance matrices for several β"),
         ("words", "the token β→∞ retrieves at every step of one episode"),
         ("attention", "the frozen LM's attention maps over one episode"),
+        ("memory", "linear probes: which LM layer keeps the observation k steps back"),
     ]:
         k = kinds.add_parser(kind, help=text)
         k.add_argument("run_dir", type=Path, nargs="?", help="a run directory: its env, LM, seed and policy")
@@ -87,6 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
         k.add_argument("--lm", default=None, help="frozen LM when no --run (default smollm2-135m)")
         k.add_argument("--seed", type=int, default=0)
         k.add_argument("--out", type=Path, default=Path(f"{kind}.png"))
+        if kind == "memory":
+            k.add_argument("--lags", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16])
+            k.add_argument("--layers", type=int, nargs="+", help="layers to probe (default: all, 0 = inputs)")
+            k.add_argument(
+                "--synthetic", action="store_true", help="random sequences of --symbols observations"
+            )
+            k.add_argument("--symbols", type=int, default=4, help="distinct observations (synthetic mode)")
+            k.add_argument("--n-envs", type=int, default=16, help="envs (3/4 fit the probe, 1/4 test it)")
+            k.add_argument("--steps", type=int, default=200)
+            k.add_argument("--mem-len", type=int, default=64)
+            k.add_argument(
+                "--beta", type=float, default=None, help="FrozenHopfield β (default: run's, else 100)"
+            )
+            continue
         if kind == "distances":
             k.add_argument("--n", type=int, default=64, help="observations")
             k.add_argument("--betas", type=float, nargs="+", default=[1.0, 10.0, 100.0])
@@ -213,6 +228,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis.episodes import play_episode, random_observations
 
     env_id, lm, seed, beta, (agent, history) = _analysis_inputs(args)
+    if args.kind == "memory":
+        return _analyze_memory(
+            args, env_id, lm, seed, beta if args.beta is None else args.beta, agent, history
+        )
     if args.kind == "distances":
         if args.n < 2 or any(b <= 0 for b in args.betas):
             raise UsageError("--n must be >= 2 and every --betas value > 0")
@@ -240,6 +259,32 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         data = rep.attention_maps(ep, lm, args.out, b, seed)
         tops = "; ".join(f"L{m['layer']}H{m['head']}→{m['top_steps']}" for m in data["maps"])
         print(f"{args.out}: attention over {data['steps']} steps of {env_id}, most-attended steps {tops}")
+    return 0
+
+
+def _analyze_memory(args, env_id, lm, seed, beta, agent, history) -> int:  # noqa: ANN001
+    from .analysis import memory_probe as mp
+
+    if args.n_envs < 2 or args.steps < 2 or beta <= 0 or any(k < 0 for k in args.lags):
+        raise UsageError("--n-envs and --steps must be >= 2, --beta > 0, --lags >= 0")
+    n_layers = lm.model.config.num_hidden_layers
+    layers = args.layers if args.layers else list(range(n_layers + 1))
+    if any(not 0 <= k <= n_layers for k in layers):
+        raise UsageError(f"--layers: this LM has layers 0..{n_layers}")
+    if args.synthetic:
+        trace = mp.synthetic_trace(args.n_envs, args.steps, args.symbols, seed=seed)
+        source = f"synthetic, {args.symbols} symbols"
+    else:
+        trace = mp.env_trace(env_id, args.n_envs, args.steps, seed, agent, history)
+        source = f"{env_id}, {'the run' if agent is not None else 'random'} policy"
+    states = mp.record_states(
+        lm.model, trace, beta, args.mem_len, min(4, args.mem_len - 1), seed, not args.synthetic
+    )
+    res = mp.write_probe(
+        mp.probe(states, trace, args.lags, layers, seed=seed), args.out, f"{lm.name}: {source}"
+    )
+    best = "; ".join(f"lag {k}: layer {b[0]} ({b[1]:.2f}, chance {b[2]:.2f})" for k, b in res["best"].items())
+    print(f"{res['png']}: best layer per lag: {best}  (table: {res['csv']})")
     return 0
 
 
