@@ -67,10 +67,10 @@ def test_cells_are_ordinary_run_directories():
         }
     )
     cells = spec.cells()
-    assert [c.name for c in cells] == [
+    assert [c.name for c in cells] == [  # seed-major: early cells compare every agent
         "CartPole-v1-cnn-s0",
-        "CartPole-v1-cnn-s1",
         "CartPole-v1-lstm-s0",
+        "CartPole-v1-cnn-s1",
         "CartPole-v1-lstm-s1",
     ]
     assert all(c.config.total_steps == 999 and c.config.rollout_steps == 24 for c in cells)  # preset kept
