@@ -210,3 +210,28 @@ def test_reward_normalisation_defaults_per_family():
     assert default_reward_norm("ProcgenMemory-Maze-v0")
     assert not default_reward_norm("RandomMaze-v0")
     assert not default_reward_norm("CartPole-v1")
+
+
+def test_cue_recall_needs_the_observation_delay_steps_back():
+    env = make_env("CueRecall-v0")
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        assert obs[:3].sum() == 0  # the first step is never the cue (no attention-sink shortcut)
+        history, done, t = [obs], False, 0
+        while not done:
+            question = history[-1][2] == 1.0
+            cue = int(np.argmax(history[-1 - 4][:2])) if question else 0
+            obs, reward, done, trunc, _ = env.step(cue)
+            history.append(obs)
+            t += 1
+            assert question == done
+        assert reward == 1.0 and history[-1 - 4 - 1][:2].sum() == 1  # answering the cue 4 back wins
+        assert 5 <= t <= 11
+    rewards = []
+    for seed in range(200):
+        env.reset(seed=seed)
+        done = False
+        while not done:
+            _, reward, done, *_ = env.step(0)  # a memoryless answer
+        rewards.append(reward)
+    assert 0.35 < np.mean(rewards) < 0.65

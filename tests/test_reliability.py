@@ -246,6 +246,7 @@ BAD_FIELDS = [
     ("history_layer", "3,-1"),
     ("history_norm", "batch"),
     ("lm_layers", -1),
+    ("label", 3),
     ("epochs", 0),
     ("gamma", 1.5),
     ("gae_lambda", -0.1),

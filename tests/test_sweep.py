@@ -172,3 +172,21 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
     )
     assert again.returncode == 0 and "2 already finished, 0 to run" in again.stdout
     assert len((victim / "attempts.log").read_text().splitlines()) == 2
+
+
+def test_variants_add_labelled_cells():
+    spec = SweepSpec.from_dict(
+        {
+            "envs": ["CueRecall-v0"],
+            "agents": ["lstm"],
+            "seeds": [0],
+            "variants": {"helm-l4": {"history_layer": "4"}, "helm-rand": {"lm": "random-init"}},
+        }
+    )
+    names = {c.name: c for c in spec.cells()}
+    assert set(names) == {"CueRecall-v0-lstm-s0", "CueRecall-v0-helm-l4-s0", "CueRecall-v0-helm-rand-s0"}
+    l4 = names["CueRecall-v0-helm-l4-s0"].config
+    assert l4.agent == "helm" and l4.history_layer == "4" and l4.label == "helm-l4"
+    assert names["CueRecall-v0-lstm-s0"].config.label == ""
+    with pytest.raises(SpecError, match="variants.bad"):
+        SweepSpec.from_dict({**GOOD, "variants": {"bad": {"histroy_layer": "4"}}})

@@ -70,6 +70,7 @@ class TrainConfig:
         "auto", "auto (on for MiniGrid/Procgen, off for RandomMaze) | on | off"
     )
     # --- bookkeeping
+    label: str = _f("", "free-text tag of the run (a sweep variant), shown beside the agent in plots")
     checkpoint_every: int = _f(20, "updates between checkpoints (one is always written at the end)")
     log_window: int = _f(100, "episodes averaged for the logged return")
     torch_threads: int = _f(0, "torch CPU threads (0: torch's default)")

@@ -41,7 +41,7 @@ def load_run(run_dir: Path) -> RunCurve:
     return RunCurve(
         run_dir,
         cfg["env_id"],
-        cfg["agent"],
+        cfg["agent"] + (f":{cfg['label']}" if cfg.get("label") else ""),
         int(cfg["seed"]),
         np.array([r["step"] for r in rows]),
         np.array([r["episode_return_mean"] for r in rows]),

@@ -1,7 +1,7 @@
 """Environments: the family registry, the factory, and helmrl's own envs (RandomMaze, Procgen
 memory mode, CueMemory). Importing this package registers their ids with gymnasium."""
 
-from . import cue_memory, minigrid, procgen, random_maze  # noqa: F401 - register the families
+from . import cue_memory, cue_recall, minigrid, procgen, random_maze  # noqa: F401 - register the families
 from .factory import (
     RewardScaler,
     adapt_observations,

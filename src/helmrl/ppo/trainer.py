@@ -145,17 +145,32 @@ def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):  # n
             yield chunk // N, chunk % N
 
 
-def select(rollout: Rollout, t_idx, e_idx) -> Rollout:  # noqa: ANN001
-    """A minibatch as (T', n) tensors: whole sequences (t_idx a slice) or samples (T' = 1)."""
+TENSOR_FIELDS = (
+    "obs",
+    "history",
+    "starts",
+    "actions",
+    "logprobs",
+    "values",
+    "rewards",
+    "advantages",
+    "returns",
+)
 
-    fields = ("obs", "history", "starts", "actions", "logprobs", "values", "rewards", "advantages", "returns")
-    e_dev = e_idx.to(rollout.actions.device)
-    t_dev = t_idx if isinstance(t_idx, slice) else t_idx.to(rollout.actions.device)
+
+def select(rollout: Rollout, t_idx: slice | torch.Tensor, e_idx: torch.Tensor) -> Rollout:
+    """A minibatch as (T', n) tensors: whole env sequences (t_idx a slice, with the state they
+    started from) or single samples (T' = 1)."""
+    device = rollout.actions.device
+    e_idx = e_idx.to(device)
+    whole = isinstance(t_idx, slice)
+    if not whole:
+        t_idx = t_idx.to(device)
     out = {}
-    for f in fields:
-        x = getattr(rollout, f)
-        out[f] = None if x is None else (x[:, e_dev] if isinstance(t_dev, slice) else x[t_dev, e_dev][None])
-    state = {k: v[e_dev] for k, v in rollout.initial_state.items()} if isinstance(t_idx, slice) else {}
+    for name in TENSOR_FIELDS:
+        x = getattr(rollout, name)
+        out[name] = None if x is None else (x[:, e_idx] if whole else x[t_idx, e_idx][None])
+    state = {k: v[e_idx] for k, v in rollout.initial_state.items()} if whole else {}
     return Rollout(**out, initial_state=state)
 
 

@@ -77,7 +77,7 @@ def summary_row(run_dir: Path) -> dict[str, Any]:
     wall = float(_cell_info(run_dir).get("wall_s", math.nan))
     return {
         "env": cfg.env_id,
-        "agent": cfg.agent,
+        "agent": cfg.agent + (f":{cfg.label}" if cfg.label else ""),
         "seed": cfg.seed,
         "steps": steps,
         "final_return": last.get("episode_return_mean", math.nan),

@@ -24,7 +24,7 @@ class SpecError(ValueError):
     """A sweep spec that cannot run; the message names the key."""
 
 
-KEYS = {"name", "envs", "agents", "seeds", "total_steps", "preset", "overrides"}
+KEYS = {"name", "envs", "agents", "seeds", "total_steps", "preset", "overrides", "variants"}
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,11 @@ class Cell:
     agent: str
     seed: int
     config: TrainConfig
+    variant: str = ""
 
     @property
     def name(self) -> str:
-        return f"{self.env_id.replace(':', '_')}-{self.agent}-s{self.seed}"
+        return f"{self.env_id.replace(':', '_')}-{self.variant or self.agent}-s{self.seed}"
 
 
 @dataclass
@@ -48,6 +49,7 @@ class SweepSpec:
     total_steps: int | None = None
     preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> SweepSpec:
@@ -80,6 +82,7 @@ class SweepSpec:
             total_steps=data.get("total_steps"),
             preset=data.get("preset"),
             overrides=dict(data.get("overrides", {})),
+            variants={str(k): dict(v) for k, v in data.get("variants", {}).items()},
         )
         spec.validate()
         return spec
@@ -97,6 +100,14 @@ class SweepSpec:
         for key in ("env_id", "agent", "seed"):
             if key in self.overrides:
                 raise SpecError(f"overrides: {key!r} is set by the grid (envs/agents/seeds), not an override")
+        for name, changes in self.variants.items():
+            bad = sorted(set(changes) - known)
+            if bad:
+                raise SpecError(f"variants.{name}: unknown TrainConfig field {bad[0]!r}")
+            if "env_id" in changes or "seed" in changes:
+                raise SpecError(f"variants.{name}: env_id and seed are set by the grid")
+            if changes.get("agent", "helm") not in AGENTS:
+                raise SpecError(f"variants.{name}: unknown agent {changes['agent']!r}")
         for agent in self.agents:
             if agent not in AGENTS:
                 raise SpecError(f"agents: unknown agent {agent!r}; known: {', '.join(sorted(AGENTS))}")
@@ -117,9 +128,14 @@ class SweepSpec:
             base = base.replace(total_steps=self.total_steps)
         base = base.replace(**self.overrides)
         # seed-major order: the first finished cells already compare every agent on every env
-        return [
-            Cell(env, agent, seed, base.replace(env_id=env, agent=agent, seed=seed))
-            for seed in self.seeds
-            for env in self.envs
-            for agent in self.agents
-        ]
+        cells = []
+        for seed in self.seeds:
+            for env in self.envs:
+                for agent in self.agents:
+                    cells.append(Cell(env, agent, seed, base.replace(env_id=env, agent=agent, seed=seed)))
+                for name, changes in self.variants.items():
+                    cfg = base.replace(
+                        **{"agent": "helm", **changes, "env_id": env, "seed": seed, "label": name}
+                    )
+                    cells.append(Cell(env, cfg.agent, seed, cfg, variant=name))
+        return cells
