@@ -168,6 +168,17 @@ def main() -> None:
             100 * flops_per_env_step * n / t_fast / 1e9 / gemm[dtype],
             "%",
         )
+        if device.type == "cpu":  # the CPU levers, side by side: dtype and oneDNN pre-packing
+            for lever_dtype, prepack, label in (
+                (torch.float32, True, "fp32 pre-packed"),
+                (dtype, False, f"{str(dtype)[6:]} plain matmuls"),
+            ):
+                if lever_dtype == dtype and prepack:
+                    continue
+                lever = make_lm_memory(lm.model, n, L, 4, lever_dtype, prepack=prepack)
+                t_lever = lm_step_time(lever, x, 8, args.reps, device)
+                row(f"[n={n}]     same step, {label} (env-steps/s)", n / t_lever, "steps/s")
+                del lever
         if device.type == "cuda":  # the CUDA-graph lever, side by side
             eager = make_lm_memory(lm.model, n, L, 4, dtype)
             eager._graph_wanted = False
