@@ -1,0 +1,56 @@
+"""Collect the finished cells of the evidence sweeps into benchmarks/results/.
+
+    .venv/bin/python benchmarks/collect_learning.py [SPEC:OUT ...]
+
+Default: benchmarks/sweeps/keycorridor.toml with sweeps/keycorridor and randommaze.toml with
+sweeps/randommaze. Writes learning.csv (one row per finished cell: env, agent, seed, steps,
+final_return, wall_s, fps), learning_iqm.csv, learning_tests.csv and learning.png, and prints
+the IQM table and the Wilcoxon tests. Cells still running are left out (re-run when they finish).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from helmrl.sweep import SweepSpec, format_summary, summary_row, write_summary
+from helmrl.sweep.runner import is_done
+
+HERE = Path(__file__).parent
+DEFAULT = [
+    f"{HERE}/sweeps/keycorridor.toml:sweeps/keycorridor",
+    f"{HERE}/sweeps/randommaze.toml:sweeps/randommaze",
+]
+
+
+def main(pairs: list[str]) -> int:
+    rows = []
+    for pair in pairs:
+        spec_path, out = pair.split(":", 1)
+        spec = SweepSpec.load(Path(spec_path))
+        done = [c for c in spec.cells() if is_done(Path(out) / c.name, c.config)]
+        print(f"{spec.name}: {len(done)} of {len(spec.cells())} cells finished")
+        rows += [summary_row(Path(out) / c.name) for c in done]
+    if not rows:
+        print("no finished cell yet")
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        result = write_summary(rows, Path(tmp))
+        names = {
+            "summary.csv": "learning.csv",
+            "iqm.csv": "learning_iqm.csv",
+            "tests.csv": "learning_tests.csv",
+        }
+        names["curves.png"] = "learning.png"
+        for src, dst in names.items():
+            if (Path(tmp) / src).exists():
+                shutil.copy(Path(tmp) / src, HERE / "results" / dst)
+        result["png"] = HERE / "results" / "learning.png"
+        print(format_summary(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] or DEFAULT))
