@@ -83,38 +83,73 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def ray_cluster(tmp_path):
-    """A head and one worker node on 127.0.0.1, one CPU each, started with `ray start`."""
+def ray_cluster():
+    """A head and one worker node on 127.0.0.1, one CPU each, started with `ray start --block`
+    in their own process groups, so teardown stops exactly these (never `ray stop`, which would
+    also stop a sweep the user is running on this machine)."""
+    import tempfile
+
     port = _free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 2**20), "--disable-usage-stats"]
-    subprocess.run(
-        [
-            RAY,
-            "start",
-            "--head",
-            "--node-ip-address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--include-dashboard",
-            "false",
-            *common,
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    try:
-        subprocess.run(
-            [RAY, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", *common],
-            check=True,
-            env=env,
-            capture_output=True,
+    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must fit 107 chars
+    common = [
+        "--num-cpus",
+        "1",
+        "--object-store-memory",
+        str(100 * 2**20),
+        "--disable-usage-stats",
+        "--block",
+    ]
+    address = f"127.0.0.1:{port}"
+    procs = []
+
+    def start(args: list[str]) -> None:
+        procs.append(
+            subprocess.Popen(
+                [RAY, "start", *args, *common],
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         )
-        yield f"127.0.0.1:{port}"
+
+    try:
+        start(
+            [
+                "--head",
+                "--node-ip-address",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--include-dashboard",
+                "false",
+                "--temp-dir",
+                temp,
+            ]
+        )
+        deadline = time.time() + 60
+        while subprocess.run([RAY, "status", "--address", address], env=env, capture_output=True).returncode:
+            assert time.time() < deadline, "the Ray head did not come up"
+            time.sleep(0.5)
+        start(["--address", address, "--node-ip-address", "127.0.0.1"])
+        while "2.0 CPU" not in subprocess.run(
+            [RAY, "status", "--address", address], env=env, capture_output=True, text=True
+        ).stdout.replace("/2.0 CPU", " 2.0 CPU"):
+            assert time.time() < deadline, "the Ray worker node did not join"
+            time.sleep(0.5)
+        yield address
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
 
 
 def _rows(run_dir: Path) -> int:
