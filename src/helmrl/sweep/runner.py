@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TrainConfig
-from ..ppo import CHECKPOINT, CONFIG, read_metrics
+from ..ppo import CHECKPOINT, CONFIG, load_checkpoint, read_metrics
 from .spec import Cell, SweepSpec
 
 ATTEMPTS = "attempts.log"
@@ -44,7 +44,7 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
     cfg, path = TrainConfig.from_dict(config), Path(run_dir)
     if not is_done(path, cfg):
         resume = (path / CHECKPOINT).exists() and (path / CONFIG).exists()
-        start_update = cell_progress(path, cfg) if resume else 0
+        start_update = load_checkpoint(path / CHECKPOINT)["update"] if resume else 0
         if resume:
             trainer, _ = resume_run(path, {"total_steps": cfg.total_steps}, progress=False)
         else:
