@@ -33,6 +33,11 @@ def main(pairs: list[str]) -> int:
         done = [c for c in spec.cells() if is_done(Path(out) / c.name, c.config)]
         print(f"{spec.name}: {len(done)} of {len(spec.cells())} cells finished")
         rows += [summary_row(Path(out) / c.name) for c in done]
+        for peer in sorted(Path(out).glob("*-sb3-recurrentppo-s*")):  # benchmarks/learning.py
+            row = summary_row(peer)
+            if row["steps"] >= spec.total_steps:
+                rows.append(row)
+                print(f"  + outside peer {peer.name}")
     if not rows:
         print("no finished cell yet")
         return 1
