@@ -27,7 +27,7 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the
 class TrainConfig:
     # --- what to train
     env_id: str = _f("MiniGrid-KeyCorridorS3R1-v0", "gymnasium id (MiniGrid, RandomMaze-v0, ProcgenMemory-*)")
-    agent: str = _f("helm", "agent from the registry (`helmrl agents`): helm | lstm | cnn")
+    agent: str = _f("helm", "an agent from the registry (list them with `helmrl agents`)")
     seed: int = _f(0, "seed of torch, numpy, the envs and FrozenHopfield's projection")
     total_steps: int = _f(500_000, "env steps to train for, summed over envs")
     n_envs: int = _f(16, "parallel envs")
