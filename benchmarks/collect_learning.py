@@ -4,8 +4,10 @@
 
 Default: benchmarks/sweeps/keycorridor.toml with sweeps/keycorridor and randommaze.toml with
 sweeps/randommaze. Writes learning.csv (one row per finished cell: env, agent, seed, steps,
-final_return, wall_s, fps), learning_iqm.csv, learning_tests.csv and learning.png, and prints
-the IQM table and the Wilcoxon tests. Cells still running are left out (re-run when they finish).
+final_return, wall_s, fps), learning_iqm.csv, learning_tests.csv and learning.png, prints the
+IQM table and the Wilcoxon tests, and keeps each finished cell's config, metrics and wall time in
+results/cells/<sweep>/ (copy that folder to the sweep's OUT and the sweep skips those cells).
+Cells still running are left out (re-run when they finish).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def main(pairs: list[str]) -> int:
         done = [c for c in spec.cells() if is_done(Path(out) / c.name, c.config)]
         print(f"{spec.name}: {len(done)} of {len(spec.cells())} cells finished")
         rows += [summary_row(Path(out) / c.name) for c in done]
+        keep = HERE / "results" / "cells" / spec.name  # the light files of finished cells, committed
+        for c in done:
+            (keep / c.name).mkdir(parents=True, exist_ok=True)
+            for f in ("config.json", "metrics.csv", "cell.json", "attempts.log"):
+                if (Path(out) / c.name / f).exists():
+                    shutil.copy(Path(out) / c.name / f, keep / c.name / f)
         for peer in sorted(Path(out).glob("*-sb3-recurrentppo-s*")):  # benchmarks/learning.py
             row = summary_row(peer)
             if row["steps"] >= spec.total_steps:

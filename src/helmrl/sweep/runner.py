@@ -33,7 +33,9 @@ def cell_progress(run_dir: Path, cfg: TrainConfig) -> int:
 
 
 def is_done(run_dir: Path, cfg: TrainConfig) -> bool:
-    return (run_dir / CHECKPOINT).exists() and cell_progress(run_dir, cfg) >= cfg.num_updates
+    """All updates logged (the metrics alone decide: a finished cell kept without its
+    checkpoint, e.g. committed to the repo, still counts as finished)."""
+    return cell_progress(run_dir, cfg) >= cfg.num_updates
 
 
 def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
