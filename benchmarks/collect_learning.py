@@ -1,6 +1,6 @@
 """Collect the finished cells of the evidence sweeps into benchmarks/results/.
 
-    .venv/bin/python benchmarks/collect_learning.py [SPEC:OUT ...]
+    .venv/bin/python benchmarks/collect_learning.py [--prefix learning] [SPEC:OUT ...]
 
 Default: benchmarks/sweeps/keycorridor.toml with sweeps/keycorridor and randommaze.toml with
 sweeps/randommaze. Writes learning.csv (one row per finished cell: env, agent, seed, steps,
@@ -27,7 +27,7 @@ DEFAULT = [
 ]
 
 
-def main(pairs: list[str]) -> int:
+def main(pairs: list[str], prefix: str = "learning") -> int:
     rows = []
     for pair in pairs:
         spec_path, out = pair.split(":", 1)
@@ -60,10 +60,16 @@ def main(pairs: list[str]) -> int:
         for src, dst in names.items():
             if (Path(tmp) / src).exists():
                 shutil.copy(Path(tmp) / src, HERE / "results" / dst)
-        result["png"] = HERE / "results" / "learning.png"
+        result["png"] = HERE / "results" / f"{prefix}.png"
         print(format_summary(result))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or DEFAULT))
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("pairs", nargs="*", help="SPEC.toml:OUT (default: the keycorridor and randommaze sweeps)")
+    ap.add_argument("--prefix", default="learning", help="file names in benchmarks/results/")
+    args = ap.parse_args()
+    sys.exit(main(args.pairs or DEFAULT, args.prefix))
