@@ -51,12 +51,13 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         result = write_summary(rows, Path(tmp))
-        names = {
-            "summary.csv": "learning.csv",
-            "iqm.csv": "learning_iqm.csv",
-            "tests.csv": "learning_tests.csv",
+        suffixes = {
+            "summary.csv": ".csv",
+            "iqm.csv": "_iqm.csv",
+            "tests.csv": "_tests.csv",
+            "curves.png": ".png",
         }
-        names["curves.png"] = "learning.png"
+        names = {src: f"{prefix}{suffix}" for src, suffix in suffixes.items()}
         for src, dst in names.items():
             if (Path(tmp) / src).exists():
                 shutil.copy(Path(tmp) / src, HERE / "results" / dst)
