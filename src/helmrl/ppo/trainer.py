@@ -199,8 +199,9 @@ class Trainer:
             self.history = build_frozen_history(cfg, self.obs_shape, self.device, lm_model)
         history_dim = self.history.out_dim if self.history is not None else 0
         self.agent = cls.from_config(cfg, self.obs_shape, self.n_actions, history_dim).to(self.device)
+        # fused: one kernel over all parameters; the per-tensor loop was ~20% of a CPU update
         self.optimizer = torch.optim.AdamW(
-            self.agent.parameters(), lr=cfg.lr, eps=1e-8, weight_decay=cfg.weight_decay
+            self.agent.parameters(), lr=cfg.lr, eps=1e-8, weight_decay=cfg.weight_decay, fused=True
         )
         use_norm = default_reward_norm(cfg.env_id) if cfg.reward_norm == "auto" else cfg.reward_norm == "on"
         self.reward_scaler = RewardScaler(cfg.n_envs, cfg.gamma) if use_norm else None
