@@ -23,7 +23,7 @@ ATTEMPTS = "attempts.log"
 CELL_INFO = "cell.json"
 
 
-def cell_progress(run_dir: Path, cfg: TrainConfig) -> int:
+def cell_progress(run_dir: Path) -> int:
     """Updates already logged in the cell's run directory (0 if none)."""
     try:
         rows = read_metrics(run_dir)
@@ -35,7 +35,7 @@ def cell_progress(run_dir: Path, cfg: TrainConfig) -> int:
 def is_done(run_dir: Path, cfg: TrainConfig) -> bool:
     """All updates logged (the metrics alone decide: a finished cell kept without its
     checkpoint, e.g. committed to the repo, still counts as finished)."""
-    return cell_progress(run_dir, cfg) >= cfg.num_updates
+    return cell_progress(run_dir) >= cfg.num_updates
 
 
 def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
