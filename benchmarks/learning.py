@@ -29,11 +29,13 @@ def cell_config(env: str, seed: int) -> TrainConfig:
     return preset(name).replace(agent="cnn", seed=seed, total_steps=steps, n_envs=16)
 
 
-def cell_dir(env: str, seed: int) -> Path:
-    return Path("sweeps") / env / f"{cell_config(env, seed).env_id}-sb3-recurrentppo-s{seed}"
+def cell_dir(env: str, seed: int, root: Path = Path("sweeps")) -> Path:
+    return root / env / f"{cell_config(env, seed).env_id}-sb3-recurrentppo-s{seed}"
 
 
-def run_sb3_cell(env: str, seed: int, chunk: int = 50_000) -> None:
+def run_sb3_cell(
+    env: str, seed: int, chunk: int = 50_000, root: Path = Path("sweeps"), device: str = "auto"
+) -> None:
     """RecurrentPPO with sb3-contrib's defaults for its LSTM policy, the authors' PPO numbers where
     they map (n_envs, n_steps, γ, λ, clip, entropy, lr), logging helmrl's metrics.csv columns."""
     try:
@@ -45,7 +47,7 @@ def run_sb3_cell(env: str, seed: int, chunk: int = 50_000) -> None:
     from helmrl.envs import make_env
 
     cfg = cell_config(env, seed)
-    d = cell_dir(env, seed)
+    d = cell_dir(env, seed, root)
     d.mkdir(parents=True, exist_ok=True)
     (d / "config.json").write_text(json.dumps({**cfg.to_dict(), "agent": "sb3-recurrentppo"}, indent=2))
     venv = VecMonitor(DummyVecEnv([lambda: make_env(cfg.env_id) for _ in range(cfg.n_envs)]))
@@ -54,7 +56,7 @@ def run_sb3_cell(env: str, seed: int, chunk: int = 50_000) -> None:
     metrics = d / "metrics.csv"
     done_steps = 0
     if model_path.exists() and metrics.exists():
-        model = RecurrentPPO.load(model_path, env=venv)
+        model = RecurrentPPO.load(model_path, env=venv, device=device)
         done_steps = model.num_timesteps
     else:
         model = RecurrentPPO(
@@ -71,6 +73,7 @@ def run_sb3_cell(env: str, seed: int, chunk: int = 50_000) -> None:
             vf_coef=cfg.vf_coef,
             max_grad_norm=cfg.max_grad_norm,
             seed=seed,
+            device=device,
             verbose=0,
         )
         with open(metrics, "w", newline="") as fh:
@@ -123,9 +126,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--env", choices=sorted(ENVS), default="keycorridor")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("sweeps"), help="cells go to OUT/<env>/")
+    ap.add_argument("--device", default="auto", help="torch device for SB3 (auto, cpu, cuda)")
+    ap.add_argument("--torch-threads", type=int, default=0, help="0 = torch's default")
     args = ap.parse_args()
-    run_sb3_cell(args.env, args.seed)
-    print(f"done: {cell_dir(args.env, args.seed)}")
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    run_sb3_cell(args.env, args.seed, root=args.out, device=args.device)
+    print(f"done: {cell_dir(args.env, args.seed, args.out)}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ killed worker (retried from the checkpoint) and are skipped when finished."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -225,3 +226,27 @@ def test_variants_add_labelled_cells():
     assert names["CueRecall-v0-lstm-s0"].config.label == ""
     with pytest.raises(SpecError, match="variants.bad"):
         SweepSpec.from_dict({**GOOD, "variants": {"bad": {"histroy_layer": "4"}}})
+
+
+def test_list_prints_one_command_per_unfinished_cell_and_cell_runs_one_without_ray(tmp_path, capsys):
+    """The Ray-less path (a batch scheduler, or `xargs -P`): `--list`, then `--cell NAME`."""
+    spec = tmp_path / "small.toml"
+    spec.write_text(
+        'name = "small"\nenvs = ["CartPole-v1"]\nagents = ["cnn"]\nseeds = [0, 1]\ntotal_steps = 256\n'
+        "[overrides]\nn_envs = 2\nrollout_steps = 64\n"
+    )
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.rsplit(" ", 1)[-1] for ln in lines] == ["CartPole-v1-cnn-s0", "CartPole-v1-cnn-s1"]
+    assert all(ln.startswith("helmrl sweep ") and "--cell" in ln for ln in lines)
+    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s1"]) == 0
+    assert _rows(out / "CartPole-v1-cnn-s1") == 2  # 256 steps / (2 envs x 64)
+    assert not (out / "CartPole-v1-cnn-s0").exists()
+    info = json.loads((out / "CartPole-v1-cnn-s1" / "cell.json").read_text())
+    assert info["wall_s"] > 0 and "torch threads" in info["device"]  # what ran it, for the record
+    capsys.readouterr()
+    assert main(["sweep", str(spec), "--out", str(out), "--list"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == [lines[0]]  # the finished cell drops out
+    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s7"]) == 2
+    assert "--list" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 import typing
 from pathlib import Path
@@ -128,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--cpus-per-run", type=int, default=1, help="CPUs (and torch threads) per cell")
     sw.add_argument("--summary", action="store_true", help="only summarise the finished cells, run nothing")
+    sw.add_argument(
+        "--list",
+        action="store_true",
+        help="print one `helmrl sweep ... --cell NAME` command per unfinished cell, run nothing "
+        "(for a batch scheduler or GNU parallel where there is no Ray)",
+    )
+    sw.add_argument("--cell", metavar="NAME", help="run this one cell here, without Ray (resumes it)")
 
     sub.add_parser("presets", help="list the presets and their settings")
     sub.add_parser("agents", help="list the registered agents")
@@ -314,6 +322,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.cpus_per_run <= 0:
         raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be a positive number of CPUs")
     out = args.out or Path("sweeps") / spec.name
+    if args.list:
+        for cell in spec.cells():
+            if not is_done(out / cell.name, cell.config):
+                print(
+                    f"helmrl sweep {shlex.quote(str(args.spec))} --out {shlex.quote(str(out))} "
+                    f"--cpus-per-run {args.cpus_per_run} --cell {cell.name}"
+                )
+        return 0
+    if args.cell:
+        return _run_one_cell(spec, out, args.cell, args.cpus_per_run)
     if args.summary:
         rows = [summary_row(out / c.name) for c in spec.cells() if is_done(out / c.name, c.config)]
     else:
@@ -323,6 +341,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(format_summary(write_summary(rows, out)))
     print(f"  table: {out / 'summary.csv'} ({len(rows)} of {len(spec.cells())} cells finished)")
     return 0 if len(rows) == len(spec.cells()) else 1
+
+
+def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:  # noqa: ANN001
+    from .sweep import run_cell
+
+    cells = {c.name: c for c in spec.cells()}
+    if name not in cells:
+        raise UsageError(f"--cell {name}: not a cell of {spec.name}; `--list` prints them")
+    cfg = cells[name].config
+    if cfg.torch_threads == 0:
+        cfg = cfg.replace(torch_threads=cpus)
+    row = run_cell(cfg.to_dict(), str(out / name))
+    print(f"{name}: {row['steps']} steps, final return {row['final_return']}, {row['fps']} env-steps/s")
+    return 0
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TrainConfig
+from ..devices import describe_device
 from ..ppo import CHECKPOINT, CONFIG, load_checkpoint, read_metrics
 from .spec import Cell, SweepSpec
 
@@ -57,6 +58,7 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
         result = trainer.train(resume=resume)
         info = _cell_info(path)
         info["wall_s"] = info.get("wall_s", 0.0) + time.perf_counter() - t0
+        info["device"] = describe_device(trainer.device)
         (path / CELL_INFO).write_text(json.dumps(info) + "\n")
         if result.interrupted:
             raise KeyboardInterrupt(f"cell {path.name} interrupted")
