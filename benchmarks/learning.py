@@ -86,7 +86,7 @@ def run_sb3_cell(
             super().__init__()
             self.returns: deque[float] = deque(maxlen=100)
             self.lengths: deque[int] = deque(maxlen=100)
-            self.t0, self.s0 = time.perf_counter(), done_steps
+            self.t0, self.s0 = time.perf_counter(), model.num_timesteps
 
         def _on_step(self) -> bool:
             for info in self.locals["infos"]:
