@@ -66,7 +66,7 @@ def main() -> None:
     trace = env_trace("CueRecall-v0", args.n_envs, args.steps, seed=0)
     t_idx, e_idx, cue = question_samples(trace)
     train = e_idx < int(args.n_envs * 0.75)
-    print(f"{len(cue)} question steps ({train.sum()} fit, {(~train).sum()} test), cue-1 share {cue.mean():.2f}")
+    print(f"{len(cue)} question steps ({train.sum()} fit, {(~train).sum()} test), cue-1 {cue.mean():.2f}")
     rows = []
     for lm in ("smollm2-135m", "random-init"):
         t0 = time.perf_counter()

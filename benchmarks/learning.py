@@ -54,10 +54,8 @@ def run_sb3_cell(
     policy = "CnnLstmPolicy" if min(venv.observation_space.shape[:2]) >= 36 else "MlpLstmPolicy"
     model_path = d / "sb3_model.zip"
     metrics = d / "metrics.csv"
-    done_steps = 0
     if model_path.exists() and metrics.exists():
         model = RecurrentPPO.load(model_path, env=venv, device=device)
-        done_steps = model.num_timesteps
     else:
         model = RecurrentPPO(
             policy,
