@@ -250,3 +250,31 @@ def test_list_prints_one_command_per_unfinished_cell_and_cell_runs_one_without_r
     assert capsys.readouterr().out.strip().splitlines() == [lines[0]]  # the finished cell drops out
     assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s7"]) == 2
     assert "--list" in capsys.readouterr().err
+
+
+def test_summary_tests_helm_against_each_baseline_with_exact_and_approximate_p(tmp_path):
+    from helmrl.sweep import write_summary
+
+    def row(agent: str, seed: int, ret: float) -> dict:
+        return {
+            "env": "E",
+            "agent": agent,
+            "seed": seed,
+            "steps": 10,
+            "final_return": ret,
+            "wall_s": 1.0,
+            "fps": 10.0,
+        }
+
+    rows = [row("helm", s, r) for s, r in enumerate([0.9, 0.8, 0.7])]
+    rows += [row("cnn", s, r) for s, r in enumerate([0.1, 0.2, 0.3])]  # all below HELM
+    rows += [row("lstm", s, r) for s, r in enumerate([0.75, 0.95, 0.5])]  # interleaved
+    result = write_summary(rows, tmp_path)
+    tests = {t["helm_vs"]: t for t in result["tests"]}
+    assert tests["cnn"]["p_exact"] == pytest.approx(1 / 20)  # 3 vs 3: the smallest exact p there is
+    assert tests["cnn"]["p_one_sided"] < 0.05  # the normal approximation is bolder
+    assert tests["lstm"]["p_exact"] > 0.3
+    iqm = {r["agent"]: r for r in result["iqm"]}
+    assert iqm["cnn"]["iqm"] == pytest.approx(0.2) and iqm["cnn"]["ci_low"] <= 0.2 <= iqm["cnn"]["ci_high"]
+    with open(tmp_path / "tests.csv") as fh:
+        assert {r["helm_vs"] for r in csv.DictReader(fh)} == {"cnn", "lstm"}

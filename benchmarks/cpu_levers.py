@@ -1,0 +1,112 @@
+"""CPU levers for the trainable half of HELM (the CNN encoder and heads), timed side by side.
+
+    .venv/bin/python benchmarks/cpu_levers.py [--threads 2] [--repeats 30]
+
+The authors' CNN (channel scale 4, 1024 features) on KeyCorridor's 56×56×3 pixels is as costly
+per env-step in training as the frozen LM; this times, in one process and interleaved, its
+rollout forward (16 envs, no grad) and a PPO minibatch forward + backward + fused AdamW step
+(64 samples: 16 envs × 32 steps / 8 minibatches) for
+- eager (what training runs today),
+- channels-last weights (the input is already channels-last: the observation is NHWC),
+- torch.compile (inductor) of the whole agent forward,
+- bf16 autocast (only where the CPU has native bf16; it changes the trainable half's numerics,
+  so it would need its own learning check before it could be a default).
+Prints median ms and the ratio to eager, with the CPU's flags; writes results/cpu_levers.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from helmrl.config import preset
+from helmrl.devices import describe_device
+from helmrl.models import agent_class
+
+
+def make_agent(kind: str, obs_shape, n_actions: int, history_dim: int):  # noqa: ANN001, ANN201
+    cfg = preset("keycorridor").replace(agent="helm")
+    agent = agent_class("helm").from_config(cfg, obs_shape, n_actions, history_dim)
+    if kind == "channels-last":
+        agent = agent.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(agent.parameters(), lr=1e-4, fused=True)
+    fwd = torch.compile(agent) if kind == "compile" else agent
+    return agent, fwd, opt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cpu_levers.csv")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    obs_shape, n_actions, hist = (56, 56, 3), 7, 576
+    from helmrl.models.language_model import cpu_has_fast_bf16
+
+    kinds = ["eager", "channels-last", "compile"] + (["bf16-autocast"] if cpu_has_fast_bf16() else [])
+    built = {k: make_agent(k, obs_shape, n_actions, hist) for k in kinds}
+    roll_obs = torch.randint(0, 256, (16, *obs_shape), dtype=torch.uint8)
+    roll_hist = torch.randn(16, hist)
+    mb_obs = torch.randint(0, 256, (64, *obs_shape), dtype=torch.uint8)
+    mb_hist = torch.randn(64, hist)
+    starts = torch.zeros(16, dtype=torch.bool)
+
+    def autocast(kind: str):  # noqa: ANN202
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=kind == "bf16-autocast")
+
+    def rollout(kind: str) -> None:
+        agent, fwd, _ = built[kind]
+        with torch.no_grad(), autocast(kind):
+            fwd(roll_obs, roll_hist, agent.initial_state(16), starts)
+
+    def minibatch(kind: str) -> None:
+        agent, fwd, opt = built[kind]
+        with autocast(kind):
+            logits, value, _ = fwd(
+                mb_obs, mb_hist, agent.initial_state(64), torch.zeros(64, dtype=torch.bool)
+            )
+            loss = logits.float().logsumexp(-1).mean() + value.float().square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    times: dict[tuple[str, str], list[float]] = {}
+    for phase, fn in (
+        ("rollout forward, 16 envs", rollout),
+        ("PPO minibatch of 64, fwd+bwd+AdamW", minibatch),
+    ):
+        for kind in kinds:  # warm-up (compiles)
+            for _ in range(3):
+                fn(kind)
+        for _ in range(args.repeats):
+            for kind in kinds:  # interleaved: drift hits every variant alike
+                t = time.perf_counter()
+                fn(kind)
+                times.setdefault((phase, kind), []).append(time.perf_counter() - t)
+    host = describe_device(torch.device("cpu"))
+    print(f"host: {host}, torch {torch.__version__}")
+    rows = []
+    for (phase, kind), ts in times.items():
+        med = statistics.median(ts) * 1e3
+        base = statistics.median(times[(phase, "eager")]) * 1e3
+        rows.append(
+            {"phase": phase, "variant": kind, "median_ms": round(med, 3), "vs_eager": round(base / med, 3)}
+        )
+        print(f"{phase:38s} {kind:14s} {med:8.2f} ms  {base / med:5.2f}x eager")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=[*rows[0], "host"])
+        w.writeheader()
+        w.writerows({**r, "host": host} for r in rows)
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
