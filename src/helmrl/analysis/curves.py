@@ -58,12 +58,18 @@ def bootstrap_mean_ci(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tu
 
 
 def iqm_with_ci(finals: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
-    """Interquartile mean of the runs' final returns and its 95% stratified-bootstrap CI (rliable)."""
+    """Interquartile mean of the runs' final returns and its 95% stratified-bootstrap CI (rliable);
+    the bootstrap is seeded, so a table regenerated from the same runs is the same table."""
     from rliable import library as rly
     from rliable import metrics
 
     scores = {"x": finals.reshape(-1, 1)}  # (runs, tasks=1)
-    point, ci = rly.get_interval_estimates(scores, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=reps)
+    point, ci = rly.get_interval_estimates(
+        scores,
+        lambda s: np.array([metrics.aggregate_iqm(s)]),
+        reps=reps,
+        random_state=np.random.RandomState(0),
+    )
     return float(point["x"][0]), float(ci["x"][0, 0]), float(ci["x"][1, 0])
 
 
