@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,12 +65,14 @@ def iqm_with_ci(finals: np.ndarray, reps: int = 2000) -> tuple[float, float, flo
     from rliable import metrics
 
     scores = {"x": finals.reshape(-1, 1)}  # (runs, tasks=1)
-    point, ci = rly.get_interval_estimates(
-        scores,
-        lambda s: np.array([metrics.aggregate_iqm(s)]),
-        reps=reps,
-        random_state=np.random.RandomState(0),
-    )
+    with warnings.catch_warnings():  # arch deprecates random_state, which rliable passes on
+        warnings.simplefilter("ignore", FutureWarning)
+        point, ci = rly.get_interval_estimates(
+            scores,
+            lambda s: np.array([metrics.aggregate_iqm(s)]),
+            reps=reps,
+            random_state=np.random.RandomState(0),
+        )
     return float(point["x"][0]), float(ci["x"][0, 0]), float(ci["x"][1, 0])
 
 
