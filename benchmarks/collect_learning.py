@@ -46,6 +46,9 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
             if row["steps"] >= spec.total_steps:
                 rows.append(row)
                 print(f"  + outside peer {peer.name}")
+                (keep / peer.name).mkdir(parents=True, exist_ok=True)
+                for f in ("config.json", "metrics.csv", "cell.json"):
+                    shutil.copy(peer / f, keep / peer.name / f)
     if not rows:
         print("no finished cell yet")
         return 1
