@@ -62,6 +62,17 @@ def gemm_gflops(dtype: torch.dtype, device: torch.device, size: int = 2048) -> f
     return 2 * size**3 / t / 1e9
 
 
+def thin_gemm_gflops(memory, intermediate: int, n: int, device: torch.device, reps: int) -> float:  # noqa: ANN001
+    """The ceiling of (b): GFLOP/s of one decoder layer's four GEMMs alone, at n rows, with the
+    memory's own (pre-packed) weights and nothing between them."""
+    d, attn = memory.hidden_size, memory.n_heads * memory.head_dim
+    ins = {"0.qkv": d, "0.o": attn, "0.gate_up": d, "0.down": intermediate}
+    xs = {k: torch.randn(n, k_in, device=device) for k, k_in in ins.items()}
+    flops = sum(2 * n * ins[k] * memory._mm(xs[k], k).shape[-1] for k in ins)
+    t = median_time(lambda: [memory._mm(xs[k], k) for k in ins], reps, device)
+    return flops / t / 1e9
+
+
 def lm_linear_params(model: torch.nn.Module) -> int:
     """Parameters of the linears one decoder step multiplies (not embeddings, not the LM head)."""
     return sum(m.weight.numel() for m in model.model.layers.modules() if isinstance(m, torch.nn.Linear))
@@ -166,6 +177,13 @@ def main() -> None:
         row(
             f"[n={n}]     (b) share of the large {str(dtype)[6:]} GEMM rate",
             100 * flops_per_env_step * n / t_fast / 1e9 / gemm[dtype],
+            "%",
+        )
+        ceiling = thin_gemm_gflops(fast, lm.model.config.intermediate_size, n, device, args.reps)
+        row(f"[n={n}]     one layer's 4 GEMMs alone at {n} rows (GFLOP/s)", ceiling, "GFLOP/s")
+        row(
+            f"[n={n}]     ... their share of the large GEMM rate: (b)'s ceiling",
+            100 * ceiling / gemm[dtype],
             "%",
         )
         if device.type == "cpu":  # the CPU levers, side by side: dtype and oneDNN pre-packing

@@ -180,6 +180,7 @@ class FastDecoderMemory(StreamingLMMemory):
             for k in [k for k in self._w if k.endswith(big)]:
                 self._w[k] = torch.ops.mkldnn._reorder_linear_weight(self._w[k].t().contiguous(), n_envs)
 
+        self.fused_attention = False  # torch's SDPA instead: slower on the CPUs measured
         # On CUDA one step is ~600 small kernels: replaying them as one CUDA graph removes the
         # launch overhead that otherwise dominates at tens of envs.
         self._graph_wanted = self.device.type == "cuda"
@@ -264,9 +265,11 @@ class FastDecoderMemory(StreamingLMMemory):
             k = k * cos + _rotate_half(k) * sin
             self.keys[i, self._env_index, :, slot] = k[:, :, 0]
             self.values[i, self._env_index, :, slot] = v.view(B, Hkv, D)
-            # One query per env: plain matmuls beat SDPA's kernel launch at this size.
-            scores = (q @ self.keys[i].transpose(-1, -2)) * self.scale  # (B, Hkv, G, L)
-            att = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ self.values[i]
+            if self.fused_attention:  # the G queries of a KV head attend as one group (GQA)
+                att = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=mask)
+            else:  # one query per env: plain matmuls beat SDPA here (benchmarks/lm_step_levers.py)
+                scores = (q @ self.keys[i].transpose(-1, -2)) * self.scale  # (B, Hkv, G, L)
+                att = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ self.values[i]
             h = h + self._mm(att.reshape(B, H * D), f"{i}.o")
             a = self._rms(h, w[f"{i}.ln2"])
             gate, up = self._mm(a, f"{i}.gate_up").chunk(2, dim=-1)
