@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import resource
 import statistics
@@ -126,9 +127,15 @@ def host_description(device: torch.device) -> str:
         return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     have = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f" {f}" in flags]
-    return (
+    caps = [
+        f"{k}={os.environ[k]}"
+        for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+        if os.environ.get(k)
+    ]
+    text = (
         f"{platform.processor() or platform.machine()} [{' '.join(have)}] {torch.get_num_threads()} threads"
     )
+    return text + (f", kernels capped: {' '.join(caps)}" if caps else "")
 
 
 def main() -> None:
@@ -221,7 +228,8 @@ def main() -> None:
         row("peak GPU memory allocated (MB)", torch.cuda.max_memory_allocated(device) / 2**20, "MB")
 
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"throughput-{device.type}.csv"
+    capped = "-avx2cap" if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() == "AVX2" else ""
+    out = RESULTS / f"throughput-{device.type}{capped}.csv"
     with open(out, "w", newline="") as fh_out:
         w = csv.writer(fh_out)
         w.writerow(["metric", "value", "unit", "date", "host", "lm", "fast_bf16_cpu"])

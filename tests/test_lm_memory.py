@@ -151,3 +151,27 @@ def test_fast_memory_runs_no_layer_above_the_deepest_one_used(monkeypatch):
     monkeypatch.setattr(mem, "_mm", lambda x, name: used.append(int(name.split(".")[0])) or real(x, name))
     mem(torch.randn(2, 32), torch.ones(2, dtype=torch.bool))
     assert sorted(set(used)) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "env,fast",
+    [
+        ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, False),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}, False),
+        ({"ATEN_CPU_CAPABILITY": "avx2"}, False),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, None),  # allowed: the CPU's own flags decide
+        ({}, None),
+    ],
+)
+def test_isa_caps_reproduce_an_avx2_host(monkeypatch, env, fast):
+    """With the kernels capped below native bf16 the path must fall back to fp32, never emulate bf16."""
+    from helmrl.models.language_model import cpu_has_fast_bf16, resolve_frozen_dtype
+
+    for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
+        monkeypatch.delenv(k, raising=False)
+    native = "avx512_bf16" in open("/proc/cpuinfo").read() or "amx_bf16" in open("/proc/cpuinfo").read()
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    expected = native if fast is None else fast
+    assert cpu_has_fast_bf16() is expected
+    assert resolve_frozen_dtype("auto", "cpu") == (torch.bfloat16 if expected else torch.float32)

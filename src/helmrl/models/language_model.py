@@ -182,7 +182,17 @@ def truncate_layers(model: nn.Module, n_layers: int) -> nn.Module:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True where bf16 GEMMs beat fp32 (AMX or AVX512-BF16); elsewhere bf16 is emulated and slow."""
+    """True where bf16 GEMMs beat fp32 (AMX or AVX512-BF16); elsewhere bf16 is emulated and slow.
+
+    Honours the ISA caps the kernels themselves honour, so an AVX2-only host can be reproduced
+    on a newer CPU: ``ONEDNN_MAX_CPU_ISA`` (oneDNN's GEMMs) below AVX512_CORE_BF16, or
+    ``ATEN_CPU_CAPABILITY`` (torch's own kernels) below avx512, means no fast bf16.
+    """
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if cap and cap not in ("ALL", "DEFAULT") and not any(t in cap for t in ("BF16", "AMX", "AVX10", "FP16")):
+        return False
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in ("default", "avx2", "zvector", "vsx"):
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
