@@ -278,3 +278,13 @@ def test_summary_tests_helm_against_each_baseline_with_exact_and_approximate_p(t
     assert iqm["cnn"]["iqm"] == pytest.approx(0.2) and iqm["cnn"]["ci_low"] <= 0.2 <= iqm["cnn"]["ci_high"]
     with open(tmp_path / "tests.csv") as fh:
         assert {r["helm_vs"] for r in csv.DictReader(fh)} == {"cnn", "lstm"}
+
+
+def test_a_missing_spec_and_conflicting_modes_are_one_line_errors(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "nope.toml"), "--list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("nope.toml") == 1 and "no such spec file" in err
+    spec = tmp_path / "s.toml"
+    spec.write_text('envs = ["CartPole-v1"]\nagents = ["cnn"]\nseeds = [0]\n')
+    assert main(["sweep", str(spec), "--list", "--summary"]) == 2
+    assert "one of them" in capsys.readouterr().err

@@ -318,7 +318,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         spec = SweepSpec.load(args.spec)
     except SpecError as err:
-        raise UsageError(f"{args.spec}: {err}") from None
+        msg = str(err)
+        raise UsageError(msg if msg.startswith(str(args.spec)) else f"{args.spec}: {msg}") from None
+    if sum(map(bool, (args.list, args.cell, args.summary))) > 1:
+        raise UsageError("--list, --cell and --summary each do one thing: give one of them")
     if args.cpus_per_run <= 0:
         raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be a positive number of CPUs")
     out = args.out or Path("sweeps") / spec.name
