@@ -12,6 +12,11 @@ each question step (the only step that earns reward) asks of the state of layers
 - how the raw features are scaled: mean L2 norm, and the largest per-dimension standard
   deviation over the median one (SmolLM2's final state has a few huge dimensions).
 Prints the table and writes benchmarks/results/history_features.csv.
+
+Then, what the head's first layer is given on RandomMaze-v0 and KeyCorridorS3R1 (random
+actions, 16 envs × 60 steps, each env's preset): the norm and the largest entry of SmolLM2's
+history against those of the freshly initialised CNN's features it is concatenated with
+(history_vs_cnn.csv beside it).
 """
 
 from __future__ import annotations
@@ -99,6 +104,48 @@ def main() -> None:
             f"  {r['mean_l2_norm']:6.1f}  {r['max_sd_over_median_sd']:8.1f}"
         )
     print(f"written {args.out} (chance 0.5)")
+    head_inputs(args.out.with_name("history_vs_cnn.csv"))
+
+
+def head_inputs(out: Path) -> None:
+    from helmrl.config import preset
+    from helmrl.models import agent_class
+    from helmrl.models.frozen_history import build_frozen_history
+
+    rows = []
+    for env, name in (("RandomMaze-v0", "randommaze"), ("MiniGrid-KeyCorridorS3R1-v0", "keycorridor")):
+        torch.manual_seed(0)
+        cfg = preset(name).replace(agent="helm", n_envs=16)
+        trace = env_trace(env, 16, 60, seed=0)
+        shape = tuple(trace.obs.shape[2:])
+        history = build_frozen_history(cfg, shape, torch.device("cpu"))
+        history.reset(16)
+        h = torch.cat([history(trace.obs[t], trace.starts[t]) for t in range(60)])
+        agent = agent_class("helm").from_config(cfg, shape, 4, h.shape[1])
+        with torch.no_grad():
+            f = agent.encoder(trace.obs.reshape(-1, *shape))
+        sd = h.std(0)
+        rows.append(
+            {
+                "env": env,
+                "history_norm": round(h.norm(dim=1).mean().item(), 1),
+                "history_max_entry": round(h.abs().max(dim=1).values.mean().item(), 1),
+                "history_sd_max_over_median": round((sd.max() / sd.median()).item(), 1),
+                "cnn_norm": round(f.norm(dim=1).mean().item(), 2),
+                "cnn_max_entry": round(f.abs().max(dim=1).values.mean().item(), 2),
+            }
+        )
+        r = rows[-1]
+        print(
+            f"{env}: history |h| {r['history_norm']} (largest entry {r['history_max_entry']}), "
+            f"CNN features |f| {r['cnn_norm']} (largest {r['cnn_max_entry']}): "
+            f"{r['history_norm'] / r['cnn_norm']:.0f}x"
+        )
+    with open(out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"written {out}")
 
 
 if __name__ == "__main__":
