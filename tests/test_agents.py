@@ -44,3 +44,22 @@ def test_helm_head_reads_the_history_and_the_current_observation():
     (logits.sum() + value.sum()).backward()
     assert h.grad.abs().sum() > 0
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.encoder.parameters())
+
+
+def test_retrieval_cache_refills_when_full_with_hits_in_the_same_batch():
+    """Regression: a full cache was cleared while the batch's hits were still needed (KeyError
+    after ~240k RandomMaze steps). More distinct observations than the cache holds, mixed
+    hits and misses in every batch."""
+    model = tiny_llama()
+    cached = FrozenHistory(model, obs_dim=5 * 5, beta=50.0, mem_len=4, n_sink=1, cache_size=6)
+    plain = FrozenHistory(model, obs_dim=5 * 5, beta=50.0, mem_len=4, n_sink=1, cache_size=0)
+    g = torch.Generator().manual_seed(1)
+    pool = torch.randint(0, 256, (12, 5, 5, 3), generator=g, dtype=torch.uint8)
+    cleared = 0
+    for _ in range(40):
+        before = len(cached._cache)
+        obs = pool[torch.randint(0, 12, (4,), generator=g)]
+        torch.testing.assert_close(cached.retrieve(obs), plain.retrieve(obs), atol=1e-6, rtol=0)
+        assert len(cached._cache) <= 6
+        cleared += len(cached._cache) < before
+    assert cleared >= 3  # the clearing path ran, with hits in those batches

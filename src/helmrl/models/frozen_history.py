@@ -109,6 +109,7 @@ class FrozenHistory(nn.Module):
         if missing:
             if len(self._cache) + len(missing) > self.cache_size:
                 self._cache.clear()  # bounded memory; refilled from the next steps
+                missing = list({k: i for i, k in enumerate(keys)}.values())  # this batch's hits went too
             fresh = self.hopfield(observation_to_vector(obs[missing].to(self.device)))
             for i, x in zip(missing, fresh, strict=True):
                 self._cache[keys[i]] = x
