@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import resource
 import statistics
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 import torch
 
 from helmrl.config import preset
-from helmrl.devices import resolve_device
+from helmrl.devices import describe_device, resolve_device
 from helmrl.models import FrozenHopfield, load_language_model, make_lm_memory
 from helmrl.models.language_model import cpu_has_fast_bf16, resolve_frozen_dtype
 from helmrl.ppo import Trainer
@@ -123,19 +122,15 @@ def training_fps(  # noqa: ANN201
 
 
 def host_description(device: torch.device) -> str:
+    """helmrl's device record, plus any kernel ISA caps in force (see cpu_has_fast_bf16)."""
     if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    have = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f" {f}" in flags]
+        return f"{describe_device(device)} (torch {torch.__version__})"
     caps = [
         f"{k}={os.environ[k]}"
         for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
         if os.environ.get(k)
     ]
-    text = (
-        f"{platform.processor() or platform.machine()} [{' '.join(have)}] {torch.get_num_threads()} threads"
-    )
-    return text + (f", kernels capped: {' '.join(caps)}" if caps else "")
+    return describe_device(device) + (f", kernels capped: {' '.join(caps)}" if caps else "")
 
 
 def main() -> None:

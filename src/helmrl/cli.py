@@ -348,14 +348,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:  # noqa: ANN001
     from .sweep import run_cell
+    from .sweep.runner import cell_config
 
     cells = {c.name: c for c in spec.cells()}
     if name not in cells:
         raise UsageError(f"--cell {name}: not a cell of {spec.name}; `--list` prints them")
-    cfg = cells[name].config
-    if cfg.torch_threads == 0:
-        cfg = cfg.replace(torch_threads=cpus)
-    row = run_cell(cfg.to_dict(), str(out / name))
+    row = run_cell(cell_config(cells[name], cpus).to_dict(), str(out / name))
     print(f"{name}: {row['steps']} steps, final return {row['final_return']}, {row['fps']} env-steps/s")
     return 0
 

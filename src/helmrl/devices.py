@@ -31,15 +31,16 @@ def describe_device(device: torch.device) -> str:
     and the flags that pick its LM path (AVX2 / AVX512-BF16 / AMX)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model, flags = platform.processor() or "CPU", set()
+    model, flags = "", set()
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and model in ("CPU", "x86_64", ""):
+            if line.startswith("model name") and not model:
                 model = line.split(":", 1)[1].strip()
             elif line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
+    model = model or platform.processor() or "CPU"
     isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
     return f"{model} ({', '.join(isa) or 'no AVX2'}), {torch.get_num_threads()} torch threads"

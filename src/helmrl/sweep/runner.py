@@ -39,6 +39,12 @@ def is_done(run_dir: Path, cfg: TrainConfig) -> bool:
     return cell_progress(run_dir) >= cfg.num_updates
 
 
+def cell_config(cell: Cell, cpus_per_run: int) -> TrainConfig:
+    """The cell's config with torch's threads set to its CPUs (never oversubscribe)."""
+    cfg = cell.config
+    return cfg.replace(torch_threads=cpus_per_run) if cfg.torch_threads == 0 else cfg
+
+
 def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
     """Train one cell to completion (resuming if it has a checkpoint) -> its summary row.
     Runs inside a Ray worker; also callable directly."""
@@ -107,9 +113,7 @@ def run_sweep(
     cells: list[Cell] = spec.cells()
     rows, todo = [], []
     for cell in cells:
-        cfg = cell.config
-        if cfg.torch_threads == 0:  # never oversubscribe: a cell's torch uses its own CPUs
-            cfg = cfg.replace(torch_threads=cpus_per_run)
+        cfg = cell_config(cell, cpus_per_run)
         if is_done(out / cell.name, cfg):
             rows.append(summary_row(out / cell.name))
         else:
