@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test test-fast lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,8 +29,13 @@ demo: install
 	$(VENV)/bin/helmrl train --preset demo --agent cnn --run-dir runs/demo-cnn --overwrite --no-progress
 	$(VENV)/bin/helmrl plot runs/demo-helm runs/demo-cnn --out runs/demo-curves.png
 
+# Everything but the GPU tests (those skip themselves without CUDA anyway); the 10 slowest named.
 test: install
-	$(VENV)/bin/python -m pytest tests -p no:cacheprovider
+	$(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not gpu" --durations=10
+
+# The edit loop: no real LM, no Ray cluster, no learning runs (under a minute).
+test-fast: install
+	$(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not slow and not gpu" --durations=5
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -58,6 +58,7 @@ def test_words_are_vocabulary_tokens_and_equal_the_argmax_of_the_weights(tiny_lm
     torch.testing.assert_close(sharp(vec), tiny_lm.token_embeddings[data["tokens"]])
 
 
+@pytest.mark.slow
 def test_real_tokenizer_decodes_words(tmp_path):
     lm = load_language_model()
     ep = play_episode("MiniGrid-KeyCorridorS3R1-v0", 0, max_steps=5)
@@ -154,6 +155,7 @@ def test_gif_has_the_frames_of_the_episodes_it_recorded(tmp_path, tiny_llama_dir
     assert f"{len(frames)} frames" in printed
 
 
+@pytest.mark.slow
 def test_memory_probe_reads_the_past_from_the_default_lm():
     """Synthetic mode, where the answer is known: layer 0 (the inputs) holds the current symbol
     exactly and nothing of the previous one; the last layer still holds the previous one."""

@@ -35,6 +35,7 @@ def test_goal_reachable_from_every_free_cell_and_sizes_are_odd():
         assert _reachable(grid, goal) == free  # one connected component holding the goal
 
 
+@pytest.mark.slow
 def test_every_side_length_from_5_to_25_occurs():
     env = RandomMazeEnv()
     sides = {env.reset(seed=s)[1]["side"] for s in range(600)}

@@ -7,6 +7,8 @@ import pytest
 from helmrl.config import TrainConfig
 from helmrl.ppo import Trainer
 
+pytestmark = pytest.mark.slow  # the real LM / learning runs
+
 
 def _final_return(agent: str, tmp_path, updates: int, seed: int) -> float:
     cfg = TrainConfig(

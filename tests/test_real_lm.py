@@ -5,6 +5,8 @@ import torch
 
 from helmrl.models import FrozenHopfield, load_language_model, make_lm_memory
 
+pytestmark = pytest.mark.slow  # the real LM / learning runs
+
 
 @pytest.fixture(scope="module")
 def smollm2():

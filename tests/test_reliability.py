@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -61,26 +60,48 @@ def _rows(run_dir: Path) -> int:
         return 0
 
 
+# The child trains as `helmrl train` does, but stops still right after update KILL_AFTER has written
+# its metrics row and tells the test so on stdout: the SIGKILL then lands at a known point
+# (after the checkpoint of update 3, before that of update 6) instead of after a sleep.
+KILL_AFTER = 5
+_PARKED_TRAINER = f"""
+import sys, time
+import helmrl.ppo.trainer as tr
+real = tr._append_metrics
+def parked(path, row):
+    real(path, row)
+    if row["update"] == {KILL_AFTER}:
+        print("parked", flush=True)
+        time.sleep(600)
+tr._append_metrics = parked
+from helmrl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("agent", ["cnn", "lstm", "helm"])
 def test_sigkill_loses_at_most_one_checkpoint_interval(agent, tmp_path, tiny_llama_dir):
     unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
     assert main(_args(unbroken, agent, tiny_llama_dir)) == 0
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "helmrl.cli", *_args(broken, agent, tiny_llama_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-c", _PARKED_TRAINER, *_args(broken, agent, tiny_llama_dir)],
+        env=_child_env(),
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    deadline = time.time() + 120
-    while _rows(broken) < 5 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)  # somewhere in update 6's rollout or update
+    assert proc.stdout.readline().strip() == "parked", "the child exited before update 5"
+    proc.send_signal(signal.SIGKILL)  # after update 5's metrics row, before update 6
     proc.wait()
-    assert _rows(broken) < 12, "the run finished before it could be killed"
+    assert _rows(broken) == KILL_AFTER
     saved = load_checkpoint(broken / "checkpoint.pt")["update"]
-    assert saved in (3, 6)  # checkpoint_every=3: at most one interval lost
+    assert saved == 3  # checkpoint_every=3: updates 4 and 5 are lost, no more
 
     assert main(["train", "--resume", str(broken), "--no-progress"]) == 0
     resumed, reference = _metrics(broken), _metrics(unbroken)
@@ -89,6 +110,7 @@ def test_sigkill_loses_at_most_one_checkpoint_interval(agent, tmp_path, tiny_lla
     assert resumed[-1]["step"] == reference[-1]["step"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent", ["cnn", "lstm", "helm"])
 def test_checkpoint_every_does_not_change_learning(agent, tmp_path, tiny_llama_dir):
     a, b = tmp_path / "every1", tmp_path / "every1000"
@@ -144,6 +166,7 @@ def test_resume_restores_every_tensor_of_the_learner_bit_exactly(agent, tmp_path
             assert v == after[k], k
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(tmp_path, tiny_llama_dir):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(_args(a, "lstm", tiny_llama_dir)) == 0
@@ -166,35 +189,53 @@ def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     assert state["update"] == 1 and torch.equal(state["w"], torch.ones(3))
 
 
+# The child saves update 1 whole, then saves update 2 but stops still at a chosen point inside
+# save_checkpoint and says so: "write" halfway through writing the temp file, "rename" after the
+# fsync, just before the rename. The SIGKILL then lands exactly there.
 _SAVER = """
-import sys, torch
-from helmrl.ppo import save_checkpoint
-big = torch.randn(4_000_000)
-i = 0
-while True:
-    i += 1
-    save_checkpoint({"update": i, "w": big}, sys.argv[1])
-    print(i, flush=True)
+import io, os, sys, time, torch
+import helmrl.ppo.checkpoint as ck
+where, path = sys.argv[1], sys.argv[2]
+big = torch.randn(1_000_000)
+ck.save_checkpoint({"update": 1, "w": big}, path)
+real_save, real_replace = torch.save, os.replace
+def park():
+    print("parked", flush=True)
+    time.sleep(600)
+def half_save(obj, fh):
+    buf = io.BytesIO()
+    real_save(obj, buf)
+    data = buf.getvalue()
+    fh.write(data[: len(data) // 2])
+    fh.flush()
+    park()
+def replace_later(src, dst):
+    park()
+if where == "write":
+    ck.torch.save = half_save
+else:
+    ck.os.replace = replace_later
+ck.save_checkpoint({"update": 2, "w": torch.zeros(1_000_000)}, path)
 """
 
 
-def test_sigkill_during_saves_never_leaves_a_corrupt_checkpoint(tmp_path):
+@pytest.mark.parametrize("where", ["write", "rename"])
+def test_sigkill_during_a_save_never_leaves_a_corrupt_checkpoint(where, tmp_path):
     path = tmp_path / "checkpoint.pt"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
-    for delay in (0.9, 1.3, 1.7):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _SAVER, str(path)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        proc.stdout.readline()  # one full save done
-        time.sleep(delay - 0.8)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        state = load_checkpoint(path)
-        assert state["w"].shape == (4_000_000,) and state["update"] >= 1
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SAVER, where, str(path)],
+        env=_child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "parked"
+    temp = list(tmp_path.glob(".checkpoint.pt.tmp*"))
+    assert len(temp) == 1 and temp[0].stat().st_size > 0  # the kill lands mid-save
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = load_checkpoint(path)
+    assert state["update"] == 1 and state["w"].shape == (1_000_000,)
 
 
 class _Evil:
@@ -231,6 +272,9 @@ BAD_FIELDS = [
     ("beta", float("nan")),
     ("beta", 0.0),
     ("similarity", "l2"),
+    ("head", "mlp"),
+    ("output_gain", 1.0),
+    ("encoder", "resnet"),
     ("mem_len", 0),
     ("n_sink", -1),
     ("frozen_dtype", "float16"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helmrl.cli import main
+from helmrl.ppo import load_checkpoint
 from helmrl.sweep import SpecError, SweepSpec
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -83,15 +85,63 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Loaded by every Python process of the test's Ray cluster (sitecustomize on PYTHONPATH): once
+# helmrl's trainer is imported, the cell "*-s0" stops still right after update 5's metrics row,
+# the first time only, and writes its pid into a FIFO the test reads. So the test kills the
+# worker at a known point without polling or sleeping.
+_PARK_HOOK = """
+import importlib.abc, importlib.machinery, os, sys, time
+from pathlib import Path
+
+class _ParkHook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "helmrl.ppo.trainer":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            real = module._append_metrics
+            def parked(path, row):
+                real(path, row)
+                marker = Path(path).parent / "parked"
+                if row["update"] == 5 and Path(path).parent.name.endswith("-s0") and not marker.exists():
+                    marker.touch()
+                    with open(os.environ["HELMRL_TEST_PARK_FIFO"], "w") as fh:
+                        fh.write(str(os.getpid()))
+                    time.sleep(600)
+            module._append_metrics = parked
+        spec.loader.exec_module = exec_module
+        return spec
+
+if os.environ.get("HELMRL_TEST_PARK_FIFO"):
+    sys.meta_path.insert(0, _ParkHook())
+"""
+
+
 @pytest.fixture
-def ray_cluster():
+def ray_cluster(tmp_path):
     """A head and one worker node on 127.0.0.1, one CPU each, started with `ray start --block`
     in their own process groups, so teardown stops exactly these (never `ray stop`, which would
-    also stop a sweep the user is running on this machine)."""
+    also stop a sweep the user is running on this machine). Yields (address, FIFO) where the FIFO
+    receives the pid of the worker parked by ``_PARK_HOOK``."""
     import tempfile
 
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_PARK_HOOK)
+    fifo = tmp_path / "parked.fifo"
+    os.mkfifo(fifo)
+    pythonpath = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "PYTHONPATH": pythonpath,
+        "HELMRL_TEST_PARK_FIFO": str(fifo),
+    }
     temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must fit 107 chars
     common = [
         "--num-cpus",
@@ -139,7 +189,7 @@ def ray_cluster():
         ).stdout.replace("/2.0 CPU", " 2.0 CPU"):
             assert time.time() < deadline, "the Ray worker node did not join"
             time.sleep(0.5)
-        yield address
+        yield address, fifo
     finally:
         for p in procs:
             try:
@@ -161,7 +211,9 @@ def _rows(run_dir: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_cluster, tmp_path):
+    address, fifo = ray_cluster
     spec = tmp_path / "grid.toml"
     spec.write_text(
         'name = "grid"\nenvs = ["CartPole-v1"]\nagents = ["lstm"]\nseeds = [0, 1]\ntotal_steps = 4096\n'
@@ -169,19 +221,21 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
     )
     out = tmp_path / "out"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open before the writer: it never blocks
     driver = subprocess.Popen(
-        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", ray_cluster],
+        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", address],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     victim = out / "CartPole-v1-lstm-s0"
-    deadline = time.time() + 180
-    while time.time() < deadline and not ((victim / "checkpoint.pt").exists() and _rows(victim) >= 5):
-        time.sleep(0.1)
-    assert (victim / "checkpoint.pt").exists(), "the cell never checkpointed"
-    pid = int((victim / "attempts.log").read_text().split("pid=")[1].split()[0])
+    ready, _, _ = select.select([reader], [], [], 240)  # wakes when the parked worker writes
+    assert ready, "no cell reached update 5"
+    pid = int(os.read(reader, 64).decode())
+    os.close(reader)
+    assert _rows(victim) == 5 and load_checkpoint(victim / "checkpoint.pt")["update"] == 4
+    assert pid == int((victim / "attempts.log").read_text().split("pid=")[1].split()[0])
     os.kill(pid, signal.SIGKILL)  # the Ray worker running this cell dies mid-cell
     log, _ = driver.communicate(timeout=300)
     assert driver.returncode == 0, log
@@ -200,7 +254,7 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
 
     # Re-running the same command skips the finished cells.
     again = subprocess.run(
-        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", ray_cluster],
+        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", address],
         env=env,
         capture_output=True,
         text=True,

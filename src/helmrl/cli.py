@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train an agent (writes config, metrics, TensorBoard, checkpoint)")
     train.add_argument("--run-dir", type=Path, help="output folder (default: runs/<env>-<agent>-s<seed>)")
-    train.add_argument("--preset", choices=sorted(PRESETS), help="start from the paper's settings for an env")
+    train.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="start from the settings for an env, and the chosen agent's own (`helmrl presets`; default: none)",
+    )
     train.add_argument(
         "--resume", type=Path, metavar="DIR", help="continue the run in DIR from its checkpoint"
     )
@@ -144,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    cfg = preset(args.preset) if args.preset else TrainConfig()
+    agent = args.agent or TrainConfig.agent
+    cfg = preset(args.preset, agent) if args.preset else TrainConfig()
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -359,8 +364,12 @@ def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:  # noqa: ANN001
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
+    from .config import AGENT_PRESETS
+
     for name in sorted(PRESETS):
         print(f"{name:22s} {json.dumps(PRESETS[name])}")
+        for agent, settings in AGENT_PRESETS.get(name, {}).items():
+            print(f"  --agent {agent:12s} {json.dumps(settings)}")
     return 0
 
 

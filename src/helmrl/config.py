@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from .models.agents.base import NetConfig
+
 
 class ConfigError(ValueError):
     """An invalid config value; the message names the field and what is allowed."""
@@ -53,6 +55,16 @@ class TrainConfig:
     memory_impl: Literal["auto", "fast", "hf"] = _f(
         "auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)"
     )
+    # --- trainable networks
+    head: Literal["layernorm", "linear"] = _f(
+        "layernorm", "actor-critic head: layernorm (authors: hidden layer + LayerNorm) | linear (SB3/CleanRL)"
+    )
+    output_gain: Literal["authors", "small"] = _f(
+        "authors", "output-layer init: authors (orthogonal √2 on logits and value) | small (0.01 / 1, SB3)"
+    )
+    encoder: Literal["authors", "nature"] = _f(
+        "authors", "image CNN: authors (2-conv small Impala) | nature (SB3's 3-conv NatureCNN, 512 features)"
+    )
     # --- PPO
     lr: float = _f(1e-4, "AdamW learning rate")
     rollout_steps: int = _f(128, "steps per env per rollout")
@@ -62,9 +74,9 @@ class TrainConfig:
     gae_lambda: float = _f(0.99, "GAE λ")
     clip_coef: float = _f(0.2, "PPO ratio clip")
     ent_coef: float = _f(0.05, "entropy bonus")
-    vf_coef: float = _f(0.5, "value loss weight")
+    vf_coef: float = _f(0.5, "value loss weight: loss += vf_coef · MSE (authors and SB3)")
     max_grad_norm: float = _f(0.5, "gradient norm clip")
-    weight_decay: float = _f(0.0, "AdamW weight decay")
+    weight_decay: float = _f(0.01, "AdamW weight decay (0.01: torch's default, as the authors' AdamW)")
     norm_adv: bool = _f(True, "normalise advantages per minibatch")
     reward_norm: Literal["auto", "on", "off"] = _f(
         "auto", "auto (on for MiniGrid/Procgen, off for RandomMaze) | on | off"
@@ -87,6 +99,10 @@ class TrainConfig:
     @property
     def num_updates(self) -> int:
         return max(1, math.ceil(self.total_steps / self.batch_size))
+
+    def net(self) -> NetConfig:
+        """The model layer's config of the trainable networks."""
+        return NetConfig(head=self.head, output_gain=self.output_gain, encoder=self.encoder)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -190,10 +206,8 @@ def field_types() -> dict[str, Any]:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The authors' per-env settings for HELM.
-    "keycorridor": dict(
-        env_id="MiniGrid-KeyCorridorS3R1-v0", lr=3e-4, rollout_steps=32, ent_coef=0.05, total_steps=500_000
-    ),
+    # Settings of every agent on this env; AGENT_PRESETS adds each agent's own.
+    "keycorridor": dict(env_id="MiniGrid-KeyCorridorS3R1-v0", total_steps=500_000),
     "doorkey": dict(env_id="MiniGrid-DoorKey-5x5-v0", lr=1e-4, rollout_steps=32, ent_coef=0.005),
     "memory": dict(
         env_id="MiniGrid-MemoryS11-v0", lr=1e-4, rollout_steps=128, ent_coef=0.005, total_steps=2_000_000
@@ -223,7 +237,25 @@ for _game in ("caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"):
     )
 
 
-def preset(name: str) -> TrainConfig:
+# Per-agent settings on top of PRESETS[name], as the authors tuned each agent per env
+# (configs/MiniGrid/KeyCorridor/* in their code). Agents not listed get the env's settings only.
+AGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "keycorridor": {
+        # HELM: the TrXL memory (511 steps) covers a whole episode (at most 270 steps).
+        "helm": dict(lr=3e-4, rollout_steps=32, ent_coef=0.05, mem_len=512),
+        "lstm": dict(lr=5e-5, rollout_steps=64, ent_coef=0.05),
+        "cnn": dict(lr=1e-5, rollout_steps=64, ent_coef=0.005),
+    },
+}
+
+
+def preset_settings(name: str, agent: str) -> dict[str, Any]:
+    """The settings ``preset(name, agent)`` applies over TrainConfig's defaults."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
-    return TrainConfig(**PRESETS[name])
+    return {**PRESETS[name], **AGENT_PRESETS.get(name, {}).get(agent, {}), "agent": agent}
+
+
+def preset(name: str, agent: str = "helm") -> TrainConfig:
+    """A preset's config for ``agent``: the env's settings, then that agent's own."""
+    return TrainConfig(**preset_settings(name, agent))

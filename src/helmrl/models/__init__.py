@@ -1,6 +1,16 @@
 """Model parts: FrozenHopfield, the frozen LM memory, encoders, heads and agents."""
 
-from .agents import AGENTS, Agent, CNNAgent, HELMAgent, LSTMAgent, State, agent_class, register_agent
+from .agents import (
+    AGENTS,
+    Agent,
+    CNNAgent,
+    HELMAgent,
+    LSTMAgent,
+    NetConfig,
+    State,
+    agent_class,
+    register_agent,
+)
 from .frozen_history import FrozenHistory, build_frozen_history
 from .frozen_hopfield import FrozenHopfield
 from .language_model import DEFAULT_LM, RANDOM_INIT, FrozenLM, LanguageModelError, load_language_model
@@ -18,6 +28,7 @@ __all__ = [
     "HELMAgent",
     "LSTMAgent",
     "LanguageModelError",
+    "NetConfig",
     "State",
     "StreamingLMMemory",
     "agent_class",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -48,6 +49,39 @@ class SmallImpalaCNN(nn.Module):
         return self.fc(self.convs(x))
 
 
+class NatureCNN(nn.Module):
+    """Stable-Baselines3's CnnPolicy extractor (Mnih et al., 2015): conv(C→32, k8, s4) · ReLU ·
+    conv(32→64, k4, s2) · ReLU · conv(64→64, k3, s1) · ReLU · flatten · Linear→512 · ReLU,
+    orthogonal init with gain √2. Here to swap SB3's network into helmrl's trainer."""
+
+    def __init__(self, obs_shape: tuple[int, int, int], features: int = 512):
+        super().__init__()
+        h, w, c = obs_shape
+        if min(h, w) < 36:
+            raise ValueError(f"the Nature CNN needs images of at least 36x36 pixels, got {h}x{w}")
+        self.convs = nn.Sequential(
+            nn.Conv2d(c, 32, 8, 4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, 1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_flat = self.convs(torch.zeros(1, c, h, w)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(n_flat, features), nn.ReLU())
+        self.out_dim = features
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.orthogonal_(m.weight, math.sqrt(2))
+                nn.init.zeros_(m.bias)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """obs: (B, H, W, C) uint8 or float in [0, 255] -> (B, 512)."""
+        return self.fc(self.convs(obs.permute(0, 3, 1, 2).float() / 255.0))
+
+
 class MLPEncoder(nn.Module):
     """Two ReLU layers for flat vector observations."""
 
@@ -63,9 +97,17 @@ class MLPEncoder(nn.Module):
         return self.net(obs.float().flatten(1))
 
 
-def make_encoder(obs_shape: tuple[int, ...], channel_scale: int, features: int) -> nn.Module:
-    """Images (H, W, C) go through the CNN, flat vectors through the MLP."""
+EncoderKind = Literal["authors", "nature"]
+
+
+def make_encoder(
+    obs_shape: tuple[int, ...], channel_scale: int, features: int, kind: EncoderKind = "authors"
+) -> nn.Module:
+    """Images (H, W, C) go through a CNN (the authors' small Impala, or SB3's Nature CNN with
+    its own 512 features), flat vectors through the MLP."""
     if len(obs_shape) == 3:
+        if kind == "nature":
+            return NatureCNN(obs_shape)  # type: ignore[arg-type]
         return SmallImpalaCNN(obs_shape, channel_scale, features)  # type: ignore[arg-type]
     if len(obs_shape) == 1:
         return MLPEncoder(obs_shape[0], features)

@@ -115,7 +115,7 @@ def ppo_loss(agent: Agent, cfg: TrainConfig, mb: Rollout) -> tuple[torch.Tensor,
     if cfg.norm_adv and adv.numel() > 1:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
-    v_loss = 0.5 * (value - mb.returns).pow(2).mean()  # no value clipping (authors' choice)
+    v_loss = (value - mb.returns).pow(2).mean()  # MSE, no value clipping (authors' code, SB3)
     entropy = dist.entropy().mean()
     loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
     with torch.no_grad():
@@ -198,7 +198,7 @@ class Trainer:
         if cls.uses_history:
             self.history = build_frozen_history(cfg, self.obs_shape, self.device, lm_model)
         history_dim = self.history.out_dim if self.history is not None else 0
-        self.agent = cls.from_config(cfg, self.obs_shape, self.n_actions, history_dim).to(self.device)
+        self.agent = cls.from_config(cfg.net(), self.obs_shape, self.n_actions, history_dim).to(self.device)
         # fused: one kernel over all parameters; the per-tensor loop was ~20% of a CPU update
         self.optimizer = torch.optim.AdamW(
             self.agent.parameters(), lr=cfg.lr, eps=1e-8, weight_decay=cfg.weight_decay, fused=True

@@ -123,19 +123,21 @@ class SweepSpec:
                 raise SpecError(f"cell {cell.name}: {err}") from None
 
     def cells(self) -> list[Cell]:
-        base = preset(self.preset) if self.preset else TrainConfig()
-        if self.total_steps is not None:
-            base = base.replace(total_steps=self.total_steps)
-        base = base.replace(**self.overrides)
+        def base(agent: str) -> TrainConfig:
+            """The preset for this agent (its own settings too), then total_steps and overrides."""
+            cfg = preset(self.preset, agent) if self.preset else TrainConfig(agent=agent)
+            if self.total_steps is not None:
+                cfg = cfg.replace(total_steps=self.total_steps)
+            return cfg.replace(**self.overrides)
+
         # seed-major order: the first finished cells already compare every agent on every env
         cells = []
         for seed in self.seeds:
             for env in self.envs:
                 for agent in self.agents:
-                    cells.append(Cell(env, agent, seed, base.replace(env_id=env, agent=agent, seed=seed)))
+                    cells.append(Cell(env, agent, seed, base(agent).replace(env_id=env, seed=seed)))
                 for name, changes in self.variants.items():
-                    cfg = base.replace(
-                        **{"agent": "helm", **changes, "env_id": env, "seed": seed, "label": name}
-                    )
+                    agent = changes.get("agent", "helm")
+                    cfg = base(agent).replace(**{**changes, "env_id": env, "seed": seed, "label": name})
                     cells.append(Cell(env, cfg.agent, seed, cfg, variant=name))
         return cells

@@ -21,11 +21,27 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor, nn
 
+from ..encoders import EncoderKind
+from ..heads import HeadKind, OutputGain
+
 State = dict[str, Tensor]
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """The trainable networks' shape; the model layer's own config (``TrainConfig.net()`` builds it).
+
+    The defaults are the authors' code: their small Impala CNN and LayerNorm heads with every
+    output layer initialised orthogonally at gain √2."""
+
+    head: HeadKind = "layernorm"
+    output_gain: OutputGain = "authors"
+    encoder: EncoderKind = "authors"
 
 AGENTS: dict[str, type[Agent]] = {}
 
@@ -51,8 +67,10 @@ class Agent(nn.Module, ABC):
 
     @classmethod
     @abstractmethod
-    def from_config(cls, cfg: Any, obs_shape: tuple[int, ...], n_actions: int, history_dim: int) -> Agent:
-        """Build from a TrainConfig (``history_dim`` is 0 for agents without history)."""
+    def from_config(
+        cls, net: NetConfig, obs_shape: tuple[int, ...], n_actions: int, history_dim: int
+    ) -> Agent:
+        """Build the networks (``history_dim`` is 0 for agents without history)."""
 
     def initial_state(self, n_envs: int) -> State:
         return {}

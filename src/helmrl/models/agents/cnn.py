@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import Tensor
 
 from ..encoders import make_encoder
 from ..heads import ActorCriticHead
-from .base import Agent, State, register_agent
+from .base import Agent, NetConfig, State, register_agent
 
 
 @register_agent("cnn")
@@ -16,15 +14,22 @@ class CNNAgent(Agent):
     description = "CNN-PPO: current observation only (Markovian baseline)"
 
     def __init__(
-        self, obs_shape: tuple[int, ...], n_actions: int, channel_scale: int = 4, features: int = 1024
+        self,
+        obs_shape: tuple[int, ...],
+        n_actions: int,
+        channel_scale: int = 4,
+        features: int = 1024,
+        net: NetConfig = NetConfig(),  # noqa: B008 - frozen dataclass
     ):
         super().__init__()
-        self.encoder = make_encoder(obs_shape, channel_scale, features)
-        self.head = ActorCriticHead(self.encoder.out_dim, n_actions)
+        self.encoder = make_encoder(obs_shape, channel_scale, features, net.encoder)
+        self.head = ActorCriticHead(self.encoder.out_dim, n_actions, net.head, net.output_gain)
 
     @classmethod
-    def from_config(cls, cfg: Any, obs_shape: tuple[int, ...], n_actions: int, history_dim: int) -> CNNAgent:
-        return cls(obs_shape, n_actions)
+    def from_config(
+        cls, net: NetConfig, obs_shape: tuple[int, ...], n_actions: int, history_dim: int
+    ) -> CNNAgent:
+        return cls(obs_shape, n_actions, net=net)
 
     def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
         logits, value = self.head(self.encoder(obs))

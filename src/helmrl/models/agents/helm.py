@@ -7,14 +7,12 @@ once per observation and stores it in the rollout, so PPO epochs never run the L
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
 from ..encoders import make_encoder
 from ..heads import ActorCriticHead
-from .base import Agent, State, register_agent
+from .base import Agent, NetConfig, State, register_agent
 
 
 @register_agent("helm")
@@ -29,16 +27,19 @@ class HELMAgent(Agent):
         history_dim: int,
         channel_scale: int = 4,
         features: int = 1024,
+        net: NetConfig = NetConfig(),  # noqa: B008 - frozen dataclass
     ):
         super().__init__()
         if history_dim <= 0:
             raise ValueError(f"HELM needs a history of positive width, got {history_dim}")
-        self.encoder = make_encoder(obs_shape, channel_scale, features)
-        self.head = ActorCriticHead(history_dim + self.encoder.out_dim, n_actions)
+        self.encoder = make_encoder(obs_shape, channel_scale, features, net.encoder)
+        self.head = ActorCriticHead(history_dim + self.encoder.out_dim, n_actions, net.head, net.output_gain)
 
     @classmethod
-    def from_config(cls, cfg: Any, obs_shape: tuple[int, ...], n_actions: int, history_dim: int) -> HELMAgent:
-        return cls(obs_shape, n_actions, history_dim)
+    def from_config(
+        cls, net: NetConfig, obs_shape: tuple[int, ...], n_actions: int, history_dim: int
+    ) -> HELMAgent:
+        return cls(obs_shape, n_actions, history_dim, net=net)
 
     def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
         if history is None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from ..encoders import make_encoder
 from ..heads import ActorCriticHead
-from .base import Agent, State, register_agent
+from .base import Agent, NetConfig, State, register_agent
 
 
 @register_agent("lstm")
@@ -20,9 +18,16 @@ class LSTMAgent(Agent):
     description = "Impala-PPO: CNN + LSTM trained from scratch (memory baseline)"
     recurrent = True
 
-    def __init__(self, obs_shape: tuple[int, ...], n_actions: int, hidden: int = 256, channel_scale: int = 1):
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        n_actions: int,
+        hidden: int = 256,
+        channel_scale: int = 1,
+        net: NetConfig = NetConfig(),  # noqa: B008 - frozen dataclass
+    ):
         super().__init__()
-        self.encoder = make_encoder(obs_shape, channel_scale, hidden)
+        self.encoder = make_encoder(obs_shape, channel_scale, hidden, net.encoder)
         # LSTMCell, not nn.LSTM: the update steps one timestep at a time (to zero the state at
         # episode starts), and per-step nn.LSTM calls are ~6x slower to backpropagate on CPU.
         self.lstm = nn.LSTMCell(self.encoder.out_dim, hidden)
@@ -31,12 +36,14 @@ class LSTMAgent(Agent):
                 nn.init.zeros_(p)
             else:
                 nn.init.orthogonal_(p, 1.0)
-        self.head = ActorCriticHead(hidden, n_actions)
+        self.head = ActorCriticHead(hidden, n_actions, net.head, net.output_gain)
         self.hidden = hidden
 
     @classmethod
-    def from_config(cls, cfg: Any, obs_shape: tuple[int, ...], n_actions: int, history_dim: int) -> LSTMAgent:
-        return cls(obs_shape, n_actions)
+    def from_config(
+        cls, net: NetConfig, obs_shape: tuple[int, ...], n_actions: int, history_dim: int
+    ) -> LSTMAgent:
+        return cls(obs_shape, n_actions, net=net)
 
     def initial_state(self, n_envs: int) -> State:
         device = self.head.actor[0].weight.device
