@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from helmrl.config import preset
-from helmrl.models import FrozenHopfield, agent_class, load_language_model, make_lm_memory
+from helmrl.models import FrozenHopfield, NetConfig, agent_class, load_language_model, make_lm_memory
 from helmrl.ppo import Trainer
 
 
@@ -79,7 +79,7 @@ def main() -> int:
     for name in ("cnn", "lstm", "helm"):
         cls = agent_class(name)
         torch.manual_seed(0)
-        agent = cls.from_config(None, (56, 56, 3), 7, 576 if cls.uses_history else 0)
+        agent = cls.from_config(NetConfig(), (56, 56, 3), 7, 576 if cls.uses_history else 0)
         obs = torch.randint(0, 256, (5, 56, 56, 3), dtype=torch.uint8)
         hist = torch.randn(5, 576) if cls.uses_history else None
         start = torch.tensor([True, False, True, False, False])

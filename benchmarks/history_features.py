@@ -121,7 +121,7 @@ def head_inputs(out: Path) -> None:
         history = build_frozen_history(cfg, shape, torch.device("cpu"))
         history.reset(16)
         h = torch.cat([history(trace.obs[t], trace.starts[t]) for t in range(60)])
-        agent = agent_class("helm").from_config(cfg, shape, 4, h.shape[1])
+        agent = agent_class("helm").from_config(cfg.net(), shape, 4, h.shape[1])
         with torch.no_grad():
             f = agent.encoder(trace.obs.reshape(-1, *shape))
         sd = h.std(0)

@@ -29,7 +29,11 @@ def run(agent: str, seed: int, threads: int, overrides: dict) -> dict:
         trainer = Trainer(cfg, Path(d), progress=False, log=lambda *_: None)
         trainer.train()
         wall = time.perf_counter() - t0
-        curve = [r["episode_return_mean"] for r in read_metrics(Path(d)) if not math.isnan(r["episode_return_mean"])]
+        curve = [
+            r["episode_return_mean"]
+            for r in read_metrics(Path(d))
+            if not math.isnan(r["episode_return_mean"])
+        ]
     first = next((i for i, v in enumerate(curve) if v >= 0.95), None)
     return {
         "env": cfg.env_id,
@@ -57,7 +61,9 @@ def main() -> None:
     ap.add_argument("--agents", nargs="+", default=["helm", "cnn"], help="(default: helm cnn)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="(default: 0 1 2 3 4)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run (default: 1)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides (default: none)")
+    ap.add_argument(
+        "--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides (default: none)"
+    )
     ap.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
     args = ap.parse_args()
     overrides = dict(_parse_override(kv) for kv in args.set)

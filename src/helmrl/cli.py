@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        help="start from the settings for an env, and the chosen agent's own (`helmrl presets`; default: none)",
+        help="settings for an env and the chosen agent (`helmrl presets`; default: none)",
     )
     train.add_argument(
         "--resume", type=Path, metavar="DIR", help="continue the run in DIR from its checkpoint"
