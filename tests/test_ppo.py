@@ -48,7 +48,7 @@ def test_ratio_is_one_before_the_first_gradient_step(agent, env, tmp_path, tiny_
     with torch.no_grad():
         for t_idx, e_idx in minibatch_indices(T, N, tr.n_minibatches, tr.agent.recurrent):
             mb = select(ro, t_idx, e_idx)
-            logits, value = tr.agent.evaluate(mb.obs, mb.history, mb.starts, mb.initial_state)
+            logits, value = tr.agent.evaluate(mb.obs, mb.history, mb.initial_state, mb.starts)
             torch.testing.assert_close(
                 Categorical(logits=logits).log_prob(mb.actions), mb.logprobs, atol=1e-5, rtol=0
             )

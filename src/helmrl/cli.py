@@ -396,7 +396,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .devices import DeviceError
     from .envs import EnvError
-    from .models import LanguageModelError
+    from .models import HistoryConfigError, LanguageModelError
     from .ppo import CheckpointError, NonFiniteError
     from .runs import RunDirError
 
@@ -419,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         ConfigError,
         EnvError,
         LanguageModelError,
+        HistoryConfigError,
         CheckpointError,
         RunDirError,
         DeviceError,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .models.agents.base import NetConfig
+from .models.frozen_history import HistoryConfig, parse_history_layer
 
 
 class ConfigError(ValueError):
@@ -100,6 +101,23 @@ class TrainConfig:
     def num_updates(self) -> int:
         return max(1, math.ceil(self.total_steps / self.batch_size))
 
+    def history(self) -> HistoryConfig:
+        """The model layer's config of the frozen history stage."""
+        return HistoryConfig(
+            lm=self.lm,
+            beta=self.beta,
+            similarity=self.similarity,
+            mem_len=self.mem_len,
+            n_sink=self.n_sink,
+            frozen_dtype=self.frozen_dtype,
+            hopfield_cache=self.hopfield_cache,
+            history_layer=self.history_layer,
+            history_norm=self.history_norm,
+            lm_layers=self.lm_layers,
+            memory_impl=self.memory_impl,
+            seed=self.seed,
+        )
+
     def net(self) -> NetConfig:
         """The model layer's config of the trainable networks."""
         return NetConfig(head=self.head, output_gain=self.output_gain, encoder=self.encoder)
@@ -179,20 +197,6 @@ class TrainConfig:
         return self
 
 
-def parse_history_layer(text: str, n_layers: int) -> tuple[int, ...]:
-    """'last' -> (n_layers,); '6' -> (6,); '3,6,last' -> (3, 6, n_layers). Raises ValueError."""
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        k = n_layers if part == "last" else int(part)
-        if not 0 <= k <= n_layers:
-            raise ValueError(f"history layer {k} is outside 0..{n_layers}")
-        out.append(k)
-    if not out:
-        raise ValueError("no history layer given")
-    return tuple(out)
-
-
 def _is_cuda_name(name: str) -> bool:
     head, _, index = name.partition(":")
     return head == "cuda" and (index == "" or index.isdigit())
@@ -213,10 +217,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         env_id="MiniGrid-MemoryS11-v0", lr=1e-4, rollout_steps=128, ent_coef=0.005, total_steps=2_000_000
     ),
     "randommaze": dict(env_id="RandomMaze-v0", lr=1e-4, rollout_steps=128, total_steps=2_000_000),
-    # About two minutes on a laptop CPU for HELM and CNN-PPO each (`make demo`): recall a cue
-    # two steps back. HELM reaches ~1.0, the memoryless CNN-PPO stays at chance (0.5).
+    # A few minutes on a laptop CPU for HELM and CNN-PPO together (`make demo`): name a cue
+    # seen 4 steps earlier among distractors (CueRecall-v0). The memoryless CNN-PPO cannot beat 0.5.
     "demo": dict(
-        env_id="CueMemory-v0",
+        env_id="CueRecall-v0",
         n_envs=8,
         rollout_steps=24,
         n_minibatches=4,
@@ -225,10 +229,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         ent_coef=0.01,
         gamma=0.9,
         gae_lambda=0.95,
-        total_steps=8 * 24 * 30,
+        total_steps=8 * 24 * 80,
         mem_len=16,
         n_sink=2,
-        log_window=128,
+        log_window=100,
     ),
 }
 for _game in ("caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"):

@@ -92,7 +92,7 @@ def load_agent(run_dir: Path, device: str = "auto", n_envs: int = 1):  # noqa: A
     obs_shape, n_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
     envs.close()
     cls = agent_class(cfg.agent)
-    history = build_frozen_history(cfg, obs_shape, dev) if cls.uses_history else None
+    history = build_frozen_history(cfg.history(), obs_shape, dev) if cls.uses_history else None
     agent = cls.from_config(cfg.net(), obs_shape, n_actions, history.out_dim if history else 0)
     agent.load_state_dict(state["agent"])
     return cfg, agent.to(dev).eval(), history

@@ -11,7 +11,13 @@ from .agents import (
     agent_class,
     register_agent,
 )
-from .frozen_history import FrozenHistory, build_frozen_history
+from .frozen_history import (
+    FrozenHistory,
+    HistoryConfig,
+    HistoryConfigError,
+    build_frozen_history,
+    parse_history_layer,
+)
 from .frozen_hopfield import FrozenHopfield
 from .language_model import DEFAULT_LM, RANDOM_INIT, FrozenLM, LanguageModelError, load_language_model
 from .lm_memory import StreamingLMMemory, make_lm_memory, streaming_attention_mask
@@ -23,6 +29,8 @@ __all__ = [
     "Agent",
     "CNNAgent",
     "FrozenHistory",
+    "HistoryConfig",
+    "HistoryConfigError",
     "FrozenHopfield",
     "FrozenLM",
     "HELMAgent",
@@ -35,6 +43,7 @@ __all__ = [
     "build_frozen_history",
     "load_language_model",
     "make_lm_memory",
+    "parse_history_layer",
     "register_agent",
     "streaming_attention_mask",
 ]

@@ -12,7 +12,8 @@ optimizer never see it (it is rebuilt from the config when a run loads).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -22,7 +23,60 @@ from .frozen_hopfield import FrozenHopfield
 from .lm_memory import StreamingLMMemory, make_lm_memory
 
 
+class HistoryConfigError(ValueError):
+    """A history setting the chosen LM cannot meet (e.g. a layer it does not have)."""
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    """What the frozen history stage computes: the model layer's own config of it.
+
+    ``TrainConfig.history()`` builds one from a run's config; a library user builds it directly.
+    """
+
+    #: frozen LM: "smollm2-135m", "random-init", a local Hugging Face folder, or a cached hub id
+    lm: str = "smollm2-135m"
+    #: FrozenHopfield inverse temperature β; the paper's x_t = Eᵀ softmax(β E P o_t)
+    beta: float = 100.0
+    #: cosine (the authors' code) or dot (the paper's equation)
+    similarity: Literal["cosine", "dot"] = "cosine"
+    #: memory slots per env: ``n_sink`` first steps of the episode + the most recent ones
+    mem_len: int = 64
+    n_sink: int = 4
+    #: dtype of the frozen parts: auto (bf16 on CUDA and CPUs with native bf16, else fp32)
+    frozen_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    #: FrozenHopfield retrievals cached by observation (0: off); exact
+    hopfield_cache: int = 32768
+    #: LM state(s) fed to the head: "last" (paper), "k" (after k layers; 0 = inputs), or "k,j,..."
+    history_layer: str = "last"
+    #: normalise each history state: none (paper) | layernorm | rms
+    history_norm: Literal["none", "layernorm", "rms"] = "none"
+    #: use only the LM's first K layers (0: all)
+    lm_layers: int = 0
+    #: auto | fast (Llama-style models) | hf (any causal LM)
+    memory_impl: Literal["auto", "fast", "hf"] = "auto"
+    #: seed of FrozenHopfield's projection P (and of a random-init LM)
+    seed: int = 0
+
+
+def parse_history_layer(text: str, n_layers: int) -> tuple[int, ...]:
+    """'last' -> (n_layers,); '6' -> (6,); '3,6,last' -> (3, 6, n_layers). Raises ValueError."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        k = n_layers if part == "last" else int(part)
+        if not 0 <= k <= n_layers:
+            raise ValueError(f"history layer {k} is outside 0..{n_layers}")
+        out.append(k)
+    if not out:
+        raise ValueError("no history layer given")
+    return tuple(out)
+
+
 class FrozenHistory(nn.Module):
+    """h_t for every env from its raw observations; see the module docstring. Build it from a
+    ``HistoryConfig`` with ``build_frozen_history`` or directly from an LM module."""
+
     def __init__(
         self,
         lm_model: nn.Module,
@@ -117,19 +171,23 @@ class FrozenHistory(nn.Module):
 
 
 def build_frozen_history(
-    cfg: Any, obs_shape: tuple[int, ...], device: torch.device, lm_model: nn.Module | None = None
+    cfg: HistoryConfig,
+    obs_shape: tuple[int, ...],
+    device: torch.device | str = "cpu",
+    lm_model: nn.Module | None = None,
 ) -> FrozenHistory:
-    """The history stage a TrainConfig describes, on ``device`` (the LM loaded unless given)."""
-    from ..config import ConfigError, parse_history_layer
+    """The history stage ``cfg`` describes, for observations of ``obs_shape``, on ``device``
+    (the LM is loaded unless given)."""
     from .language_model import load_language_model, resolve_frozen_dtype
 
+    device = torch.device(device)
     if lm_model is None:
         lm_model = load_language_model(cfg.lm, seed=cfg.seed, n_layers=cfg.lm_layers).model
     n_layers = lm_model.config.num_hidden_layers
     try:
         layers = parse_history_layer(cfg.history_layer, n_layers)
     except ValueError as err:
-        raise ConfigError(
+        raise HistoryConfigError(
             f"history_layer={cfg.history_layer!r}: {err} (this LM has {n_layers} layers)"
         ) from None
     obs_dim = observation_to_vector(torch.zeros(1, *obs_shape)).shape[1]

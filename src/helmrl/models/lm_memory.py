@@ -24,6 +24,7 @@ episode start the env's slots are masked out (never attended), not zeroed-and-at
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 import torch
@@ -321,8 +322,9 @@ class HFCacheMemory(StreamingLMMemory):
         dtype: torch.dtype,
         layers: tuple[int, ...] | None = None,
     ):
+        if any(p.dtype != dtype for p in model.parameters()):
+            model = copy.deepcopy(model).to(dtype)  # a private copy: never cast the caller's LM
         super().__init__(model, n_envs, mem_len, n_sink, dtype, layers)
-        self.model.to(dtype)
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
 

@@ -107,7 +107,7 @@ def compute_gae(
 
 def ppo_loss(agent: Agent, cfg: TrainConfig, mb: Rollout) -> tuple[torch.Tensor, dict, dict]:
     """Clipped PPO loss on one minibatch of (T', n) tensors -> (loss, stats, terms)."""
-    logits, value = agent.evaluate(mb.obs, mb.history, mb.starts, mb.initial_state)
+    logits, value = agent.evaluate(mb.obs, mb.history, mb.initial_state, mb.starts)
     dist = Categorical(logits=logits)
     logratio = dist.log_prob(mb.actions) - mb.logprobs
     ratio = logratio.exp()
@@ -196,7 +196,7 @@ class Trainer:
         cls = agent_class(cfg.agent)
         self.history: FrozenHistory | None = None
         if cls.uses_history:
-            self.history = build_frozen_history(cfg, self.obs_shape, self.device, lm_model)
+            self.history = build_frozen_history(cfg.history(), self.obs_shape, self.device, lm_model)
         history_dim = self.history.out_dim if self.history is not None else 0
         self.agent = cls.from_config(cfg.net(), self.obs_shape, self.n_actions, history_dim).to(self.device)
         # fused: one kernel over all parameters; the per-tensor loop was ~20% of a CPU update

@@ -6,7 +6,7 @@ An agent is a policy network with explicit recurrent state, as in CleanRL's
 * ``initial_state(n_envs) -> State``: the state at the start of every env's first episode;
 * ``forward(obs, history, state, episode_start) -> (logits, value, state)``: one env step;
   ``episode_start[i]`` means obs i opened an episode, so the agent zeroes env i's state first;
-* ``evaluate(obs, history, episode_start, state) -> (logits, value)`` on (T, N, ...) rollouts,
+* ``evaluate(obs, history, state, episode_start) -> (logits, value)`` on (T, N, ...) rollouts,
   starting from the state the rollout started with (recurrent agents replay the sequence).
 
 ``history`` is HELM's frozen LM output, computed by the trainer's history stage once per
@@ -81,7 +81,7 @@ class Agent(nn.Module, ABC):
     ) -> tuple[Tensor, Tensor, State]: ...
 
     def evaluate(
-        self, obs: Tensor, history: Tensor | None, episode_start: Tensor, state: State
+        self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor
     ) -> tuple[Tensor, Tensor]:
         """Markovian default: one batched forward over all T·N samples."""
         T, N = obs.shape[:2]

@@ -60,7 +60,7 @@ class LSTMAgent(Agent):
         logits, value = self.head(state["h"])
         return logits, value, state
 
-    def evaluate(self, obs: Tensor, history: Tensor | None, episode_start: Tensor, state: State):  # noqa: ANN201
+    def evaluate(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
         T, N = obs.shape[:2]
         feats = self.encoder(obs.reshape(T * N, *obs.shape[2:])).view(T, N, -1)
         outs = []
