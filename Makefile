@@ -38,7 +38,7 @@ test-fast: install
 	$(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not slow and not gpu" --durations=5
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks experiments examples
 
 clean:
 	rm -rf $(VENV) runs

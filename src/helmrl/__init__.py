@@ -1,5 +1,69 @@
-"""helmrl: HELM (History comprEssion via Language Models, Paischer et al., ICML 2022)."""
+"""helmrl: HELM (History comprEssion via Language Models, Paischer et al., ICML 2022).
+
+The pieces a user composes, imported on first use (``import helmrl`` stays light):
+
+* ``FrozenHopfield``: x_t = Eᵀ softmax(β E P o_t), the observation as a token embedding;
+* ``FrozenHistory`` + ``HistoryConfig`` (+ ``build_frozen_history``): the frozen LM over the
+  episode so far, one step per observation; ``load_lm`` loads a frozen LM;
+* ``FrozenHistoryObservation``: that history as a gymnasium vector-env wrapper, for any trainer
+  (Stable-Baselines3: ``helmrl.integrations.sb3``);
+* ``TrainConfig``, ``preset``, ``Trainer`` and ``train()``: helmrl's own PPO for HELM and baselines.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from . import envs as _envs  # noqa: F401 - registers helmrl's env ids and families with gymnasium
+
+_EXPORTS = {
+    "FrozenHopfield": "helmrl.models.frozen_hopfield",
+    "FrozenHistory": "helmrl.models.frozen_history",
+    "HistoryConfig": "helmrl.models.frozen_history",
+    "build_frozen_history": "helmrl.models.frozen_history",
+    "NetConfig": "helmrl.models.agents.base",
+    "FrozenHistoryObservation": "helmrl.wrappers",
+    "TrainConfig": "helmrl.config",
+    "preset": "helmrl.config",
+    "Trainer": "helmrl.ppo.trainer",
+    "TrainResult": "helmrl.ppo.trainer",
+    "train": "helmrl.runs",
+}
+_RENAMED = {"load_lm": ("helmrl.models.language_model", "load_language_model")}
+
+__all__ = [
+    "FrozenHistory",
+    "FrozenHistoryObservation",
+    "FrozenHopfield",
+    "HistoryConfig",
+    "NetConfig",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "build_frozen_history",
+    "load_lm",
+    "preset",
+    "train",
+]
+
+if TYPE_CHECKING:
+    from .config import TrainConfig, preset
+    from .models.agents.base import NetConfig
+    from .models.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
+    from .models.frozen_hopfield import FrozenHopfield
+    from .models.language_model import load_language_model as load_lm
+    from .ppo.trainer import Trainer, TrainResult
+    from .runs import train
+    from .wrappers import FrozenHistoryObservation
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _RENAMED:
+        module, attr = _RENAMED[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'helmrl' has no attribute {name!r}")

@@ -11,7 +11,7 @@ import torch
 from .config import ConfigError, TrainConfig
 from .envs import check_env_id, make_vec_env
 from .models import DEFAULT_LM, LanguageModelError
-from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, load_checkpoint, play_returns
+from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, TrainResult, load_checkpoint, play_returns
 
 
 class RunDirError(ValueError):
@@ -53,6 +53,15 @@ def prepare_run(cfg: TrainConfig, run_dir: Path, overwrite: bool = False, progre
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run_dir / CONFIG)
     return trainer
+
+
+def train(
+    cfg: TrainConfig, run_dir: Path | str | None = None, overwrite: bool = False, progress: bool = True
+) -> TrainResult:
+    """Train ``cfg`` into ``run_dir`` (default ``runs/<env>-<agent>-s<seed>``), as ``helmrl train``
+    does: config.json, metrics.csv, TensorBoard and a checkpoint; resume with ``helmrl train --resume``."""
+    run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"{cfg.env_id}-{cfg.agent}-s{cfg.seed}"
+    return prepare_run(cfg, run_dir, overwrite=overwrite, progress=progress).train()
 
 
 def resume_run(

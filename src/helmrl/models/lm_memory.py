@@ -114,6 +114,27 @@ class StreamingLMMemory(nn.Module):
             raise ValueError(f"expected inputs ({self.n_envs}, {self.hidden_size}), got {tuple(x.shape)}")
         return self._advance_and_step(x.to(self.device, self.state_dtype), episode_start.to(self.device))
 
+    @torch.inference_mode()
+    def snapshot_step(self, episode_start: Tensor) -> tuple[Tensor, ...]:
+        """What the next ``forward(x, episode_start)`` will overwrite: positions, validity, and the
+        one key/value slot per env it writes (a few KB, not the whole ring buffer)."""
+        start = episode_start.to(self.device, torch.bool)
+        pos = torch.where(start, torch.zeros_like(self.position), self.position)
+        ring = self.mem_len - self.n_sink
+        slot = torch.where(pos < self.n_sink, pos, self.n_sink + (pos - self.n_sink) % ring)
+        keys = self.keys[:, self._env_index, :, slot].clone()
+        values = self.values[:, self._env_index, :, slot].clone()
+        return self.position.clone(), self.valid.clone(), slot, keys, values
+
+    @torch.inference_mode()
+    def restore_step(self, saved: tuple[Tensor, ...]) -> None:
+        """Undo the step taken after ``snapshot_step``: the memory is exactly as it was."""
+        position, valid, slot, keys, values = saved
+        self.position.copy_(position)
+        self.valid.copy_(valid)
+        self.keys[:, self._env_index, :, slot] = keys
+        self.values[:, self._env_index, :, slot] = values
+
     def _advance_and_step(self, x: Tensor, episode_start: Tensor) -> Tensor:
         pos, slot = self._advance(episode_start)
         out = self._step(x, pos, slot)

@@ -1,0 +1,203 @@
+"""HELM's memory as an environment wrapper, for any RL library.
+
+The frozen history h_t = PLT(x_1 .. x_t), x_i = Eᵀ softmax(β · sim(E, P o_i)), depends on the
+observation stream alone: nothing in it trains. So it can be computed outside the learner, once
+per step, batched over the sub-envs, and handed to any trainer as part of the observation:
+
+    envs = FrozenHistoryObservation(gymnasium.make_vec("MiniGrid-KeyCorridorS3R1-v0", 16, ...))
+    obs, info = envs.reset(seed=0)      # {"observation": (16, 56, 56, 3) uint8, "history": (16, 576)}
+
+The policy then reads [history, CNN(observation)] exactly as HELM's head does. Each sub-env's
+memory is cleared on the step its episode starts, following the vector env's autoreset mode
+(gymnasium's NEXT_STEP and SAME_STEP; Stable-Baselines3's VecEnv, which resets on the same step,
+is in ``helmrl.integrations.sb3``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+
+from .models.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
+
+OBSERVATION, HISTORY = "observation", "history"
+
+
+class ObservationLayoutError(ValueError):
+    """An observation space the frozen history cannot read; the message says what to change."""
+
+
+def image_key(space: gym.Space) -> str | None:
+    """Where the observation FrozenHopfield reads is: None for a plain Box, the image's key for a
+    Dict. Refuses channel-first images and Dicts without an image, in one line each."""
+    if isinstance(space, gym.spaces.Box):
+        _check_box(space, "observation")
+        return None
+    if isinstance(space, gym.spaces.Dict):
+        images = [k for k, s in space.spaces.items() if isinstance(s, gym.spaces.Box) and len(s.shape) == 3]
+        if not images:
+            raise ObservationLayoutError(
+                f"a Dict observation without an image (keys: {', '.join(space.spaces)}); FrozenHistory "
+                "reads an (H, W, C) image or a flat vector: pass a Box observation or add an image key"
+            )
+        if HISTORY in space.spaces:
+            raise ObservationLayoutError(f"the observation already has a {HISTORY!r} key; wrap the env once")
+        _check_box(space.spaces[images[0]], images[0])
+        return images[0]
+    raise ObservationLayoutError(
+        f"observation space {type(space).__name__} is not supported; give a Box (image or vector) or a "
+        "Dict holding an image"
+    )
+
+
+def _check_box(space: gym.spaces.Box, name: str) -> None:
+    shape = space.shape
+    if len(shape) == 3 and shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+        raise ObservationLayoutError(
+            f"{name} has shape {shape}, channel-first (CHW); FrozenHopfield averages the colour axis "
+            "of (H, W, C) images: wrap the env before any channel-first transpose (e.g. SB3's "
+            "VecTransposeImage, which SB3's algorithms apply themselves)"
+        )
+    if len(shape) not in (1, 3):
+        raise ObservationLayoutError(
+            f"{name} has shape {shape}; expected an (H, W, C) image or a flat vector"
+        )
+
+
+def history_space(width: int) -> gym.spaces.Box:
+    return gym.spaces.Box(-np.inf, np.inf, shape=(width,), dtype=np.float32)
+
+
+class HistoryStream:
+    """The frozen history stage over a stream of batched observations: one LM step per call.
+
+    Shared by the gymnasium wrapper and the SB3 adapter. ``history`` is a built ``FrozenHistory``
+    or a ``HistoryConfig`` to build one from (the LM is loaded then)."""
+
+    def __init__(
+        self,
+        space: gym.Space,
+        n_envs: int,
+        history: FrozenHistory | HistoryConfig | None = None,
+        device: torch.device | str = "cpu",
+    ):
+        self.key = image_key(space)
+        self.inner_space = space.spaces[self.key] if self.key is not None else space
+        if isinstance(history, FrozenHistory):
+            self.stage = history.to(device)
+        else:
+            self.stage = build_frozen_history(history or HistoryConfig(), self.inner_space.shape, device)
+        self.n_envs = n_envs
+        self.width = self.stage.out_dim
+
+    def observation_space(self, space: gym.Space) -> gym.spaces.Dict:
+        parts = dict(space.spaces) if self.key is not None else {OBSERVATION: space}
+        return gym.spaces.Dict({**parts, HISTORY: history_space(self.width)})
+
+    def _raw(self, obs: Any) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs[self.key] if self.key is not None else obs))
+
+    def reset(self) -> None:
+        self.stage.reset(self.n_envs)
+
+    def step(self, obs: Any, starts: np.ndarray) -> np.ndarray:
+        """The history of ``obs`` (n_envs, ...); ``starts[i]``: obs i opened an episode."""
+        out = self.stage(self._raw(obs), torch.as_tensor(np.asarray(starts, dtype=bool)))
+        return out.cpu().numpy()
+
+    def peek(self, obs: Any, starts: np.ndarray) -> np.ndarray:
+        """The history ``step`` would return, leaving every env's memory as it was (for the
+        terminal observation of an episode the vector env has already reset)."""
+        memory = self.stage.memory
+        assert memory is not None
+        with torch.inference_mode():
+            saved = memory.snapshot_step(torch.as_tensor(np.asarray(starts, dtype=bool)))
+            try:
+                return self.step(obs, starts)
+            finally:
+                memory.restore_step(saved)
+
+    def join(self, obs: Any, history: np.ndarray) -> dict[str, Any]:
+        parts = dict(obs) if self.key is not None else {OBSERVATION: obs}
+        return {**parts, HISTORY: history}
+
+
+class FrozenHistoryObservation(VectorWrapper):
+    """Adds HELM's frozen history to a gymnasium ``VectorEnv``'s observations.
+
+    Observations become a Dict: the original observation (under ``"observation"``, or the original
+    Dict's own keys) and ``"history"`` (float32, the LM's width times the number of history layers).
+    One FrozenHopfield + LM step per ``step()``, batched over the sub-envs, on ``device``.
+
+    Autoreset: NEXT_STEP (gymnasium's default) clears an env's memory on the step after its episode
+    ended, when the env returns the next episode's first observation; SAME_STEP clears it on the
+    ending step itself, and ``info["final_obs"]`` gets the terminal observation's history too (the
+    memory is stepped once more for it and then restored). DISABLED is refused.
+    """
+
+    def __init__(
+        self,
+        env: VectorEnv,
+        history: FrozenHistory | HistoryConfig | None = None,
+        device: torch.device | str = "cpu",
+    ):
+        super().__init__(env)
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        mode = AutoresetMode(mode) if isinstance(mode, str) else mode
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(
+                f"autoreset mode {mode.value}: FrozenHistoryObservation follows next-step or same-step "
+                "autoreset; with DISABLED it cannot tell when an env's episode starts"
+            )
+        self.autoreset_mode = mode
+        self.stream = HistoryStream(env.single_observation_space, env.num_envs, history, device)
+        self.single_observation_space = self.stream.observation_space(env.single_observation_space)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
+        self._ended = np.zeros(env.num_envs, dtype=bool)  # NEXT_STEP: an env's next obs is a reset
+
+    @property
+    def frozen_history(self) -> FrozenHistory:
+        return self.stream.stage
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):  # noqa: ANN201
+        if options and "reset_mask" in options:
+            raise ValueError(
+                "reset_mask (a partial reset) is not supported: the memory steps every env at once"
+            )
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.stream.reset()
+        self._ended[:] = False
+        starts = np.ones(self.num_envs, dtype=bool)
+        return self.stream.join(obs, self.stream.step(obs, starts)), info
+
+    def step(self, actions: Any):  # noqa: ANN201
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        done = np.asarray(terminated) | np.asarray(truncated)
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            starts, self._ended = self._ended, done
+        else:
+            starts = done
+            if done.any() and "final_obs" in info:
+                info = dict(info)
+                info["final_obs"] = self._with_final_history(info["final_obs"], done)
+        return self.stream.join(obs, self.stream.step(obs, starts)), reward, terminated, truncated, info
+
+    def _with_final_history(self, final_obs: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """SAME_STEP's terminal observations, each with the history it closes its episode with."""
+        first = next(o for o, d in zip(final_obs, done, strict=True) if d)
+        batch = _stack([o if d else first for o, d in zip(final_obs, done, strict=True)], self.stream.key)
+        hist = self.stream.peek(batch, np.zeros(self.num_envs, dtype=bool))
+        out = np.empty(self.num_envs, dtype=object)
+        for i in np.flatnonzero(done):
+            out[i] = self.stream.join(final_obs[i], hist[i])
+        return out
+
+
+def _stack(items: list[Any], key: str | None) -> Any:
+    if key is None:
+        return np.stack(items)
+    return {key: np.stack([o[key] for o in items])}
