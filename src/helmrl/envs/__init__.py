@@ -1,7 +1,10 @@
 """Environments: the family registry, the factory, and helmrl's own envs (RandomMaze, Procgen
-memory mode, CueMemory). Importing this package registers their ids with gymnasium."""
+memory mode, CueMemory, CueRecall). Importing this package imports every module in it, so each
+registers its family and ids: a new env family is one module dropped here."""
 
-from . import cue_memory, cue_recall, minigrid, procgen, random_maze  # noqa: F401 - register the families
+import importlib
+import pkgutil
+
 from .factory import (
     RewardScaler,
     adapt_observations,
@@ -11,6 +14,9 @@ from .factory import (
     make_vec_env,
 )
 from .families import FAMILIES, EnvError, EnvFamily, family_of, register_family
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "FAMILIES",

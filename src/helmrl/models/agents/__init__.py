@@ -1,12 +1,19 @@
 """Agents behind one interface (``base.Agent``), chosen by name from the registry.
 
-Importing this package registers the built-in agents; a new one is a module beside them.
+Importing this package imports every module in it, so each registers its agents: a new agent is
+one module dropped beside these, decorated with ``@register_agent("name")``.
 """
+
+import importlib
+import pkgutil
 
 from .base import AGENTS, Agent, NetConfig, State, agent_class, register_agent
 from .cnn import CNNAgent
 from .helm import HELMAgent
 from .lstm import LSTMAgent
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "AGENTS",
