@@ -1,43 +1,55 @@
-"""Memory works end to end on CueMemory-v0 (recall a cue two steps back): HELM with the
-default frozen LM and the LSTM learn it; the Markovian CNN agent cannot beat chance (0.5)."""
+"""Memory works end to end on CueMemory-v0 (recall a cue two steps back): HELM with the default
+frozen LM and the LSTM learn it; the Markovian CNN agent cannot beat chance (0.5).
+
+Host-independent by design. A learning trajectory is chaotic: different GEMM kernels (AVX2,
+AVX-512, AMX), thread counts or bf16 against fp32 send the same seed down different paths, so
+one seed against a tight bar fails on some host. Here the frozen part runs in fp32 everywhere,
+each claim is a majority over three seeds, and the bars sit below the spread measured across
+hosts (``experiments/learning_test_spread.py`` runs these exact configs over more seeds, with the
+kernels capped to AVX2 or not and 1 or 2 threads; see docs/usage.md). The CNN's bound is a
+property, not a tuned number: a memoryless policy's expected return is 0.5.
+"""
 
 import numpy as np
 import pytest
 
-from helmrl.config import TrainConfig
+from helmrl.config import TrainConfig, preset
 from helmrl.ppo import Trainer
 
-pytestmark = pytest.mark.slow  # the real LM / learning runs
+pytestmark = pytest.mark.slow  # learning runs with the real LM
+
+# agent -> (updates, bar): "learns" = mean return over the last 128 episodes >= bar
+LEARNS = {"helm": (16, 0.75), "lstm": (30, 0.75)}
+CNN_UPDATES, CNN_CEILING = 30, 0.7
+SEEDS = (0, 1, 2)
 
 
-def _final_return(agent: str, tmp_path, updates: int, seed: int) -> float:
-    cfg = TrainConfig(
+def learning_check_config(agent: str, seed: int, updates: int) -> TrainConfig:
+    """The demo's PPO settings on CueMemory-v0, short, fp32 frozen part, one thread."""
+    return preset("demo", agent).replace(
         env_id="CueMemory-v0",
-        agent=agent,
-        n_envs=8,
-        rollout_steps=24,
-        n_minibatches=4,
-        epochs=4,
-        torch_threads=1,
-        total_steps=8 * 24 * updates,
-        lr=2e-3,
-        ent_coef=0.01,
-        gamma=0.9,
-        gae_lambda=0.95,
-        log_window=128,  # the last two updates' episodes
-        mem_len=16,
-        n_sink=2,
         seed=seed,
-    ).validate()
-    trainer = Trainer(cfg, tmp_path, progress=False)
+        total_steps=8 * 24 * updates,
+        log_window=128,  # the last ~two updates' episodes
+        frozen_dtype="float32",
+        torch_threads=1,
+    )
+
+
+def final_return(cfg: TrainConfig, run_dir) -> float:  # noqa: ANN001
+    trainer = Trainer(cfg.validate(), run_dir, progress=False, log=lambda *_: None)
     trainer.train()
     return float(np.mean(trainer.recent_returns))
 
 
-@pytest.mark.parametrize(
-    "agent,updates,seed,lo,hi",
-    [("helm", 16, 0, 0.85, 1.01), ("lstm", 30, 3, 0.85, 1.01), ("cnn", 30, 2, 0.3, 0.7)],
-)
-def test_memory_agents_solve_the_cue_task_the_cnn_does_not(agent, updates, seed, lo, hi, tmp_path):
-    ret = _final_return(agent, tmp_path, updates, seed)
-    assert lo <= ret <= hi, f"{agent}: mean return {ret:.3f} over the last 128 episodes"
+@pytest.mark.parametrize("agent", sorted(LEARNS))
+def test_memory_agents_learn_the_cue_task_on_most_seeds(agent, tmp_path):
+    updates, bar = LEARNS[agent]
+    returns = [final_return(learning_check_config(agent, s, updates), tmp_path / str(s)) for s in SEEDS]
+    assert sum(r >= bar for r in returns) >= 2, f"{agent}: returns {np.round(returns, 3)} (bar {bar})"
+
+
+def test_the_memoryless_cnn_stays_at_chance(tmp_path):
+    returns = [final_return(learning_check_config("cnn", s, CNN_UPDATES), tmp_path / str(s)) for s in SEEDS]
+    assert max(returns) <= CNN_CEILING, f"cnn: returns {np.round(returns, 3)}"
+    assert min(returns) >= 0.3, f"cnn: returns {np.round(returns, 3)} (below chance: something is broken)"

@@ -76,7 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="learning curves of runs (mean, 95%% CI across seeds) + IQM table")
     plot.add_argument("run_dirs", type=Path, nargs="+")
-    plot.add_argument("--out", type=Path, default=Path("curves.png"))
+    plot.add_argument("--out", type=Path, default=Path("curves.png"), help="PNG (default: curves.png)")
+    plot.add_argument(
+        "--reference",
+        type=Path,
+        metavar="CSV",
+        help="published points to draw over the runs: env_id,agent,step,return "
+        "(e.g. benchmarks/results/paper_curves.csv; default: none)",
+    )
 
     analyze = sub.add_parser("analyze", help="what FrozenHopfield and the frozen LM do (paper figures)")
     kinds = analyze.add_subparsers(dest="kind", required=True)
@@ -203,7 +210,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from .analysis.curves import plot_runs
 
     try:
-        res = plot_runs(args.run_dirs, args.out)
+        from .analysis.curves import read_reference
+
+        reference = read_reference(args.reference) if args.reference else None
+        res = plot_runs(args.run_dirs, args.out, reference=reference)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
     parts = [

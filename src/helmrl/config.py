@@ -49,8 +49,10 @@ class TrainConfig:
     history_layer: str = _f(
         "last", "LM state(s) fed to the head: last (paper) | k (after k layers; 0 = inputs) | k,j,..."
     )
-    history_norm: Literal["none", "layernorm", "rms"] = _f(
-        "none", "normalise each history state before the head (none = paper)"
+    history_norm: Literal["none", "layernorm", "rms", "standardize"] = _f(
+        "none",
+        "normalise each history state before the head: none (paper) | layernorm | rms | standardize "
+        "(per dimension, the LM's statistics on random tokens)",
     )
     lm_layers: int = _f(0, "use only the LM's first K layers (0: all)")
     memory_impl: Literal["auto", "fast", "hf"] = _f(

@@ -76,14 +76,29 @@ def iqm_with_ci(finals: np.ndarray, reps: int = 2000) -> tuple[float, float, flo
     return float(point["x"][0]), float(ci["x"][0, 0]), float(ci["x"][1, 0])
 
 
-def plot_runs(run_dirs: list[Path], out: Path, points: int = 100) -> dict:
-    """Curves grouped by (env, agent) with mean and 95% bootstrap band across seeds -> PNG + CSVs."""
+def read_reference(path: Path) -> list[dict]:
+    """Published points to draw over runs: a CSV with env_id, agent, step, return (and source)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    need = {"env_id", "agent", "step", "return"}
+    if not rows or not need <= set(rows[0]):
+        raise ValueError(f"{path}: a reference CSV needs the columns {', '.join(sorted(need))}")
+    return [dict(r, step=float(r["step"]), **{"return": float(r["return"])}) for r in rows]
+
+
+def plot_runs(
+    run_dirs: list[Path], out: Path, points: int = 100, reference: list[dict] | None = None
+) -> dict:
+    """Curves grouped by (env, agent) with mean and 95% bootstrap band across seeds -> PNG + CSVs.
+    ``reference`` points (``read_reference``) are drawn as markers in their agent's colour."""
     runs = [load_run(d) for d in run_dirs]
     groups: dict[tuple[str, str], list[RunCurve]] = {}
     for r in runs:
         groups.setdefault((r.env_id, r.agent), []).append(r)
     envs = sorted({k[0] for k in groups})
     fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), dpi=120, squeeze=False)
+    names = sorted({a for _, a in groups} | {r["agent"] for r in reference or []})
+    palette = {name: f"C{i % 10}" for i, name in enumerate(names)}  # one colour per agent, runs and paper
     curve_rows, summary = [], []
     for (env_id, agent), members in sorted(groups.items()):
         end = min(r.steps[-1] for r in members)
@@ -93,8 +108,8 @@ def plot_runs(run_dirs: list[Path], out: Path, points: int = 100) -> dict:
         mean = ys.mean(0)
         lo, hi = bootstrap_mean_ci(ys) if len(members) > 1 else (mean, mean)
         ax = axes[0, envs.index(env_id)]
-        (line,) = ax.plot(grid, mean, label=f"{agent} (n={len(members)})")
-        ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2)
+        ax.plot(grid, mean, color=palette[agent], label=f"{agent} (n={len(members)})")
+        ax.fill_between(grid, lo, hi, color=palette[agent], alpha=0.2)
         ax.set_title(env_id, fontsize=10)
         ax.set_xlabel("env steps")
         ax.set_ylabel("episode return")
@@ -114,6 +129,19 @@ def plot_runs(run_dirs: list[Path], out: Path, points: int = 100) -> dict:
                 finals=" ".join(f"{f:.4f}" for f in finals),
                 run_dirs=" ".join(str(r.run_dir) for r in members),
             )
+        )
+    for key in sorted({(r["env_id"], r["agent"]) for r in reference or []}):
+        if key[0] not in envs:
+            continue
+        pts = sorted((r["step"], r["return"]) for r in reference if (r["env_id"], r["agent"]) == key)
+        ax = axes[0, envs.index(key[0])]
+        ax.plot(
+            *zip(*pts, strict=True),
+            "o--",
+            color=palette[key[1]],
+            ms=5,
+            lw=0.8,
+            label=f"{key[1]} (paper)",
         )
     for ax in axes[0]:
         ax.legend(fontsize=8)

@@ -49,8 +49,9 @@ class HistoryConfig:
     hopfield_cache: int = 32768
     #: LM state(s) fed to the head: "last" (paper), "k" (after k layers; 0 = inputs), or "k,j,..."
     history_layer: str = "last"
-    #: normalise each history state: none (paper) | layernorm | rms
-    history_norm: Literal["none", "layernorm", "rms"] = "none"
+    #: normalise each history state: none (paper) | layernorm | rms | standardize (per dimension,
+    #: with the LM's own statistics on random token sequences; see FrozenHistory)
+    history_norm: Literal["none", "layernorm", "rms", "standardize"] = "none"
     #: use only the LM's first K layers (0: all)
     lm_layers: int = 0
     #: auto | fast (Llama-style models) | hf (any causal LM)
@@ -93,8 +94,8 @@ class FrozenHistory(nn.Module):
         norm: str = "none",
     ):
         super().__init__()
-        if norm not in ("none", "layernorm", "rms"):
-            raise ValueError(f"norm must be none, layernorm or rms, got {norm!r}")
+        if norm not in ("none", "layernorm", "rms", "standardize"):
+            raise ValueError(f"norm must be none, layernorm, rms or standardize, got {norm!r}")
         self.lm = lm_model.eval().requires_grad_(False)
         emb = lm_model.get_input_embeddings().weight.detach()
         self.hopfield = FrozenHopfield(emb, obs_dim, beta, similarity=similarity, seed=seed, dtype=dtype)
@@ -111,6 +112,33 @@ class FrozenHistory(nn.Module):
         self.norm = norm
         self.width = emb.shape[1]
         self.out_dim = self.width * len(self.layers)
+        self.register_buffer("norm_mean", torch.zeros(self.out_dim), persistent=False)
+        self.register_buffer("norm_std", torch.ones(self.out_dim), persistent=False)
+        if norm == "standardize":
+            self._calibrate(seed)
+
+    @torch.inference_mode()
+    def _calibrate(self, seed: int, n_envs: int = 16, steps: int = 48) -> None:
+        """Per-dimension mean and std of the history over random token sequences (the LM's own
+        statistics, fixed at build: a pure function of the LM, the seed and the window).
+
+        Why: a pretrained LM's states have a few "massive" dimensions (SmolLM2's final state:
+        largest per-dimension s.d. 15x the median, 200-500x in middle layers) that dominate the
+        head's first layer; the information the head needs lies in the small ones."""
+        emb = self.hopfield.embeddings
+        gen = torch.Generator().manual_seed(seed + 7_777)
+        tokens = torch.randint(0, emb.shape[0], (steps, n_envs), generator=gen)
+        memory = make_lm_memory(
+            self.lm, n_envs, self.mem_len, self.n_sink, self.dtype, self.implementation, layers=self.layers
+        )
+        memory.reset()
+        start = torch.ones(n_envs, dtype=torch.bool, device=emb.device)
+        outs = []
+        for t in range(steps):
+            outs.append(memory(emb[tokens[t].to(emb.device)].float(), start if t == 0 else ~start))
+        states = torch.cat(outs).float()
+        self.norm_mean.copy_(states.mean(0))
+        self.norm_std.copy_(states.std(0).clamp_min(1e-3 * states.std(0).median().item() + 1e-8))
 
     @property
     def device(self) -> torch.device:
@@ -143,7 +171,9 @@ class FrozenHistory(nn.Module):
             raise RuntimeError("call reset(n_envs) before the first step")
         with torch.inference_mode():
             out = self.memory(self.retrieve(obs), episode_start.to(self.device))
-            if self.norm != "none":  # each layer's state on its own: (B, L*m) -> (B, L, m)
+            if self.norm == "standardize":
+                out = (out - self.norm_mean) / self.norm_std
+            elif self.norm != "none":  # each layer's state on its own: (B, L*m) -> (B, L, m)
                 blocks = out.view(out.shape[0], len(self.layers), self.width)
                 if self.norm == "layernorm":
                     blocks = torch.nn.functional.layer_norm(blocks, (self.width,))

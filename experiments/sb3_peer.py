@@ -1,0 +1,154 @@
+"""Stable-Baselines3 PPO as an outside peer, logging helmrl's run-directory format.
+
+* ``sb3-ppo``: PPO with SB3's CnnPolicy (NatureCNN, linear heads), as a plain-PPO reference.
+* ``sb3-helm``: PPO with HELM's memory from helmrl.integrations.sb3 (FrozenHistoryVecEnv +
+  HELMExtractor, heads [128] / [512]): an independent PPO over the same frozen history as
+  helmrl's own ``helm`` agent, so the two trainers can be compared on equal terms.
+
+Both take the PPO numbers of a helmrl preset (default: KeyCorridor's HELM settings: lr 3e-4,
+32 rollout steps, entropy 0.05, 8 minibatches, 3 epochs, γ = λ = 0.99) and the authors' reward
+normalisation (VecNormalize, returns' std, clipped to 1; MiniGrid and Procgen only). The run
+directory holds config.json and metrics.csv in helmrl's columns, so `helmrl plot` and the
+collect scripts read it; it resumes from its last chunk.
+
+    .venv/bin/python experiments/sb3_peer.py --agent sb3-ppo --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from collections import deque
+from pathlib import Path
+
+import torch
+
+from helmrl.config import preset
+from helmrl.envs import default_reward_norm, make_env
+
+COLUMNS = ["update", "step", "episode_return_mean", "episode_length_mean", "episodes", "fps", "time_s"]
+
+
+def run(agent: str, seed: int, out: Path, preset_name: str, total_steps: int, chunk: int) -> Path:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
+
+    cfg = preset(preset_name, "helm").replace(seed=seed, total_steps=total_steps)
+    run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps({**cfg.to_dict(), "agent": agent}, indent=2) + "\n")
+    venv = DummyVecEnv([lambda: make_env(cfg.env_id) for _ in range(cfg.n_envs)])
+    venv.seed(seed)
+    policy, kwargs = "CnnPolicy", {}
+    if agent == "sb3-helm":
+        from helmrl.integrations.sb3 import FrozenHistoryVecEnv, HELMExtractor
+
+        venv = FrozenHistoryVecEnv(venv, cfg.history())
+        policy = "MultiInputPolicy"
+        kwargs = dict(features_extractor_class=HELMExtractor, net_arch=dict(pi=[128], vf=[512]))
+    elif len(venv.observation_space.shape) != 3:
+        policy = "MlpPolicy"
+    venv = VecMonitor(venv)
+    if default_reward_norm(cfg.env_id):
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, clip_reward=1.0, gamma=cfg.gamma)
+    model_path, stats_path, metrics = (
+        run_dir / "sb3_model.zip",
+        run_dir / "vecnormalize.pkl",
+        run_dir / "metrics.csv",
+    )
+    if model_path.exists() and metrics.exists():
+        if isinstance(venv, VecNormalize):
+            venv = VecNormalize.load(str(stats_path), venv.venv)
+        model = PPO.load(model_path, env=venv)
+    else:
+        model = PPO(
+            policy,
+            venv,
+            learning_rate=cfg.lr,
+            n_steps=cfg.rollout_steps,
+            batch_size=cfg.batch_size // cfg.n_minibatches,
+            n_epochs=cfg.epochs,
+            gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda,
+            clip_range=cfg.clip_coef,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+            max_grad_norm=cfg.max_grad_norm,
+            policy_kwargs=kwargs or None,
+            seed=seed,
+            device="cpu",
+            verbose=0,
+        )
+        with open(metrics, "w", newline="") as fh:
+            csv.writer(fh).writerow(COLUMNS)
+
+    class Log(BaseCallback):
+        """One metrics.csv row per rollout: the mean raw return of the last 100 episodes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.returns: deque[float] = deque(maxlen=100)
+            self.lengths: deque[int] = deque(maxlen=100)
+            self.episodes = 0
+            self.t0, self.s0 = time.perf_counter(), model.num_timesteps
+
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self.returns.append(info["episode"]["r"])
+                    self.lengths.append(info["episode"]["l"])
+                    self.episodes += 1
+            return True
+
+        def _on_rollout_end(self) -> None:
+            elapsed = time.perf_counter() - self.t0
+            mean = lambda xs: f"{sum(xs) / len(xs):.6f}" if xs else ""  # noqa: E731
+            row = [
+                self.num_timesteps // (cfg.n_envs * cfg.rollout_steps),
+                self.num_timesteps,
+                mean(self.returns),
+                mean(self.lengths),
+                self.episodes,
+                f"{(self.num_timesteps - self.s0) / elapsed:.2f}",
+                f"{elapsed:.2f}",
+            ]
+            with open(metrics, "a", newline="") as fh:
+                csv.writer(fh).writerow(row)
+
+    logger = Log()
+    while model.num_timesteps < cfg.total_steps:
+        model.learn(
+            min(chunk, cfg.total_steps - model.num_timesteps), callback=logger, reset_num_timesteps=False
+        )
+        model.save(model_path)
+        if isinstance(model.get_env(), VecNormalize):
+            model.get_env().save(str(stats_path))
+    return run_dir
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--agent", choices=["sb3-ppo", "sb3-helm"], default="sb3-ppo", help="(default: sb3-ppo)")
+    ap.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    ap.add_argument(
+        "--preset", default="keycorridor", help="helmrl preset for env and PPO numbers (default: keycorridor)"
+    )
+    ap.add_argument("--total-steps", type=int, default=300_000, help="(default: 300000)")
+    ap.add_argument("--chunk", type=int, default=25_000, help="steps between saves (default: 25000)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results/cells/keycorridor-peers"),
+        help="(default: %(default)s)",
+    )
+    ap.add_argument("--torch-threads", type=int, default=1, help="(default: 1)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.torch_threads)
+    print(run(args.agent, args.seed, args.out, args.preset, args.total_steps, args.chunk))
+
+
+if __name__ == "__main__":
+    main()
