@@ -113,3 +113,23 @@ def test_history_norm_normalises_each_layer_block():
     ms = raw.pow(2).mean(-1)
     torch.testing.assert_close(outs["rms"].pow(2).mean(-1), ms / (ms + 1e-6), atol=1e-4, rtol=0)
     torch.testing.assert_close(torch.nn.functional.layer_norm(raw, (32,)), ln, atol=1e-5, rtol=0)
+
+
+def test_standardize_uses_the_lms_own_statistics_fixed_at_build():
+    from helmrl.models import FrozenHistory
+
+    from .conftest import tiny_llama
+
+    model = tiny_llama(layers=2)
+    make = lambda seed: FrozenHistory(
+        model, obs_dim=5, beta=10.0, mem_len=8, n_sink=1, norm="standardize", seed=seed
+    )  # noqa: E731
+    a, b, other = make(0), make(0), make(1)
+    assert torch.equal(a.norm_mean, b.norm_mean) and torch.equal(a.norm_std, b.norm_std)  # a pure function
+    assert not torch.equal(a.norm_mean, other.norm_mean)
+    assert (a.norm_std > 0).all()
+    raw = FrozenHistory(model, obs_dim=5, beta=10.0, mem_len=8, n_sink=1, norm="none", seed=0)
+    obs, start = torch.rand(4, 5), torch.ones(4, dtype=torch.bool)
+    a.reset(4)
+    raw.reset(4)
+    torch.testing.assert_close(a(obs, start), (raw(obs, start) - a.norm_mean) / a.norm_std)
