@@ -121,9 +121,9 @@ def test_standardize_uses_the_lms_own_statistics_fixed_at_build():
     from .conftest import tiny_llama
 
     model = tiny_llama(layers=2)
-    make = lambda seed: FrozenHistory(
-        model, obs_dim=5, beta=10.0, mem_len=8, n_sink=1, norm="standardize", seed=seed
-    )  # noqa: E731
+    def make(seed: int) -> FrozenHistory:
+        return FrozenHistory(model, obs_dim=5, beta=10.0, mem_len=8, n_sink=1, norm="standardize", seed=seed)
+
     a, b, other = make(0), make(0), make(1)
     assert torch.equal(a.norm_mean, b.norm_mean) and torch.equal(a.norm_std, b.norm_std)  # a pure function
     assert not torch.equal(a.norm_mean, other.norm_mean)

@@ -67,13 +67,13 @@ KILL_AFTER = 5
 _PARKED_TRAINER = f"""
 import sys, time
 import helmrl.ppo.trainer as tr
-real = tr._append_metrics
+real = tr.append_metrics
 def parked(path, row):
     real(path, row)
     if row["update"] == {KILL_AFTER}:
         print("parked", flush=True)
         time.sleep(600)
-tr._append_metrics = parked
+tr.append_metrics = parked
 from helmrl.cli import main
 sys.exit(main(sys.argv[1:]))
 """

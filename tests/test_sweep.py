@@ -102,7 +102,7 @@ class _ParkHook(importlib.abc.MetaPathFinder):
         run = spec.loader.exec_module
         def exec_module(module):
             run(module)
-            real = module._append_metrics
+            real = module.append_metrics
             def parked(path, row):
                 real(path, row)
                 marker = Path(path).parent / "parked"
@@ -111,7 +111,7 @@ class _ParkHook(importlib.abc.MetaPathFinder):
                     with open(os.environ["HELMRL_TEST_PARK_FIFO"], "w") as fh:
                         fh.write(str(os.getpid()))
                     time.sleep(600)
-            module._append_metrics = parked
+            module.append_metrics = parked
         spec.loader.exec_module = exec_module
         return spec
 

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..ppo import CONFIG, read_metrics  # noqa: E402
+from ..ppo.metrics import CONFIG, read_metrics  # noqa: E402
 
 
 @dataclass

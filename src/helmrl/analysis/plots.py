@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..ppo import read_metrics  # noqa: E402
+from ..ppo.metrics import read_metrics  # noqa: E402
 
 
 def plot_learning_curve(run_dir: Path, out: Path | None = None) -> Path:

@@ -54,14 +54,16 @@ class CueRecallEnv(gym.Env):
         return obs, reward, question, False, {}
 
 
-for _id, _delay in (("CueRecall-v0", 4), ("CueRecall-Long-v0", 8)):
+for _id, _delay in (("CueRecall-Short-v0", 2), ("CueRecall-v0", 4), ("CueRecall-Long-v0", 8)):
     if _id not in gym.registry:
         gym.register(_id, entry_point="helmrl.envs.cue_recall:CueRecallEnv", kwargs={"delay": _delay})
 CUE_RECALL = register_family(
     EnvFamily(
         name="recall",
         prefixes=("CueRecall-",),
-        description="CueRecall-v0 / -Long-v0: name a cue seen 4 / 8 steps earlier, among distractors",
+        description=(
+            "CueRecall-Short-v0 / -v0 / -Long-v0: name a cue seen 2 / 4 / 8 steps back among distractors"
+        ),
         reward_norm=False,
     )
 )

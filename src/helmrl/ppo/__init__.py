@@ -1,20 +1,37 @@
-"""The PPO trainer (one for every agent), the acting loop, checkpoints and GAE."""
+"""PPO for every agent: the rollout buffer and GAE, the loss, the acting loop, the training loop,
+checkpoints and the metrics on disk."""
 
-from .acting import ActingLoop, Step, play_returns
-from .checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
-from .trainer import (
-    CONFIG,
-    METRICS,
-    NonFiniteError,
-    Rollout,
-    Trainer,
-    TrainResult,
-    compute_gae,
-    minibatch_indices,
-    ppo_loss,
-    read_metrics,
-    select,
-)
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ActingLoop": "acting",
+    "CHECKPOINT": "checkpoint",
+    "CONFIG": "metrics",
+    "CheckpointError": "checkpoint",
+    "METRICS": "metrics",
+    "NonFiniteError": "trainer",
+    "Rollout": "rollout",
+    "Step": "acting",
+    "TrainResult": "trainer",
+    "Trainer": "trainer",
+    "compute_gae": "rollout",
+    "load_checkpoint": "checkpoint",
+    "minibatch_indices": "rollout",
+    "play_returns": "acting",
+    "ppo_loss": "loss",
+    "read_metrics": "metrics",
+    "save_checkpoint": "checkpoint",
+    "select": "rollout",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use: reading a run's metrics.csv does not load the trainer and its envs."""
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CHECKPOINT",

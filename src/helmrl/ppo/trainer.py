@@ -11,8 +11,6 @@ exactly and, like Stable-Baselines3, starts fresh episodes once.
 
 from __future__ import annotations
 
-import csv
-import math
 import signal
 import time
 from collections import deque
@@ -21,31 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.distributions import Categorical
 
 from ..config import TrainConfig
 from ..devices import resolve_device
 from ..envs import RewardScaler, default_reward_norm, make_vec_env
-from ..models import Agent, FrozenHistory, State, agent_class, build_frozen_history
+from ..models import FrozenHistory, agent_class, build_frozen_history
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
-
-METRICS = "metrics.csv"
-CONFIG = "config.json"
-COLUMNS = [
-    "update",
-    "step",
-    "episode_return_mean",
-    "episode_length_mean",
-    "episodes",
-    "fps",
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "approx_kl",
-    "clipfrac",
-    "time_s",
-]
+from .loss import STAT_NAMES, ppo_loss
+from .metrics import METRICS, append_metrics, progress_bar, tensorboard, truncate_metrics
+from .rollout import Rollout, compute_gae, minibatch_indices, select
 
 
 class NonFiniteError(RuntimeError):
@@ -65,113 +48,6 @@ class TrainResult:
     @property
     def checkpoint_path(self) -> Path:
         return self.run_dir / CHECKPOINT
-
-
-@dataclass
-class Rollout:
-    """T steps of N envs. Tensors are (T, N, ...) on the training device."""
-
-    obs: torch.Tensor
-    history: torch.Tensor | None  # frozen LM history of each obs (HELM), computed once
-    starts: torch.Tensor
-    actions: torch.Tensor
-    logprobs: torch.Tensor
-    values: torch.Tensor
-    rewards: torch.Tensor  # scaled when reward normalisation is on
-    initial_state: State  # the agent's state before step 0 (recurrent agents replay from it)
-    advantages: torch.Tensor | None = None
-    returns: torch.Tensor | None = None
-
-
-def compute_gae(
-    rewards: torch.Tensor,
-    values: torch.Tensor,
-    starts: torch.Tensor,
-    next_value: torch.Tensor,
-    next_start: torch.Tensor,
-    gamma: float,
-    lam: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """GAE(λ) over (T, N) tensors; ``starts[t]`` = obs t opened an episode (so t-1 ended one)."""
-    T = rewards.shape[0]
-    adv = torch.zeros_like(rewards)
-    last = torch.zeros_like(next_value)
-    for t in reversed(range(T)):
-        nonterminal = 1.0 - (next_start if t == T - 1 else starts[t + 1]).float()
-        v_next = next_value if t == T - 1 else values[t + 1]
-        delta = rewards[t] + gamma * v_next * nonterminal - values[t]
-        last = delta + gamma * lam * nonterminal * last
-        adv[t] = last
-    return adv, adv + values
-
-
-def ppo_loss(agent: Agent, cfg: TrainConfig, mb: Rollout) -> tuple[torch.Tensor, dict, dict]:
-    """Clipped PPO loss on one minibatch of (T', n) tensors -> (loss, stats, terms)."""
-    logits, value = agent.evaluate(mb.obs, mb.history, mb.initial_state, mb.starts)
-    dist = Categorical(logits=logits)
-    logratio = dist.log_prob(mb.actions) - mb.logprobs
-    ratio = logratio.exp()
-    adv = mb.advantages
-    if cfg.norm_adv and adv.numel() > 1:
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
-    v_loss = (value - mb.returns).pow(2).mean()  # MSE, no value clipping (authors' code, SB3)
-    entropy = dist.entropy().mean()
-    loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
-    with torch.no_grad():
-        stats = torch.stack(
-            [
-                pg_loss,
-                v_loss,
-                entropy,
-                ((ratio - 1) - logratio).mean(),
-                ((ratio - 1).abs() > cfg.clip_coef).float().mean(),
-            ]
-        )
-    return loss, {"stats": stats}, {"pg": pg_loss, "value": v_loss, "entropy": entropy}
-
-
-STAT_NAMES = ["policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"]
-
-
-def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):  # noqa: ANN201
-    """Recurrent agents: groups of whole env-trajectories. Others: random single samples.
-    Yields (time index or slice, env index); uses torch's CPU RNG."""
-    if recurrent:
-        for chunk in torch.randperm(N).tensor_split(min(n_minibatches, N)):
-            yield slice(None), chunk
-    else:
-        for chunk in torch.randperm(T * N).tensor_split(min(n_minibatches, T * N)):
-            yield chunk // N, chunk % N
-
-
-TENSOR_FIELDS = (
-    "obs",
-    "history",
-    "starts",
-    "actions",
-    "logprobs",
-    "values",
-    "rewards",
-    "advantages",
-    "returns",
-)
-
-
-def select(rollout: Rollout, t_idx: slice | torch.Tensor, e_idx: torch.Tensor) -> Rollout:
-    """A minibatch as (T', n) tensors: whole env sequences (t_idx a slice, with the state they
-    started from) or single samples (T' = 1)."""
-    device = rollout.actions.device
-    e_idx = e_idx.to(device)
-    whole = isinstance(t_idx, slice)
-    if not whole:
-        t_idx = t_idx.to(device)
-    out = {}
-    for name in TENSOR_FIELDS:
-        x = getattr(rollout, name)
-        out[name] = None if x is None else (x[:, e_idx] if whole else x[t_idx, e_idx][None])
-    state = {k: v[e_idx] for k, v in rollout.initial_state.items()} if whole else {}
-    return Rollout(**out, initial_state=state)
 
 
 class Trainer:
@@ -278,9 +154,9 @@ class Trainer:
                 f"resumed at update {self.update_count} (env step {self.global_step}); "
                 "every env starts a fresh episode"
             )
-        _truncate_metrics(self.run_dir / METRICS, self.update_count)
-        writer = _tensorboard(self.run_dir)
-        bar = _progress(cfg.total_steps, self.global_step, self.progress)
+        truncate_metrics(self.run_dir / METRICS, self.update_count)
+        writer = tensorboard(self.run_dir)
+        bar = progress_bar(cfg.total_steps, self.global_step, self.progress)
         start_step, t0 = self.global_step, time.perf_counter()
         handlers = _install_stop_handlers(self)
         try:
@@ -293,7 +169,7 @@ class Trainer:
                 # ---- log and checkpoint (neither touches the learner's state).
                 fps = (self.global_step - start_step) / (time.perf_counter() - t0)
                 row = self._log_row(stats, fps, time.perf_counter() - t0)
-                _append_metrics(self.run_dir / METRICS, row)
+                append_metrics(self.run_dir / METRICS, row)
                 for k in STAT_NAMES + ["episode_return_mean", "episode_length_mean", "fps"]:
                     if row[k] != "":
                         writer.add_scalar(f"train/{k}", row[k], self.global_step)
@@ -360,7 +236,14 @@ class Trainer:
         totals = []
         for _ in range(cfg.epochs):
             for t_idx, e_idx in minibatch_indices(T, N, self.n_minibatches, self.agent.recurrent):
-                loss, stats, terms = ppo_loss(self.agent, cfg, select(rollout, t_idx, e_idx))
+                loss, stats, terms = ppo_loss(
+                    self.agent,
+                    select(rollout, t_idx, e_idx),
+                    clip_coef=cfg.clip_coef,
+                    ent_coef=cfg.ent_coef,
+                    vf_coef=cfg.vf_coef,
+                    norm_adv=cfg.norm_adv,
+                )
                 _check_finite(terms | {"loss": loss}, self.update_count, self.global_step)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -430,42 +313,3 @@ def _install_stop_handlers(trainer: Trainer) -> dict:
 def _restore_handlers(old: dict) -> None:
     for sig, h in old.items():
         signal.signal(sig, h)
-
-
-def _append_metrics(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        if new:
-            w.writeheader()
-        w.writerow(row)
-
-
-def _truncate_metrics(path: Path, update: int) -> None:
-    """On resume, drop rows logged after the checkpoint (they will be produced again)."""
-    if not path.exists():
-        return
-    with open(path, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if int(r["update"]) <= update]
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-
-
-def _tensorboard(run_dir: Path):  # noqa: ANN202
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(run_dir / "tb"))
-
-
-def _progress(total: int, initial: int, enabled: bool):  # noqa: ANN202
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, float]]:
-    """metrics.csv as a list of rows with numbers (NaN where no episode had finished yet)."""
-    with open(Path(run_dir) / METRICS, newline="") as fh:
-        return [{k: float(v) if v != "" else math.nan for k, v in r.items()} for r in csv.DictReader(fh)]

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..config import TrainConfig
 from ..devices import describe_device
-from ..ppo import CHECKPOINT, CONFIG, load_checkpoint, read_metrics
+from ..ppo.checkpoint import CHECKPOINT, load_checkpoint
+from ..ppo.metrics import CONFIG, read_metrics
 from .spec import Cell, SweepSpec
 
 ATTEMPTS = "attempts.log"

@@ -1,0 +1,67 @@
+"""A run directory's files: config.json, metrics.csv (one row per update), TensorBoard; and the
+progress bar.
+
+Readers (plots, sweeps, analyses) import ``read_metrics`` from here, not the trainer.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+COLUMNS = [
+    "update",
+    "step",
+    "episode_return_mean",
+    "episode_length_mean",
+    "episodes",
+    "fps",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "clipfrac",
+    "time_s",
+]
+
+
+def append_metrics(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def truncate_metrics(path: Path, update: int) -> None:
+    """On resume, drop rows logged after the checkpoint (they will be produced again)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if int(r["update"]) <= update]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def tensorboard(run_dir: Path):  # noqa: ANN202
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(run_dir / "tb"))
+
+
+def progress_bar(total: int, initial: int, enabled: bool):  # noqa: ANN202
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    """metrics.csv as a list of rows with numbers (NaN where no episode had finished yet)."""
+    with open(Path(run_dir) / METRICS, newline="") as fh:
+        return [{k: float(v) if v != "" else math.nan for k, v in r.items()} for r in csv.DictReader(fh)]
