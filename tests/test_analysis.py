@@ -79,6 +79,9 @@ def test_attention_rows_sum_to_one_and_are_causal(tiny_lm, tmp_path):
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
 
 
+_ENV = "E-v0"
+
+
 def _fake_run(path, agent, seed, steps, returns):
     path.mkdir(parents=True)
     (path / "config.json").write_text(json.dumps({"env_id": "E-v0", "agent": agent, "seed": seed}))
@@ -182,3 +185,43 @@ def test_analyze_memory_cli_on_an_env_writes_heatmap_and_table(tmp_path, tiny_ll
     rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
     assert {(int(r["layer"]), int(r["lag"])) for r in rows} == {(k, lag) for k in range(3) for lag in (0, 1)}
     assert "best layer per lag" in capsys.readouterr().out
+
+
+def test_plot_reference_draws_the_published_points_in_the_agents_colour(tmp_path, monkeypatch):
+    from helmrl.analysis import curves
+
+    _fake_run(tmp_path / "h0", "helm", 0, [100, 200], [0.1, 0.5])
+    ref = tmp_path / "paper.csv"
+    ref.write_text(
+        "env_id,agent,step,return,source\n"
+        f"{_ENV},helm,100,0.3,paper\n{_ENV},helm,200,0.9,paper\n{_ENV},cnn,200,0.4,paper\nOther-v0,helm,1,1,paper\n"
+    )
+    drawn = []
+    real_plot = curves.plt.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        drawn.append((kwargs.get("label"), kwargs.get("color"), args))
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(curves.plt.Axes, "plot", spy)
+    assert (
+        main(["plot", str(tmp_path / "h0"), "--reference", str(ref), "--out", str(tmp_path / "c.png")]) == 0
+    )
+    by_label = {label: (colour, args) for label, colour, args in drawn}
+    assert by_label["helm (paper)"][0] == by_label["helm (n=1)"][0]  # same agent, same colour
+    assert list(by_label["helm (paper)"][1][0]) == [100.0, 200.0] and list(
+        by_label["helm (paper)"][1][1]
+    ) == [0.3, 0.9]
+    assert "cnn (paper)" in by_label and by_label["cnn (paper)"][0] != by_label["helm (n=1)"][0]
+    assert not any("Other" in str(label) for label in by_label)
+
+
+def test_plot_reference_without_the_columns_is_a_one_line_error(tmp_path, capsys):
+    _fake_run(tmp_path / "h0", "helm", 0, [100, 200], [0.1, 0.5])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n")
+    assert (
+        main(["plot", str(tmp_path / "h0"), "--reference", str(bad), "--out", str(tmp_path / "c.png")]) == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "env_id" in err

@@ -342,3 +342,28 @@ def test_a_missing_spec_and_conflicting_modes_are_one_line_errors(tmp_path, caps
     spec.write_text('envs = ["CartPole-v1"]\nagents = ["cnn"]\nseeds = [0]\n')
     assert main(["sweep", str(spec), "--list", "--summary"]) == 2
     assert "one of them" in capsys.readouterr().err
+
+
+def test_a_preset_gives_each_agent_its_own_settings_in_cli_and_sweep(capsys):
+    from helmrl.cli import _config_from_args, build_parser
+    from helmrl.config import AGENT_PRESETS
+
+    own = AGENT_PRESETS["keycorridor"]
+    for agent in ("helm", "lstm", "cnn"):
+        args = build_parser().parse_args(["train", "--preset", "keycorridor", "--agent", agent])
+        cfg = _config_from_args(args)
+        assert (cfg.lr, cfg.rollout_steps, cfg.ent_coef) == (
+            own[agent]["lr"],
+            own[agent]["rollout_steps"],
+            own[agent]["ent_coef"],
+        )
+    override = build_parser().parse_args(
+        ["train", "--preset", "keycorridor", "--agent", "cnn", "--lr", "0.002"]
+    )
+    assert _config_from_args(override).lr == 0.002  # the command line wins over the preset
+    cells = SweepSpec.from_dict({**GOOD, "agents": ["helm", "cnn"], "preset": "keycorridor"}).cells()
+    by_agent = {c.agent: c.config for c in cells}
+    assert by_agent["cnn"].lr == own["cnn"]["lr"] and by_agent["helm"].mem_len == own["helm"]["mem_len"]
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"--agent {a}" in out for a in ("helm", "lstm", "cnn"))
