@@ -156,3 +156,26 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_every_option_names_its_default():
+    import argparse
+
+    from helmrl.cli import build_parser
+
+    def parsers(p):
+        yield p
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub in a.choices.values():
+                    yield from parsers(sub)
+
+    missing = []
+    for p in parsers(build_parser()):
+        formatter = p._get_formatter()
+        for a in p._actions:
+            if a.option_strings and not isinstance(a, argparse._HelpAction):
+                text = formatter._get_help_string(a) or ""
+                if "default" not in text:
+                    missing.append(f"{p.prog} {a.option_strings[0]}")
+    assert not missing, missing

@@ -50,6 +50,26 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument(*flags, dest=f.name, default=None, help=text, **kwargs)
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the text already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.default is argparse.SUPPRESS:
+            return text
+        if action.nargs == 0:  # a flag
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
+def _use_defaults_formatter(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _DefaultsFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _use_defaults_formatter(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helmrl", description="HELM and baselines, trained with PPO.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,13 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(train)
 
     ev = sub.add_parser("eval", help="evaluate a trained run's checkpoint")
-    ev.add_argument("run_dir", type=Path)
-    ev.add_argument("--episodes", type=int, default=10)
+    ev.add_argument("run_dir", type=Path, help="a run directory")
+    ev.add_argument("--episodes", type=int, default=10, help="episodes to play")
     ev.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs")
 
     plot = sub.add_parser("plot", help="learning curves of runs (mean, 95%% CI across seeds) + IQM table")
-    plot.add_argument("run_dirs", type=Path, nargs="+")
+    plot.add_argument("run_dirs", type=Path, nargs="+", help="run directories (seeds of an agent are pooled)")
     plot.add_argument("--out", type=Path, default=Path("curves.png"), help="PNG (default: curves.png)")
     plot.add_argument(
         "--reference",
@@ -95,28 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
     ]:
         k = kinds.add_parser(kind, help=text)
         k.add_argument("run_dir", type=Path, nargs="?", help="a run directory: its env, LM, seed and policy")
-        k.add_argument("--run", type=Path, help="the same, as an option")
+        k.add_argument("--run", type=Path, help="the same, as an option (default: none)")
         k.add_argument("--env", default="MiniGrid-KeyCorridorS3R1-v0", help="env id when no --run")
         k.add_argument("--lm", default=None, help="frozen LM when no --run (default smollm2-135m)")
-        k.add_argument("--seed", type=int, default=0)
-        k.add_argument("--out", type=Path, default=Path(f"{kind}.png"))
+        k.add_argument("--seed", type=int, default=0, help="seed of the envs and FrozenHopfield")
+        k.add_argument("--out", type=Path, default=Path(f"{kind}.png"), help="PNG (a CSV goes beside it)")
         if kind == "memory":
-            k.add_argument("--lags", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16])
-            k.add_argument("--layers", type=int, nargs="+", help="layers to probe (default: all, 0 = inputs)")
+            k.add_argument(
+                "--lags", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16], help="steps back to predict"
+            )
+            k.add_argument(
+                "--layers",
+                type=int,
+                nargs="+",
+                help="layers to probe (default: 7 spread over the depth; 0 = inputs)",
+            )
             k.add_argument(
                 "--synthetic", action="store_true", help="random sequences of --symbols observations"
             )
             k.add_argument("--symbols", type=int, default=4, help="distinct observations (synthetic mode)")
             k.add_argument("--n-envs", type=int, default=16, help="envs (3/4 fit the probe, 1/4 test it)")
-            k.add_argument("--steps", type=int, default=200)
-            k.add_argument("--mem-len", type=int, default=64)
+            k.add_argument("--steps", type=int, default=200, help="steps per env")
+            k.add_argument("--mem-len", type=int, default=64, help="LM memory slots per env")
+            k.add_argument("--no-progress", action="store_true", help="no progress bar")
             k.add_argument(
                 "--beta", type=float, default=None, help="FrozenHopfield β (default: run's, else 100)"
             )
             continue
         if kind == "distances":
             k.add_argument("--n", type=int, default=64, help="observations")
-            k.add_argument("--betas", type=float, nargs="+", default=[1.0, 10.0, 100.0])
+            k.add_argument("--betas", type=float, nargs="+", default=[1.0, 10.0, 100.0], help="β values")
         else:
             k.add_argument("--max-steps", type=int, default=48, help="steps of the episode shown")
         if kind == "attention":
@@ -125,10 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     rec = sub.add_parser("record", help="video of a trained agent (.gif or .mp4)")
-    rec.add_argument("run_dir", type=Path)
-    rec.add_argument("--episodes", type=int, default=3)
-    rec.add_argument("--out", type=Path, default=Path("agent.gif"))
-    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("run_dir", type=Path, help="a run directory")
+    rec.add_argument("--episodes", type=int, default=3, help="episodes to record")
+    rec.add_argument("--out", type=Path, default=Path("agent.gif"), help=".gif or .mp4")
+    rec.add_argument("--seed", type=int, default=0, help="seed of the env")
 
     sw = sub.add_parser("sweep", help="an (env, agent, seed) grid of runs on Ray, and its summary")
     sw.add_argument(
@@ -151,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list the presets and their settings")
     sub.add_parser("agents", help="list the registered agents")
     sub.add_parser("envs", help="list the env ids helmrl registers, and the families it wraps")
+    _use_defaults_formatter(parser)
     return parser
 
 
@@ -291,7 +320,8 @@ def _analyze_memory(args, env_id, lm, seed, beta, agent, history) -> int:  # noq
     if args.n_envs < 2 or args.steps < 2 or beta <= 0 or any(k < 0 for k in args.lags):
         raise UsageError("--n-envs and --steps must be >= 2, --beta > 0, --lags >= 0")
     n_layers = lm.model.config.num_hidden_layers
-    layers = args.layers if args.layers else list(range(n_layers + 1))
+    # Default: seven layers spread over the depth (one probe per layer and lag is the cost).
+    layers = args.layers if args.layers else sorted({round(i * n_layers / 6) for i in range(7)})
     if any(not 0 <= k <= n_layers for k in layers):
         raise UsageError(f"--layers: this LM has layers 0..{n_layers}")
     if args.synthetic:
@@ -303,11 +333,12 @@ def _analyze_memory(args, env_id, lm, seed, beta, agent, history) -> int:  # noq
     states = mp.record_states(
         lm.model, trace, beta, args.mem_len, min(4, args.mem_len - 1), seed, not args.synthetic
     )
-    res = mp.write_probe(
-        mp.probe(states, trace, args.lags, layers, seed=seed), args.out, f"{lm.name}: {source}"
-    )
+    results = mp.probe(states, trace, args.lags, layers, seed=seed, progress=not args.no_progress)
+    res = mp.write_probe(results, args.out, f"{lm.name}: {source}")
     best = "; ".join(f"lag {k}: layer {b[0]} ({b[1]:.2f}, chance {b[2]:.2f})" for k, b in res["best"].items())
     print(f"{res['png']}: best layer per lag: {best}  (table: {res['csv']})")
+    if not args.layers:
+        print(f"  probed layers {layers}; every layer: --layers {' '.join(map(str, range(n_layers + 1)))}")
     return 0
 
 

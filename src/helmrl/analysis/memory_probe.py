@@ -106,6 +106,7 @@ def probe(
     layers: list[int],
     train_frac: float = 0.75,
     seed: int = 0,
+    progress: bool = False,
 ) -> list[dict]:
     """Held-out accuracy of a linear probe per (layer, lag); envs split into train and test."""
     import warnings
@@ -114,6 +115,7 @@ def probe(
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from tqdm.auto import tqdm
 
     T, N = trace.starts.shape
     age = episode_step(trace.starts)
@@ -121,6 +123,7 @@ def probe(
     if n_train >= N:
         raise ValueError("need at least 2 envs: some to fit the probe, some to test it")
     results = []
+    bar = tqdm(total=len(lags) * len(layers), unit="probe", disable=not progress, dynamic_ncols=True)
     for lag in lags:
         t_idx, e_idx = np.nonzero(age >= lag)  # the observation lag steps back is in the episode
         target = trace.labels[t_idx - lag, e_idx]
@@ -148,6 +151,8 @@ def probe(
                     "n_test": int(test.sum()),
                 }
             )
+            bar.update()
+    bar.close()
     return results
 
 
