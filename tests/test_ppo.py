@@ -152,3 +152,24 @@ def test_gae_matches_hand_computation():
     expected = torch.tensor([[d0 + 0.45 * d1], [d1], [d2]])
     torch.testing.assert_close(adv, expected)
     torch.testing.assert_close(ret, expected + v)
+
+
+def test_anneal_lr_decays_linearly_with_the_update_count(tmp_path):
+    cfg = TrainConfig(
+        env_id="CartPole-v1", agent="cnn", n_envs=2, rollout_steps=8, total_steps=2 * 8 * 4, lr=1e-3
+    )
+    seen = []
+    tr = Trainer(cfg.replace(anneal_lr=True).validate(), tmp_path / "a", progress=False)
+    real = tr.optimizer.step
+
+    def spy(*args, **kwargs):
+        seen.append(tr.optimizer.param_groups[0]["lr"])
+        return real(*args, **kwargs)
+
+    tr.optimizer.step = spy
+    tr.train()
+    per_update = sorted(set(seen), reverse=True)
+    assert per_update == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+    flat = Trainer(cfg.validate(), tmp_path / "b", progress=False)
+    flat.train()
+    assert flat.optimizer.param_groups[0]["lr"] == 1e-3

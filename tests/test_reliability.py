@@ -281,6 +281,7 @@ BAD_FIELDS = [
     ("hopfield_cache", -2),
     ("memory_impl", "flash"),
     ("lr", 0.0),
+    ("anneal_lr", "yes"),
     ("rollout_steps", 0),
     ("n_minibatches", 0),
     ("device", "tpu"),

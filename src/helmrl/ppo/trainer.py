@@ -223,6 +223,9 @@ class Trainer:
     def update(self, rollout: Rollout) -> dict[str, float]:
         """GAE with the bootstrap value of the next observation, then epochs x minibatches."""
         cfg = self.cfg
+        if cfg.anneal_lr:  # linearly to 0 over the run, as CleanRL: a function of the update count
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr * (1.0 - self.update_count / cfg.num_updates)
         rollout.advantages, rollout.returns = compute_gae(
             rollout.rewards,
             rollout.values,
