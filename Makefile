@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 install: $(STAMP)
 
-# HELM and CNN-PPO side by side on a task that needs memory (CueMemory-v0), then their curves.
+# HELM and CNN-PPO side by side on a task that needs memory (CueRecall-v0: name a cue seen 4 steps
+# earlier among distractors), then their curves and each agent's IQM on the last line.
 demo: install
 	$(VENV)/bin/helmrl train --preset demo --agent helm --run-dir runs/demo-helm --overwrite --no-progress
 	$(VENV)/bin/helmrl train --preset demo --agent cnn --run-dir runs/demo-cnn --overwrite --no-progress

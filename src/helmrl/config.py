@@ -224,9 +224,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # seen 4 steps earlier among distractors (CueRecall-v0). The memoryless CNN-PPO cannot beat 0.5.
     # β = 1000: at the paper's 100, SmolLM2's FrozenHopfield outputs for different observations
     # are nearly parallel (cosine 0.73-0.96 over seeds 0-4), and HELM failed on 2 of 5 seeds.
+    # The learning rate decays to 0, so the last updates do not shake a solved policy.
     "demo": dict(
         env_id="CueRecall-v0",
         beta=1000.0,
+        anneal_lr=True,
         n_envs=8,
         rollout_steps=24,
         n_minibatches=4,
