@@ -31,12 +31,20 @@ from helmrl.envs import default_reward_norm, make_env
 COLUMNS = ["update", "step", "episode_return_mean", "episode_length_mean", "episodes", "fps", "time_s"]
 
 
-def run(agent: str, seed: int, out: Path, preset_name: str, total_steps: int, chunk: int) -> Path:
+def run(
+    agent: str,
+    seed: int,
+    out: Path,
+    preset_name: str,
+    total_steps: int,
+    chunk: int,
+    overrides: dict | None = None,
+) -> Path:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
-    cfg = preset(preset_name, "helm").replace(seed=seed, total_steps=total_steps)
+    cfg = preset(preset_name, "helm").replace(seed=seed, total_steps=total_steps, **(overrides or {}))
     run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps({**cfg.to_dict(), "agent": agent}, indent=2) + "\n")
@@ -67,7 +75,7 @@ def run(agent: str, seed: int, out: Path, preset_name: str, total_steps: int, ch
         model = PPO(
             policy,
             venv,
-            learning_rate=cfg.lr,
+            learning_rate=(lambda left: cfg.lr * left) if cfg.anneal_lr else cfg.lr,  # left: 1 -> 0
             n_steps=cfg.rollout_steps,
             batch_size=cfg.batch_size // cfg.n_minibatches,
             n_epochs=cfg.epochs,
@@ -145,9 +153,15 @@ def main() -> None:
         help="(default: %(default)s)",
     )
     ap.add_argument("--torch-threads", type=int, default=1, help="(default: 1)")
+    ap.add_argument(
+        "--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides (default: none)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.torch_threads)
-    print(run(args.agent, args.seed, args.out, args.preset, args.total_steps, args.chunk))
+    from demo_seeds import _parse_override  # the same FIELD=VALUE parsing
+
+    overrides = dict(_parse_override(kv) for kv in args.set)
+    print(run(args.agent, args.seed, args.out, args.preset, args.total_steps, args.chunk, overrides))
 
 
 if __name__ == "__main__":
