@@ -10,7 +10,8 @@ metrics.csv) and writes:
 - benchmarks/results/keycorridor-repro-iqm.csv: per agent, IQM [95% CI] of the return at 100k,
   200k and 300k steps (every run that reached the step), next to the paper's mean;
 - benchmarks/results/keycorridor-repro.png: the curves with the paper's points;
-- benchmarks/results/keycorridor-ablation.csv: each screening variant's return at 200k, its IQM
+- benchmarks/results/keycorridor-helm-screen.csv: HELM's screening cells at the paper's points;
+- benchmarks/results/keycorridor-ablation.csv: each CNN-PPO screening variant's return at 200k, its IQM
   [CI], and the difference of means to the grid's CNN-PPO (bootstrap CI over seeds).
 A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S.
 """
@@ -116,16 +117,35 @@ def main() -> None:
                 )
             )
     write(RESULTS / "keycorridor-repro-iqm.csv", table)
-    if grid:
-        res = plot_runs(grid, RESULTS / "keycorridor-repro.png", reference=read_reference(PAPER))
+    screen = runs_in(CELLS / "keycorridor-screen")
+    if grid or screen:  # every curve against the paper's points
+        res = plot_runs(grid + screen, RESULTS / "keycorridor-repro.png", reference=read_reference(PAPER))
         print(f"wrote {res['png']}")
+
+    # HELM's screening cells: the return at each of the paper's points that the run reached.
+    helm = []
+    for run in screen:
+        if json.loads((run / "config.json").read_text())["agent"] != "helm":
+            continue
+        for step in (50_000, 100_000, 150_000, 200_000, 300_000):
+            value = return_at(run, step)
+            if value is not None:
+                helm.append(
+                    dict(
+                        variant=label(run),
+                        seed=json.loads((run / "config.json").read_text())["seed"],
+                        step=step,
+                        return_=round(value, 3),
+                        paper_mean=paper.get(("helm", step), ""),
+                    )
+                )
+    write(RESULTS / "keycorridor-helm-screen.csv", helm)
 
     # The screening ablation, against the grid's CNN-PPO (earlier PPO details, HELM's settings).
     base_runs = [r for r in runs_in(CELLS / "keycorridor") if label(r) == "cnn"]
     base = np.array([v for r in base_runs if (v := return_at(r, 200_000)) is not None])
-    screen = runs_in(CELLS / "keycorridor-screen")
     ablation = []
-    for variant in sorted({label(r) for r in screen}):
+    for variant in sorted({label(r) for r in screen if not label(r).startswith("helm")}):
         vals = np.array(
             [v for r in screen if label(r) == variant and (v := return_at(r, 200_000)) is not None]
         )
