@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow  # learning runs with the real LM
 
 # agent -> (updates, bar): mean return over the last 128 episodes >= bar (chance: 0.5 ± 0.044)
 LEARNS = {"helm": (16, 0.7), "lstm": (30, 0.85)}
-CNN_UPDATES, CNN_CEILING = 30, 0.7
+CNN_UPDATES, CNN_CEILING = 20, 0.7  # a memoryless policy cannot beat 0.5 at any length
 SEEDS = (0, 1, 2)
 
 

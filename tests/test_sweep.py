@@ -198,7 +198,7 @@ def ray_cluster(tmp_path):
                 pass
         for p in procs:
             try:
-                p.wait(timeout=20)
+                p.wait(timeout=5)  # Ray exits on SIGTERM within seconds; then SIGKILL
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
 
