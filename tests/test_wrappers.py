@@ -168,3 +168,25 @@ def test_models_do_not_import_the_app_config():
     code = "import sys, helmrl.models, helmrl.wrappers; print('helmrl.config' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_module_dropped_into_a_registry_package_registers_itself(tmp_path):
+    from helmrl.models import AGENTS
+    from helmrl.registry import import_submodules
+
+    pkg = tmp_path / "extra_agents"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mine.py").write_text(
+        "from helmrl.models.agents import CNNAgent, register_agent\n"
+        "@register_agent('mine-test')\nclass Mine(CNNAgent):\n    pass\n"
+    )
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import_submodules("extra_agents", [str(pkg)])
+        assert "mine-test" in AGENTS
+    finally:
+        sys.path.remove(str(tmp_path))
+        AGENTS.pop("mine-test", None)

@@ -2,9 +2,7 @@
 memory mode, CueMemory, CueRecall). Importing this package imports every module in it, so each
 registers its family and ids: a new env family is one module dropped here."""
 
-import importlib
-import pkgutil
-
+from ..registry import import_submodules
 from .factory import (
     RewardScaler,
     adapt_observations,
@@ -15,8 +13,7 @@ from .factory import (
 )
 from .families import FAMILIES, EnvError, EnvFamily, family_of, register_family
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_submodules(__name__, __path__)
 
 __all__ = [
     "FAMILIES",

@@ -16,6 +16,13 @@ def _xavier(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def _dense_after(convs: nn.Module, chw: tuple[int, int, int], features: int) -> nn.Sequential:
+    """Linear→features · ReLU on the flattened output of ``convs`` for (C, H, W) inputs."""
+    with torch.no_grad():
+        n_flat = convs(torch.zeros(1, *chw)).shape[1]
+    return nn.Sequential(nn.Linear(n_flat, features), nn.ReLU())
+
+
 class SmallImpalaCNN(nn.Module):
     """The authors' "small Impala" (Nature-style) CNN for (H, W, C) uint8 images.
 
@@ -37,10 +44,7 @@ class SmallImpalaCNN(nn.Module):
             nn.ReLU(),
             nn.Flatten(),
         )
-        with torch.no_grad():
-            n_flat = self.convs(torch.zeros(1, c, h, w)).shape[1]
-        self.fc = nn.Sequential(nn.Linear(n_flat, features), nn.ReLU())
-        self.out_dim = features
+        self.fc, self.out_dim = _dense_after(self.convs, (c, h, w), features), features
         _xavier(self)
 
     def forward(self, obs: Tensor) -> Tensor:
@@ -68,10 +72,7 @@ class NatureCNN(nn.Module):
             nn.ReLU(),
             nn.Flatten(),
         )
-        with torch.no_grad():
-            n_flat = self.convs(torch.zeros(1, c, h, w)).shape[1]
-        self.fc = nn.Sequential(nn.Linear(n_flat, features), nn.ReLU())
-        self.out_dim = features
+        self.fc, self.out_dim = _dense_after(self.convs, (c, h, w), features), features
         for m in self.modules():
             if isinstance(m, nn.Conv2d | nn.Linear):
                 nn.init.orthogonal_(m.weight, math.sqrt(2))

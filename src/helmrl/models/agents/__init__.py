@@ -4,16 +4,13 @@ Importing this package imports every module in it, so each registers its agents:
 one module dropped beside these, decorated with ``@register_agent("name")``.
 """
 
-import importlib
-import pkgutil
-
+from ...registry import import_submodules
 from .base import AGENTS, Agent, NetConfig, State, agent_class, register_agent
 from .cnn import CNNAgent
 from .helm import HELMAgent
 from .lstm import LSTMAgent
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_submodules(__name__, __path__)
 
 __all__ = [
     "AGENTS",
