@@ -49,7 +49,7 @@ def main() -> None:
             times[m].append(time.perf_counter() - t)
     base = statistics.median(times[args.mem_lens[0]])
     host = describe_device(torch.device("cpu"))
-    print(f"host: {host}, {torch.get_num_threads()} threads, {dtype}, {n} envs")
+    print(f"host: {host}, {dtype}, {n} envs")
     for m in mems:
         med = statistics.median(times[m])
         print(f"mem_len {m:5d}: {med * 1e3:7.1f} ms/step  {n / med:7.1f} env-steps/s  {med / base:5.2f}x")
