@@ -106,24 +106,11 @@ class TrainConfig:
 
     def history(self) -> HistoryConfig:
         """The model layer's config of the frozen history stage."""
-        return HistoryConfig(
-            lm=self.lm,
-            beta=self.beta,
-            similarity=self.similarity,
-            mem_len=self.mem_len,
-            n_sink=self.n_sink,
-            frozen_dtype=self.frozen_dtype,
-            hopfield_cache=self.hopfield_cache,
-            history_layer=self.history_layer,
-            history_norm=self.history_norm,
-            lm_layers=self.lm_layers,
-            memory_impl=self.memory_impl,
-            seed=self.seed,
-        )
+        return HistoryConfig(**{f.name: getattr(self, f.name) for f in fields(HistoryConfig)})
 
     def net(self) -> NetConfig:
         """The model layer's config of the trainable networks."""
-        return NetConfig(head=self.head, output_gain=self.output_gain, encoder=self.encoder)
+        return NetConfig(**{f.name: getattr(self, f.name) for f in fields(NetConfig)})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -109,17 +109,23 @@ class HistoryStream:
         out = self.stage(self._raw(obs), torch.as_tensor(np.asarray(starts, dtype=bool)))
         return out.cpu().numpy()
 
-    def peek(self, obs: Any, starts: np.ndarray) -> np.ndarray:
-        """The history ``step`` would return, leaving every env's memory as it was (for the
-        terminal observation of an episode the vector env has already reset)."""
+    def terminal(self, final_obs: dict[int, Any]) -> dict[int, dict[str, Any]]:
+        """The terminal observations of the envs in ``final_obs`` (env index -> observation, their
+        episodes already reset by the vector env), each with the history it closes its episode
+        with: one more step of the memory, then every env's memory restored exactly."""
         memory = self.stage.memory
         assert memory is not None
+        filler = next(iter(final_obs.values()))  # for the other envs; their step is undone
+        rows = [final_obs.get(i, filler) for i in range(self.n_envs)]
+        batch = np.stack(rows) if self.key is None else {self.key: np.stack([o[self.key] for o in rows])}
+        go_on = np.zeros(self.n_envs, dtype=bool)
         with torch.inference_mode():
-            saved = memory.snapshot_step(torch.as_tensor(np.asarray(starts, dtype=bool)))
+            saved = memory.snapshot_step(torch.as_tensor(go_on))
             try:
-                return self.step(obs, starts)
+                hist = self.step(batch, go_on)
             finally:
                 memory.restore_step(saved)
+        return {i: self.join(o, hist[i]) for i, o in final_obs.items()}
 
     def join(self, obs: Any, history: np.ndarray) -> dict[str, Any]:
         parts = dict(obs) if self.key is not None else {OBSERVATION: obs}
@@ -183,21 +189,8 @@ class FrozenHistoryObservation(VectorWrapper):
             starts = done
             if done.any() and "final_obs" in info:
                 info = dict(info)
-                info["final_obs"] = self._with_final_history(info["final_obs"], done)
+                ended = self.stream.terminal({int(i): info["final_obs"][i] for i in np.flatnonzero(done)})
+                info["final_obs"] = np.empty(self.num_envs, dtype=object)
+                for i, o in ended.items():
+                    info["final_obs"][i] = o
         return self.stream.join(obs, self.stream.step(obs, starts)), reward, terminated, truncated, info
-
-    def _with_final_history(self, final_obs: np.ndarray, done: np.ndarray) -> np.ndarray:
-        """SAME_STEP's terminal observations, each with the history it closes its episode with."""
-        first = next(o for o, d in zip(final_obs, done, strict=True) if d)
-        batch = _stack([o if d else first for o, d in zip(final_obs, done, strict=True)], self.stream.key)
-        hist = self.stream.peek(batch, np.zeros(self.num_envs, dtype=bool))
-        out = np.empty(self.num_envs, dtype=object)
-        for i in np.flatnonzero(done):
-            out[i] = self.stream.join(final_obs[i], hist[i])
-        return out
-
-
-def _stack(items: list[Any], key: str | None) -> Any:
-    if key is None:
-        return np.stack(items)
-    return {key: np.stack([o[key] for o in items])}

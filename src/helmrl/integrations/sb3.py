@@ -51,15 +51,14 @@ class FrozenHistoryVecEnv(VecEnvWrapper):
     def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
         obs, rewards, dones, infos = self.venv.step_wait()
         dones = np.asarray(dones, dtype=bool)
-        ended = [i for i in np.flatnonzero(dones) if "terminal_observation" in infos[i]]
+        ended = {
+            int(i): infos[i]["terminal_observation"]
+            for i in np.flatnonzero(dones)
+            if "terminal_observation" in infos[i]
+        }
         if ended:  # the terminal observations' histories, before the memory moves on
-            terminal = [infos[i]["terminal_observation"] for i in ended]
-            batch = [terminal[ended.index(i)] if i in ended else terminal[0] for i in range(self.num_envs)]
-            key = self.stream.key
-            stacked = np.stack(batch) if key is None else {key: np.stack([b[key] for b in batch])}
-            hist = self.stream.peek(stacked, np.zeros(self.num_envs, dtype=bool))
-            for i, term in zip(ended, terminal, strict=True):
-                infos[i]["terminal_observation"] = self.stream.join(term, hist[i])
+            for i, terminal in self.stream.terminal(ended).items():
+                infos[i]["terminal_observation"] = terminal
         return self.stream.join(obs, self.stream.step(obs, dones)), rewards, dones, infos
 
 

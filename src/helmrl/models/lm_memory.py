@@ -103,9 +103,12 @@ class StreamingLMMemory(nn.Module):
         self.position.masked_fill_(episode_start, 0)
         self.valid.masked_fill_(episode_start[:, None], False)
         pos = self.position.clone()
+        return pos, self._slot_of(pos)
+
+    def _slot_of(self, pos: Tensor) -> Tensor:
+        """Ring-buffer slot of each env's step ``pos``: the first n_sink steps keep their own slots."""
         ring = self.mem_len - self.n_sink
-        slot = torch.where(pos < self.n_sink, pos, self.n_sink + (pos - self.n_sink) % ring)
-        return pos, slot
+        return torch.where(pos < self.n_sink, pos, self.n_sink + (pos - self.n_sink) % ring)
 
     @torch.inference_mode()
     def forward(self, x: Tensor, episode_start: Tensor) -> Tensor:
@@ -119,9 +122,7 @@ class StreamingLMMemory(nn.Module):
         """What the next ``forward(x, episode_start)`` will overwrite: positions, validity, and the
         one key/value slot per env it writes (a few KB, not the whole ring buffer)."""
         start = episode_start.to(self.device, torch.bool)
-        pos = torch.where(start, torch.zeros_like(self.position), self.position)
-        ring = self.mem_len - self.n_sink
-        slot = torch.where(pos < self.n_sink, pos, self.n_sink + (pos - self.n_sink) % ring)
+        slot = self._slot_of(torch.where(start, torch.zeros_like(self.position), self.position))
         keys = self.keys[:, self._env_index, :, slot].clone()
         values = self.values[:, self._env_index, :, slot].clone()
         return self.position.clone(), self.valid.clone(), slot, keys, values
