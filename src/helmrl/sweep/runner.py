@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -60,16 +62,33 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
         else:
             trainer = prepare_run(cfg, path, overwrite=path.exists(), progress=False)
         with open(path / ATTEMPTS, "a") as fh:
-            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start update={start_update}\n")
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start update={start_update} "
+                     f"commit={source_commit()} host={platform.node()}\n")
         t0 = time.perf_counter()
         result = trainer.train(resume=resume)
         info = _cell_info(path)
         info["wall_s"] = info.get("wall_s", 0.0) + time.perf_counter() - t0
         info["device"] = describe_device(trainer.device)
+        info["host"] = platform.node()
+        info["commits"] = sorted(set(info.get("commits", [])) | {source_commit()})
         (path / CELL_INFO).write_text(json.dumps(info) + "\n")
         if result.interrupted:
             raise KeyboardInterrupt(f"cell {path.name} interrupted")
     return summary_row(path)
+
+
+def source_commit() -> str:
+    """The git commit of the helmrl source that ran (with ``+dirty`` for uncommitted changes), or
+    ``unknown`` outside a checkout: a cell resumed on newer code lists every commit it ran on."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                               cwd=here.parent, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def _cell_info(path: Path) -> dict[str, Any]:
