@@ -201,7 +201,7 @@ def main() -> None:
                 del lever
         if device.type == "cuda":  # the CUDA-graph lever, side by side
             eager = make_lm_memory(lm.model, n, L, 4, dtype)
-            eager._graph_wanted = False
+            eager.use_cuda_graph = False
             t_eager = lm_step_time(eager, x, 8, args.reps, device)
             row(f"[n={n}]     same step without the CUDA graph (env-steps/s)", n / t_eager, "steps/s")
             del eager

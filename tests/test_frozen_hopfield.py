@@ -133,3 +133,15 @@ def test_standardize_uses_the_lms_own_statistics_fixed_at_build():
     a.reset(4)
     raw.reset(4)
     torch.testing.assert_close(a(obs, start), (raw(obs, start) - a.norm_mean) / a.norm_std)
+
+
+def test_logits_are_fp32_exact_whatever_the_value_dtype():
+    """β·sim at β = 1000 must not inherit bf16's rounding: a bf16 FrozenHopfield's logits equal the
+    fp32 one's bit for bit, only its output (the value product) is rounded."""
+    torch.manual_seed(0)
+    emb, obs = torch.randn(300, 24), torch.rand(5, 40)
+    exact = FrozenHopfield(emb, obs_dim=40, beta=1000.0)
+    half = FrozenHopfield(emb, obs_dim=40, beta=1000.0, dtype=torch.bfloat16)
+    assert torch.equal(half.logits(obs), exact.logits(obs))
+    assert half(obs).dtype == torch.bfloat16
+    torch.testing.assert_close(half(obs).float(), exact(obs), atol=0.05, rtol=0.02)

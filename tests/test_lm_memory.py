@@ -175,3 +175,30 @@ def test_isa_caps_reproduce_an_avx2_host(monkeypatch, env, fast):
     expected = native if fast is None else fast
     assert cpu_has_fast_bf16() is expected
     assert resolve_frozen_dtype("auto", "cpu") == (torch.bfloat16 if expected else torch.float32)
+
+
+def test_trimmed_attention_never_reads_unfilled_slots_and_matches_the_full_buffer():
+    """trim_unused_slots attends over slots [0, most filled) only: poison the slots beyond any
+    env's reach in 6 steps with NaN. The untrimmed step reads them (0 · NaN = NaN), the trimmed
+    one must not, and where both are finite they agree to float reordering."""
+    model = tiny_llama()
+    trimmed = make_lm_memory(model, n_envs=3, mem_len=16, n_sink=2, implementation="fast")
+    full = make_lm_memory(model, n_envs=3, mem_len=16, n_sink=2, implementation="fast")
+    full.trim_unused_slots = False
+    assert trimmed.trim_unused_slots  # the default on CPU
+    for m in (trimmed, full):
+        m.keys[..., 6:, :] = float("nan")
+        m.values[..., 6:, :] = float("nan")
+    torch.manual_seed(3)
+    xs = torch.randn(6, 3, 32)
+    starts = torch.zeros(6, 3, dtype=torch.bool)
+    starts[0] = True
+    starts[4, 1] = True  # env 1 restarts: its old slots stay filled (NaN-free) but masked
+    got = torch.stack([trimmed(xs[t], starts[t]) for t in range(6)])
+    assert torch.isfinite(got).all()
+    assert torch.isnan(full(xs[0], starts[0])).all()  # proof that the poison is in reach
+    full.keys.zero_()
+    full.values.zero_()
+    full.reset()
+    ref = torch.stack([full(xs[t], starts[t]) for t in range(6)])
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)

@@ -12,6 +12,11 @@ Defaults follow the authors' code rather than the paper's text:
 * β = 100.
 
 Nothing here is trainable: E and P are buffers, so an optimizer never sees them.
+
+Precision: the logits β · sim are always computed in fp32. A bf16 similarity (spacing 2⁻⁸
+just below 1, plus the GEMM's rounding) is off by ~1e-3, which β = 1000 turns into a logit
+error near 1: enough to change the softmax's winner. ``dtype`` applies only to the value
+product Eᵀ w, whose rounding is that of one GEMM in that dtype.
 """
 
 from __future__ import annotations
@@ -60,8 +65,8 @@ class FrozenHopfield(nn.Module):
         emb = embeddings.detach().to(torch.float32)
         keys = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12) if similarity == "cosine" else emb
         # Stored transposed so that forward is two plain GEMMs: (B,n)@(n,m), (B,m)@(m,k).
-        self.register_buffer("projection_t", proj.t().contiguous().to(dtype))
-        self.register_buffer("keys_t", keys.t().contiguous().to(dtype))  # (m, k), normalised
+        self.register_buffer("projection_t", proj.t().contiguous())  # fp32: exact logits
+        self.register_buffer("keys_t", keys.t().contiguous())  # (m, k), normalised, fp32
         self.register_buffer("embeddings", emb.contiguous().to(dtype))  # (k, m), values
 
     @property
@@ -73,10 +78,10 @@ class FrozenHopfield(nn.Module):
         """β · sim(E, P o) for a batch of flat observations: (B, n) -> (B, k), fp32."""
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
             raise ValueError(f"expected observations of shape (B, {self.obs_dim}), got {tuple(obs.shape)}")
-        query = obs.to(self.projection_t.dtype) @ self.projection_t
+        query = obs.float() @ self.projection_t
         if self.similarity == "cosine":
             query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return (query @ self.keys_t).float() * self.beta
+        return (query @ self.keys_t) * self.beta
 
     @torch.no_grad()
     def weights(self, obs: Tensor) -> Tensor:

@@ -204,14 +204,22 @@ class FastDecoderMemory(StreamingLMMemory):
                 self._w[k] = torch.ops.mkldnn._reorder_linear_weight(self._w[k].t().contiguous(), n_envs)
 
         self.fused_attention = False  # torch's SDPA instead: slower on the CPUs measured
-        # On CUDA one step is ~600 small kernels: replaying them as one CUDA graph removes the
-        # launch overhead that otherwise dominates at tens of envs.
-        self._graph_wanted = self.device.type == "cuda"
+        #: Attend over slots [0, filled) only, where ``filled`` is the most slots any env holds
+        #: this step (a host sync, so CPU only). Exact: the slots beyond it are masked for every
+        #: env, so they add exactly zero to each softmax; it only stops reading them. At 512
+        #: slots and KeyCorridor's episodes (≤ 270 steps) most of the cache is never read.
+        self.trim_unused_slots = self.device.type == "cpu"
+        #: On CUDA one step is ~600 small kernels: replaying them as one CUDA graph removes the
+        #: launch overhead that otherwise dominates at tens of envs (static shapes, so no trim).
+        self.use_cuda_graph = self.device.type == "cuda"
         self._graph: torch.cuda.CUDAGraph | None = None
+        # rotate_half(x) * sin == flip_halves(x) * signed_sin: one flip instead of chunk/neg/cat
+        half = self.head_dim // 2
+        self._sign = torch.cat([-torch.ones(half), torch.ones(half)]).to(self.device)
 
     @torch.inference_mode()
     def forward(self, x: Tensor, episode_start: Tensor) -> Tensor:
-        if not self._graph_wanted:
+        if not self.use_cuda_graph:
             return super().forward(x, episode_start)
         if x.shape != (self.n_envs, self.hidden_size):
             raise ValueError(f"expected inputs ({self.n_envs}, {self.hidden_size}), got {tuple(x.shape)}")
@@ -246,7 +254,7 @@ class FastDecoderMemory(StreamingLMMemory):
 
             msg = str(err).splitlines()[0]
             warnings.warn(f"CUDA graph capture of the LM step failed, running eagerly ({msg})", stacklevel=2)
-            self._graph_wanted = False
+            self.use_cuda_graph = False
         for t, saved in zip((self.keys, self.values, self.position, self.valid), state, strict=True):
             t.copy_(saved)  # the warm-up steps must leave no trace
 
@@ -260,18 +268,30 @@ class FastDecoderMemory(StreamingLMMemory):
         return y.float()
 
     def _rms(self, h: Tensor, weight: Tensor) -> Tensor:
-        return weight * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps))
+        return F.rms_norm(h, (h.shape[-1],), weight, self.eps)
+
+    def _rotary(self, x: Tensor, cos: Tensor, signed_sin: Tensor) -> Tensor:
+        """x·cos + rotate_half(x)·sin, with rotate_half as a flip of the two halves times ±1."""
+        flipped = x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)
+        return torch.addcmul(x * cos, flipped, signed_sin)
 
     def _step(self, x: Tensor, pos: Tensor, slot: Tensor) -> Tensor:
         B, H, Hkv, D = self.n_envs, self.n_heads, self.n_kv, self.head_dim
         G = H // Hkv
         w = self._w
         cos, sin = self.rotary(x, pos[:, None])  # (B, 1, D)
-        cos, sin = cos.to(x.dtype)[:, :, None, :], sin.to(x.dtype)[:, :, None, :]  # (B,1,1,D)
+        cos = cos.to(x.dtype).view(B, 1, D)
+        signed_sin = sin.to(x.dtype).view(B, 1, D) * self._sign
         # a device tensor, not a Python True (that would be a host-to-device copy per step,
         # which a CUDA graph cannot capture)
         self.valid.index_put_((self._env_index, slot), self._true)
-        mask = self.valid[:, None, None, :]  # (B, 1, 1, L)
+        L = self.mem_len
+        if self.trim_unused_slots:  # slots 0..min(pos, mem_len - 1) are the only ones filled
+            L = min(int(pos.max()) + 1, self.mem_len)
+        # One additive mask per step, shared by every layer: 0 where allowed, -inf elsewhere.
+        bias = torch.zeros(B, 1, 1, L, device=x.device, dtype=x.dtype)
+        bias = bias.masked_fill_(~self.valid[:, None, None, :L], float("-inf"))
+        bias = bias.expand(B, Hkv, G, L).reshape(B * Hkv, G, L)
         h = x
         states = {0: x} if 0 in self.layers else {}
         for i in range(min(max(self.layers), self.n_layers)):
@@ -279,20 +299,29 @@ class FastDecoderMemory(StreamingLMMemory):
             qkv = self._mm(a, f"{i}.qkv")
             if f"{i}.qkv_bias" in w:
                 qkv = qkv + w[f"{i}.qkv_bias"]
-            q, k, v = qkv.split([H * D, Hkv * D, Hkv * D], dim=-1)
-            q = q.view(B, Hkv, G, D)
-            k = k.view(B, Hkv, 1, D)
-            if f"{i}.qn" in w:
-                q, k = self._rms(q, w[f"{i}.qn"]), self._rms(k, w[f"{i}.kn"])
-            q = q * cos + _rotate_half(q) * sin
-            k = k * cos + _rotate_half(k) * sin
-            self.keys[i, self._env_index, :, slot] = k[:, :, 0]
-            self.values[i, self._env_index, :, slot] = v.view(B, Hkv, D)
+            v = qkv[:, (H + Hkv) * D :].view(B, Hkv, D)
+            if f"{i}.qn" in w:  # Qwen3: per-head norms before rotary
+                q = self._rms(qkv[:, : H * D].view(B, H, D), w[f"{i}.qn"])
+                k = self._rms(qkv[:, H * D : (H + Hkv) * D].view(B, Hkv, D), w[f"{i}.kn"])
+                qk = torch.cat([q, k], dim=1)
+            else:
+                qk = qkv[:, : (H + Hkv) * D].view(B, H + Hkv, D)
+            qk = self._rotary(qk, cos, signed_sin)  # (B, H + Hkv, D)
+            q, k = qk[:, :H], qk[:, H:]
+            self.keys[i, self._env_index, :, slot] = k
+            self.values[i, self._env_index, :, slot] = v
+            keys, values = self.keys[i, :, :, :L], self.values[i, :, :, :L]  # (B, Hkv, L, D)
             if self.fused_attention:  # the G queries of a KV head attend as one group (GQA)
-                att = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=mask)
-            else:  # one query per env: plain matmuls beat SDPA here (benchmarks/lm_step_levers.py)
-                scores = (q @ self.keys[i].transpose(-1, -2)) * self.scale  # (B, Hkv, G, L)
-                att = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ self.values[i]
+                mask = self.valid[:, None, None, :L]
+                att = F.scaled_dot_product_attention(q.reshape(B, Hkv, G, D), keys, values, attn_mask=mask)
+            else:  # one query per env: plain batched matmuls beat SDPA here
+                scores = torch.baddbmm(
+                    bias,
+                    q.reshape(B * Hkv, G, D),
+                    keys.reshape(B * Hkv, L, D).transpose(1, 2),
+                    alpha=self.scale,
+                )
+                att = torch.bmm(torch.softmax(scores, dim=-1), values.reshape(B * Hkv, L, D))
             h = h + self._mm(att.reshape(B, H * D), f"{i}.o")
             a = self._rms(h, w[f"{i}.ln2"])
             gate, up = self._mm(a, f"{i}.gate_up").chunk(2, dim=-1)
@@ -323,11 +352,6 @@ def _onednn_usable(dtype: torch.dtype) -> bool:
         return bool(torch.allclose(y.float(), (x @ w.t()).float(), atol=tol))
     except (RuntimeError, AttributeError):
         return False
-
-
-def _rotate_half(x: Tensor) -> Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
 
 
 class HFCacheMemory(StreamingLMMemory):

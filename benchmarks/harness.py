@@ -1,0 +1,119 @@
+"""The one timer and the one result format every speed benchmark in this folder uses.
+
+* ``time_interleaved``: warm-up, then the variants timed in turn (A B C A B C …) so a slow
+  patch of the machine lands on every variant alike; CUDA is synchronised around each call.
+* ``host``: what ran it (CPU model and the flags that pick the LM's kernels, a kernel cap set
+  through the environment, torch and its threads), written on every row.
+* ``write_rows``: one long-format CSV schema for every benchmark:
+  ``benchmark, case, variant, metric, value, unit`` + the host's columns.
+
+Run benchmarks one at a time on a quiet machine: two torch jobs on two cores slow each other
+many times over.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+COLUMNS = (
+    "benchmark",
+    "case",
+    "variant",
+    "metric",
+    "value",
+    "unit",
+    "date",
+    "cpu",
+    "isa",
+    "isa_cap",
+    "threads",
+    "torch",
+    "device",
+)
+_CAPS = ("MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+
+
+def host(device: torch.device | str = "cpu") -> dict[str, str]:
+    """The host's columns for every row."""
+    device = torch.device(device)
+    model, flags = platform.processor() or "CPU", set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    cap = " ".join(f"{k}={os.environ[k]}" for k in _CAPS if k in os.environ)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return {
+        "date": dt.date.today().isoformat(),
+        "cpu": model,
+        "isa": " ".join(isa),
+        "isa_cap": cap or "none",
+        "threads": str(torch.get_num_threads()),
+        "torch": torch.__version__,
+        "device": gpu,
+    }
+
+
+def sync(device: torch.device | str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_interleaved(
+    variants: dict[str, Callable[[], object]],
+    reps: int = 20,
+    warmup: int = 3,
+    device: torch.device | str = "cpu",
+    before: Callable[[str], None] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds per call of each variant, ``reps`` calls each, interleaved. ``before(name)`` runs
+    untimed ahead of every call (e.g. to restore a state the call changes)."""
+    for name, fn in variants.items():
+        for _ in range(warmup):
+            if before:
+                before(name)
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, fn in variants.items():
+            if before:
+                before(name)
+            sync(device)
+            t = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t)
+    return times
+
+
+def median(xs: Iterable[float]) -> float:
+    return statistics.median(list(xs))
+
+
+def write_rows(path: Path, rows: list[dict[str, object]], device: torch.device | str = "cpu") -> None:
+    """Append rows (benchmark, case, variant, metric, value, unit) with the host's columns."""
+    meta = host(device)
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        if new:
+            w.writeheader()
+        for row in rows:
+            w.writerow({**meta, **row})
