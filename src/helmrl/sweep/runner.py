@@ -55,6 +55,7 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
 
     cfg, path = TrainConfig.from_dict(config), Path(run_dir)
     if not is_done(path, cfg):
+        commit = source_commit()  # now: the checkout may move on while the cell runs
         resume = (path / CHECKPOINT).exists() and (path / CONFIG).exists()
         start_update = load_checkpoint(path / CHECKPOINT)["update"] if resume else 0
         if resume:
@@ -63,14 +64,14 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
             trainer = prepare_run(cfg, path, overwrite=path.exists(), progress=False)
         with open(path / ATTEMPTS, "a") as fh:
             fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start update={start_update} "
-                     f"commit={source_commit()} host={platform.node()}\n")
+                     f"commit={commit} host={platform.node()}\n")
         t0 = time.perf_counter()
         result = trainer.train(resume=resume)
         info = _cell_info(path)
         info["wall_s"] = info.get("wall_s", 0.0) + time.perf_counter() - t0
         info["device"] = describe_device(trainer.device)
         info["host"] = platform.node()
-        info["commits"] = sorted(set(info.get("commits", [])) | {source_commit()})
+        info["commits"] = sorted(set(info.get("commits", [])) | {commit})
         (path / CELL_INFO).write_text(json.dumps(info) + "\n")
         if result.interrupted:
             raise KeyboardInterrupt(f"cell {path.name} interrupted")
