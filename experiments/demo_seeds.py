@@ -1,7 +1,7 @@
 """The demo's claim, over seeds: HELM learns CueRecall-v0 and stays up, CNN-PPO stays at chance.
 
 For each agent and seed, trains ``--preset demo`` and reports the final return (the mean of the
-last ``log_window`` episodes), the return when the curve first reached 0.95, and the lowest
+last ``log_window`` episodes), the env step at which the logged curve first reached 0.95, and the lowest
 logged return after that (a collapse shows there). Writes one CSV row per run.
 
     .venv/bin/python experiments/demo_seeds.py --seeds 0 1 2 3 4 --out benchmarks/results/demo_seeds.csv
@@ -29,21 +29,29 @@ def run(agent: str, seed: int, threads: int, overrides: dict) -> dict:
         trainer = Trainer(cfg, Path(d), progress=False, log=lambda *_: None)
         trainer.train()
         wall = time.perf_counter() - t0
-        curve = [
-            r["episode_return_mean"]
-            for r in read_metrics(Path(d))
-            if not math.isnan(r["episode_return_mean"])
-        ]
-    first = next((i for i, v in enumerate(curve) if v >= 0.95), None)
+        curve = curve_summary(read_metrics(Path(d)))
     return {
         "env": cfg.env_id,
         "agent": agent,
         "seed": seed,
-        "steps": cfg.total_steps,
+        "steps": curve["steps"],
         "final_return": round(float(np.mean(trainer.recent_returns)), 4),
-        "first_step_at_0.95": -1 if first is None else (first + 1) * cfg.batch_size,
-        "min_after_0.95": "" if first is None else round(min(curve[first:]), 4),
+        "first_step_at_0.95": curve["first_step"],
+        "min_after_0.95": curve["min_after"],
         "wall_s": round(wall, 1),
+    }
+
+
+def curve_summary(rows: list[dict[str, float]], level: float = 0.95) -> dict:
+    """From metrics rows (``read_metrics``; NaN return where no episode had finished yet): the steps
+    trained (the last row's step), the step of the first row whose return reached ``level`` (-1:
+    never) and the lowest return logged from that row on ("" when it never did)."""
+    logged = [(r["step"], r["episode_return_mean"]) for r in rows if not math.isnan(r["episode_return_mean"])]
+    first = next((i for i, (_, ret) in enumerate(logged) if ret >= level), None)
+    return {
+        "steps": int(rows[-1]["step"]) if rows else 0,
+        "first_step": -1 if first is None else int(logged[first][0]),
+        "min_after": "" if first is None else round(min(ret for _, ret in logged[first:]), 4),
     }
 
 
