@@ -29,7 +29,7 @@ from helmrl.devices import describe_device
 from helmrl.models import agent_class
 
 
-def make_agent(kind: str, obs_shape, n_actions: int, history_dim: int):  # noqa: ANN001, ANN201
+def make_agent(kind: str, obs_shape, n_actions: int, history_dim: int):
     cfg = preset("keycorridor").replace(agent="helm")
     agent = agent_class("helm").from_config(cfg.net(), obs_shape, n_actions, history_dim)
     if kind == "channels-last":
@@ -58,7 +58,7 @@ def main() -> None:
     mb_hist = torch.randn(64, hist)
     starts = torch.zeros(16, dtype=torch.bool)
 
-    def autocast(kind: str):  # noqa: ANN202
+    def autocast(kind: str):
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=kind == "bf16-autocast")
 
     def rollout(kind: str) -> None:

@@ -29,7 +29,7 @@ from helmrl.models import FrozenHopfield, NetConfig, agent_class, load_language_
 from helmrl.ppo import Trainer
 
 
-def episode_histories(model, dtype, device, xs, starts):  # noqa: ANN001, ANN201
+def episode_histories(model, dtype, device, xs, starts):
     mem = make_lm_memory(model.to(device), xs.shape[1], 16, 4, dtype)
     mem.reset()
     return torch.stack([mem(x.to(device), s.to(device)).cpu() for x, s in zip(xs, starts, strict=True)])

@@ -36,7 +36,7 @@ from helmrl.models import load_language_model
 LAYERS = (4, 15, 30)
 
 
-def question_samples(trace, delay: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+def question_samples(trace, delay: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(t, env, cue) of every question step whose cue lies inside the trace."""
     obs = trace.obs.numpy()  # (T, N, 5): cue0, cue1, question, distractor0, distractor1
     t_idx, e_idx = np.nonzero(obs[:, :, 2] == 1.0)

@@ -43,7 +43,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_time(fn, reps: int, device: torch.device) -> float:  # noqa: ANN001
+def median_time(fn, reps: int, device: torch.device) -> float:
     fn()
     times = []
     for _ in range(reps):
@@ -62,7 +62,7 @@ def gemm_gflops(dtype: torch.dtype, device: torch.device, size: int = 2048) -> f
     return 2 * size**3 / t / 1e9
 
 
-def thin_gemm_gflops(memory, intermediate: int, n: int, device: torch.device, reps: int) -> float:  # noqa: ANN001
+def thin_gemm_gflops(memory, intermediate: int, n: int, device: torch.device, reps: int) -> float:
     """The ceiling of (b): GFLOP/s of one decoder layer's four GEMMs alone, at n rows, with the
     memory's own (pre-packed) weights and nothing between them."""
     d, attn = memory.hidden_size, memory.n_heads * memory.head_dim
@@ -78,7 +78,7 @@ def lm_linear_params(model: torch.nn.Module) -> int:
     return sum(m.weight.numel() for m in model.model.layers.modules() if isinstance(m, torch.nn.Linear))
 
 
-def lm_step_time(memory, x: torch.Tensor, at_step: int, reps: int, device: torch.device) -> float:  # noqa: ANN001
+def lm_step_time(memory, x: torch.Tensor, at_step: int, reps: int, device: torch.device) -> float:
     """Median time of one LM step once every env's episode is ``at_step`` steps old."""
     memory.reset()
     n = x.shape[0]
@@ -90,14 +90,14 @@ def lm_step_time(memory, x: torch.Tensor, at_step: int, reps: int, device: torch
     return median_time(lambda: memory(x, go), reps, device)
 
 
-def training_fps(  # noqa: ANN201
+def training_fps(
     agent: str,
     n_envs: int,
     updates: int,
     device: str,
     lm: str,
     vec_env: str,
-    lm_model=None,  # noqa: ANN001
+    lm_model=None,
 ) -> float:
     """Full-training env-steps/s (rollout + update) with the keycorridor preset, after one
     warm-up update."""

@@ -256,7 +256,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analysis_inputs(args: argparse.Namespace):  # noqa: ANN202
+def _analysis_inputs(args: argparse.Namespace):
     """(env id, FrozenLM, seed, beta, agent or None) from --run or from --env/--lm."""
     from .envs import check_env_id
     from .models import DEFAULT_LM, load_language_model
@@ -314,7 +314,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyze_memory(args, env_id, lm, seed, beta, agent, history) -> int:  # noqa: ANN001
+def _analyze_memory(args, env_id, lm, seed, beta, agent, history) -> int:
     from .analysis import memory_probe as mp
 
     if args.n_envs < 2 or args.steps < 2 or beta <= 0 or any(k < 0 for k in args.lags):
@@ -392,7 +392,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if len(rows) == len(spec.cells()) else 1
 
 
-def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:  # noqa: ANN001
+def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:
     from .sweep import run_cell
     from .sweep.runner import cell_config
 

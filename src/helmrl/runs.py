@@ -85,7 +85,7 @@ def resume_run(
     return Trainer(cfg, run_dir, progress=progress), cfg
 
 
-def load_agent(run_dir: Path, device: str = "auto"):  # noqa: ANN201
+def load_agent(run_dir: Path, device: str = "auto"):
     """(config, agent with the checkpoint's weights, frozen history stage or None), on
     ``device`` ('auto': a GPU when torch sees one, whatever the run trained on)."""
     from .devices import resolve_device

@@ -169,7 +169,7 @@ class FrozenHistoryObservation(VectorWrapper):
     def frozen_history(self) -> FrozenHistory:
         return self.stream.stage
 
-    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
         if options and "reset_mask" in options:
             raise ValueError(
                 "reset_mask (a partial reset) is not supported: the memory steps every env at once"
@@ -180,7 +180,7 @@ class FrozenHistoryObservation(VectorWrapper):
         starts = np.ones(self.num_envs, dtype=bool)
         return self.stream.join(obs, self.stream.step(obs, starts)), info
 
-    def step(self, actions: Any):  # noqa: ANN201
+    def step(self, actions: Any):
         obs, reward, terminated, truncated, info = self.env.step(actions)
         done = np.asarray(terminated) | np.asarray(truncated)
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:

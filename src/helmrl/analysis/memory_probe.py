@@ -46,7 +46,7 @@ def synthetic_trace(n_envs: int, steps: int, symbols: int, seed: int = 0) -> Tra
     return Trace(table[labels], starts, labels.numpy())
 
 
-def env_trace(env_id: str, n_envs: int, steps: int, seed: int, agent=None, history=None) -> Trace:  # noqa: ANN001
+def env_trace(env_id: str, n_envs: int, steps: int, seed: int, agent=None, history=None) -> Trace:
     """Observations of ``n_envs`` envs under a run's policy (or random actions); labels are
     filled in by ``record_states`` (the retrieved token of each observation)."""
     from ..envs import make_vec_env

@@ -33,12 +33,12 @@ class CueMemoryEnv(gym.Env):
             obs[2] = 1.0
         return obs
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self._t, self._cue = 0, int(self.np_random.integers(2))
         return self._obs(), {}
 
-    def step(self, action: int):  # noqa: ANN201
+    def step(self, action: int):
         last = self._t == self.length - 1
         reward = float(last and int(action) == self._cue)
         self._t += 1

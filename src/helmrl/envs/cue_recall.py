@@ -39,14 +39,14 @@ class CueRecallEnv(gym.Env):
             obs[3 + int(self.np_random.integers(2))] = 1.0
         return obs
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self._t = 0
         self._cue_step = int(self.np_random.integers(1, self.max_cue_step + 1))
         self._cue = int(self.np_random.integers(2))
         return self._obs(), {}
 
-    def step(self, action: int):  # noqa: ANN201
+    def step(self, action: int):
         question = self._t == self._cue_step + self.delay
         reward = float(question and int(action) == self._cue)
         self._t += 1

@@ -20,7 +20,7 @@ from .families import EnvError, EnvFamily, register_family
 MEMORY_GAMES = ("caveflyer", "dodgeball", "heist", "jumper", "maze", "miner")
 
 
-def _gym3_env_class():  # noqa: ANN202
+def _gym3_env_class():
     try:
         # `import procgen` imports the retired `gym`, which prints a deprecation banner.
         with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
@@ -62,13 +62,13 @@ class ProcgenMemoryEnv(gym.Env):
         _, obs, _ = self._env.observe()
         self._obs = obs["rgb"][0]
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if self._env is None or seed is not None:
             self._make(int(self.np_random.integers(2**31 - 1)))
         return self._obs.copy(), {}
 
-    def step(self, action: int):  # noqa: ANN201
+    def step(self, action: int):
         self._env.act(np.array([int(action)], dtype=np.int32))
         reward, obs, first = self._env.observe()
         self._obs = obs["rgb"][0]

@@ -83,7 +83,7 @@ class RandomMazeEnv(gym.Env):
         self.goal = self.agent = np.zeros(2, dtype=np.int64)
         self.steps = 0
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self.side = int(self.np_random.integers(self.min_side, self.max_side + 1))
         self.grid = random_maze(self.side, self.np_random)
@@ -95,7 +95,7 @@ class RandomMazeEnv(gym.Env):
         self.steps = 0
         return self._obs(), {"side": self.side}
 
-    def step(self, action: int):  # noqa: ANN201
+    def step(self, action: int):
         target = self.agent + MOVES[int(action)]
         self.steps += 1
         if self.grid[target[0], target[1]] == WALL:

@@ -49,13 +49,13 @@ def truncate_metrics(path: Path, update: int) -> None:
         w.writerows(rows)
 
 
-def tensorboard(run_dir: Path):  # noqa: ANN202
+def tensorboard(run_dir: Path):
     from torch.utils.tensorboard import SummaryWriter
 
     return SummaryWriter(str(run_dir / "tb"))
 
 
-def progress_bar(total: int, initial: int, enabled: bool):  # noqa: ANN202
+def progress_bar(total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)

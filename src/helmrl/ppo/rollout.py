@@ -52,7 +52,7 @@ def compute_gae(
     return adv, adv + values
 
 
-def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):  # noqa: ANN201
+def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):
     """Recurrent agents: groups of whole env-trajectories. Others: random single samples.
     Yields (time index or slice, env index); uses torch's CPU RNG."""
     if recurrent:

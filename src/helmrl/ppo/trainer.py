@@ -59,7 +59,7 @@ class Trainer:
         run_dir: Path,
         progress: bool = True,
         lm_model: torch.nn.Module | None = None,
-        log=print,  # noqa: ANN001 - one-line notices (e.g. an adapted minibatch split)
+        log=print,  # one-line notices (e.g. an adapted minibatch split)
     ):
         self.cfg, self.run_dir, self.progress, self.log = cfg, Path(run_dir), progress, log
         if cfg.torch_threads:
@@ -298,7 +298,7 @@ def _check_finite(terms: dict[str, torch.Tensor], update: int, step: int) -> Non
 def _install_stop_handlers(trainer: Trainer) -> dict:
     """First Ctrl-C / SIGTERM: finish this update, save, stop. A second one: stop at once."""
 
-    def handler(signum, frame):  # noqa: ANN001, ANN202
+    def handler(signum, frame):
         if trainer._stop_requested:
             raise KeyboardInterrupt
         trainer._stop_requested = True
