@@ -179,3 +179,36 @@ def test_every_option_names_its_default():
                 if "default" not in text:
                     missing.append(f"{p.prog} {a.option_strings[0]}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    "raised,checkpoint,needle",
+    [
+        (KeyboardInterrupt("cell CartPole-v1-cnn-s0 interrupted"), True, "its checkpoint is saved"),
+        (KeyboardInterrupt(), True, "its last checkpoint is kept"),
+        (KeyboardInterrupt(), False, "no checkpoint yet"),
+    ],
+)
+def test_an_interrupted_sweep_cell_is_one_line_and_exit_130(
+    raised, checkpoint, needle, tmp_path, monkeypatch, capsys
+):
+    import helmrl.sweep
+
+    spec = tmp_path / "one.toml"
+    spec.write_text(
+        'name = "one"\nenvs = ["CartPole-v1"]\nagents = ["cnn"]\nseeds = [0]\ntotal_steps = 256\n'
+    )
+    out = tmp_path / "out"
+
+    def interrupted(config, run_dir):
+        if checkpoint:
+            (out / "CartPole-v1-cnn-s0").mkdir(parents=True)
+            (out / "CartPole-v1-cnn-s0" / "checkpoint.pt").write_bytes(b"")
+        raise raised
+
+    monkeypatch.setattr(helmrl.sweep, "run_cell", interrupted)
+    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s0"]) == 130
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("helmrl sweep: cell CartPole-v1-cnn-s0 interrupted; ")
+    assert needle in lines[0] and "run the same command" in lines[0] and "Traceback" not in captured.out

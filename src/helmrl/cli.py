@@ -399,7 +399,19 @@ def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:
     cells = {c.name: c for c in spec.cells()}
     if name not in cells:
         raise UsageError(f"--cell {name}: not a cell of {spec.name}; `--list` prints them")
-    row = run_cell(cell_config(cells[name], cpus).to_dict(), str(out / name))
+    try:
+        row = run_cell(cell_config(cells[name], cpus).to_dict(), str(out / name))
+    except KeyboardInterrupt as err:  # SIGTERM / Ctrl-C; the runner's own carries the cell's name
+        from .ppo import CHECKPOINT
+
+        if err.args:  # the trainer finished its update and saved
+            state = "its checkpoint is saved, run the same command to resume"
+        elif (out / name / CHECKPOINT).exists():  # a second Ctrl-C: stopped mid-update
+            state = "its last checkpoint is kept, run the same command to resume from it"
+        else:
+            state = "no checkpoint yet, run the same command to start it again"
+        print(f"helmrl sweep: cell {name} interrupted; {state}", file=sys.stderr)
+        return 130
     print(f"{name}: {row['steps']} steps, final return {row['final_return']}, {row['fps']} env-steps/s")
     return 0
 
