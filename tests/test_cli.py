@@ -175,9 +175,9 @@ def test_every_option_names_its_default():
         formatter = p._get_formatter()
         for a in p._actions:
             if a.option_strings and not isinstance(a, argparse._HelpAction):
-                text = formatter._get_help_string(a) or ""
-                if "default" not in text:
-                    missing.append(f"{p.prog} {a.option_strings[0]}")
+                text = formatter._expand_help(a) if a.help else ""
+                if "default" not in text or "default: None" in text or "default: )" in text:
+                    missing.append(f"{p.prog} {a.option_strings[0]}: {text}")
     assert not missing, missing
 
 

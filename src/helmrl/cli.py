@@ -46,7 +46,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         kwargs: dict = {"type": _PARSERS.get(tp), "metavar": getattr(tp, "__name__", "X").upper()}
         if typing.get_origin(tp) is typing.Literal:
             kwargs = {"choices": typing.get_args(tp)}
-        text = f"{f.metadata['help']} (default: {f.default})".replace("%", "%%")
+        default = "none" if f.default == "" else f.default
+        text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")
         group.add_argument(*flags, dest=f.name, default=None, help=text, **kwargs)
 
 
@@ -82,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings for an env and the chosen agent (`helmrl presets`; default: none)",
     )
     train.add_argument(
-        "--resume", type=Path, metavar="DIR", help="continue the run in DIR from its checkpoint"
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run in DIR from its checkpoint (default: a new run)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -117,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         k.add_argument("run_dir", type=Path, nargs="?", help="a run directory: its env, LM, seed and policy")
         k.add_argument("--run", type=Path, help="the same, as an option (default: none)")
         k.add_argument("--env", default="MiniGrid-KeyCorridorS3R1-v0", help="env id when no --run")
-        k.add_argument("--lm", default=None, help="frozen LM when no --run (default smollm2-135m)")
+        k.add_argument("--lm", default=None, help="frozen LM when no --run (default: smollm2-135m)")
         k.add_argument("--seed", type=int, default=0, help="seed of the envs and FrozenHopfield")
         k.add_argument("--out", type=Path, default=Path(f"{kind}.png"), help="PNG (a CSV goes beside it)")
         if kind == "memory":
@@ -162,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument(
         "spec", type=Path, help="TOML: name, envs, agents, seeds, total_steps, preset, [overrides]"
     )
-    sw.add_argument("--out", type=Path, help="where the cells' run directories go (default sweeps/<name>)")
+    sw.add_argument("--out", type=Path, help="where the cells' run directories go (default: sweeps/<name>)")
     sw.add_argument(
         "--address", help="an existing Ray cluster: 'auto' or ray://HOST:PORT (default: local Ray)"
     )
@@ -174,7 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one `helmrl sweep ... --cell NAME` command per unfinished cell, run nothing "
         "(for a batch scheduler or GNU parallel where there is no Ray)",
     )
-    sw.add_argument("--cell", metavar="NAME", help="run this one cell here, without Ray (resumes it)")
+    sw.add_argument(
+        "--cell",
+        metavar="NAME",
+        help="run this one cell here, without Ray (resumes it; default: every unfinished cell, on Ray)",
+    )
 
     sub.add_parser("presets", help="list the presets and their settings")
     sub.add_parser("agents", help="list the registered agents")
