@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,15 +154,30 @@ def ray_cluster(tmp_path):
     address = f"127.0.0.1:{port}"
     procs = []
 
-    def start(args: list[str]) -> None:
-        procs.append(
-            subprocess.Popen(
-                [RAY, "start", *args, *common],
-                env=env,
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+    def start(args: list[str], what: str) -> None:
+        """`ray start --block` prints "Ray runtime started." once its node is registered with the
+        GCS (head: the GCS is up; worker: the node has joined); wait for that line, not a poll."""
+        p = subprocess.Popen(
+            [RAY, "start", *args, *common],
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        procs.append(p)
+        answered, lines = threading.Event(), []
+
+        def read() -> None:  # drains the pipe for the node's whole life, so it never blocks on it
+            for line in p.stdout:
+                lines.append(line)
+                if "Ray runtime started." in line:
+                    answered.set()
+            answered.set()  # EOF: it exited without starting
+
+        threading.Thread(target=read, daemon=True).start()
+        assert answered.wait(60) and any("Ray runtime started." in line for line in lines), (
+            f"the Ray {what} did not come up:\n" + "".join(lines)
         )
 
     try:
@@ -177,18 +192,10 @@ def ray_cluster(tmp_path):
                 "false",
                 "--temp-dir",
                 temp,
-            ]
+            ],
+            "head",
         )
-        deadline = time.time() + 60
-        while subprocess.run([RAY, "status", "--address", address], env=env, capture_output=True).returncode:
-            assert time.time() < deadline, "the Ray head did not come up"
-            time.sleep(0.5)
-        start(["--address", address, "--node-ip-address", "127.0.0.1"])
-        while "2.0 CPU" not in subprocess.run(
-            [RAY, "status", "--address", address], env=env, capture_output=True, text=True
-        ).stdout.replace("/2.0 CPU", " 2.0 CPU"):
-            assert time.time() < deadline, "the Ray worker node did not join"
-            time.sleep(0.5)
+        start(["--address", address, "--node-ip-address", "127.0.0.1"], "worker node")
         yield address, fifo
     finally:
         for p in procs:
