@@ -1,192 +1,580 @@
-"""The KeyCorridorS3R1 reproduction report: helmrl's agents and peers against the paper's curves,
-and the screening ablation of what made helmrl's CNN-PPO miss.
+"""The KeyCorridorS3R1 reproduction report: helmrl's agents against the paper's curves, with the
+paper's statistics, and the screening cells beside them.
 
-    .venv/bin/python experiments/keycorridor_repro.py
+    .venv/bin/python experiments/keycorridor_repro.py [--cells DIR] [--out DIR]
 
-Reads the run directories under benchmarks/results/cells/ (each a helmrl run: config.json +
-metrics.csv) and writes:
-- benchmarks/results/keycorridor-repro.csv: one row per finished 300k cell of the reproduction
-  grid (keycorridor-repro) and the peers (keycorridor-peers), in learning.csv's columns;
-- benchmarks/results/keycorridor-repro-iqm.csv: per agent, IQM [95% CI] of the return at 100k,
-  200k and 300k steps (every run that reached the step), next to the paper's mean;
-- benchmarks/results/keycorridor-repro.png: the curves with the paper's points;
-- benchmarks/results/keycorridor-helm-screen.csv: HELM's screening cells at the paper's points;
-- benchmarks/results/keycorridor-ablation.csv: each CNN-PPO screening variant's return at 200k, its IQM
-  [CI], and the difference of means to the grid's CNN-PPO (bootstrap CI over seeds).
+Reads the sweep cells under benchmarks/results/cells/<group>/<env>-<agent>-s<seed>/ (config.json,
+metrics.csv, cell.json) and only reads them. Groups:
+- keycorridor-repro: the paper's settings, each agent at its authors' tuning (`--preset keycorridor`);
+- keycorridor-fair: Impala-PPO and CNN-PPO at HELM's settings (lr 3e-4, 32 rollout steps, entropy 0.05);
+- keycorridor-random-init: HELM with a randomly initialised LM of SmolLM2's architecture;
+- keycorridor-beta100: HELM at the paper's β = 100;
+- keycorridor-peers: outside peers (experiments/sb3_peer.py);
+- keycorridor-screen: screening cells (n = 1 or 2 per variant, mostly 200k steps).
+
+Writes into benchmarks/results/ (every table is rewritten on each run, with its header even when
+no cell has finished, so no stale table is left):
+- keycorridor-repro.csv: one row per finished 300k cell, learning.csv's columns plus `group`;
+- keycorridor-repro-iqm.csv: per group and agent, the IQM with a 95% stratified-bootstrap CI (rliable)
+  of the return at 100k, 200k and 300k over the finished cells, beside the paper's mean (n = 1: no CI);
+- keycorridor-repro-tests.csv: one-sided Mann-Whitney rank-sum tests (HELM > each baseline, SmolLM2
+  HELM > random-init HELM, β = 1000 > β = 100) at each of those steps;
+- <group>-curves.png and <group>-curves.csv: per group, the curves of its finished cells with the
+  paper's points (`helmrl plot --reference`'s drawing); a group without finished cells has none;
+- keycorridor-helm-screen.csv: HELM's screening cells at the paper's points;
+- keycorridor-ablation.csv: the CNN-PPO screening variants at 200k against the earlier grid's CNN-PPO.
+It prints the tables and one verdict line per part of the paper's claim (docs/results.md quotes them).
 A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
-import json
+import functools
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from helmrl.analysis.curves import iqm_with_ci, plot_runs, read_reference
+from helmrl.config import TrainConfig
 from helmrl.ppo.metrics import read_metrics
+from helmrl.sweep import summary_row
+from helmrl.sweep.summary import COLUMNS
 
-RESULTS = Path(__file__).parents[1] / "benchmarks" / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 CELLS = RESULTS / "cells"
+SWEEPS = ROOT / "benchmarks" / "sweeps"
 PAPER = RESULTS / "paper_curves.csv"
 ENV = "MiniGrid-KeyCorridorS3R1-v0"
 CHECKPOINTS = (100_000, 200_000, 300_000)
+FINAL = 300_000
+ALPHA = 0.05
+BOOT_REPS = 2000  # bootstrap resamples per CI
+
+REPRO, FAIR = "keycorridor-repro", "keycorridor-fair"
+RANDOM, BETA100 = "keycorridor-random-init", "keycorridor-beta100"
+PEERS, SCREEN, EARLIER = "keycorridor-peers", "keycorridor-screen", "keycorridor"
+# group -> (what it is, seeds per agent when benchmarks/sweeps/<group>.toml is not there to say)
+GROUPS: dict[str, tuple[str, int]] = {
+    REPRO: ("the paper's settings: each agent at its authors' tuning (--preset keycorridor)", 5),
+    FAIR: ("fair settings: Impala-PPO and CNN-PPO at HELM's lr 3e-4, 32 rollout steps, entropy 0.05", 5),
+    RANDOM: ("HELM with a randomly initialised LM of SmolLM2's architecture (--lm random-init)", 5),
+    BETA100: ("HELM at the paper's β = 100", 2),
+    PEERS: ("outside peers (experiments/sb3_peer.py)", 5),
+    SCREEN: ("screening cells, n = 1 or 2 per variant (keycorridor-screen.toml and one 300k cell)", 1),
+}
+NAMES = {"helm": "HELM", "lstm": "Impala-PPO", "cnn": "CNN-PPO"}
+REFERENCE = (REPRO, "helm")  # the HELM every comparison starts from: SmolLM2, the preset's β = 1000
+CELL_COLUMNS = ["group", *COLUMNS]
+IQM_COLUMNS = "group agent step runs seeds iqm ci_low ci_high ci returns paper_mean".split()
+TEST_COLUMNS = (
+    "comparison group_a agent_a group_b agent_b step n_a n_b iqm_a iqm_b u p_exact p_normal significant"
+).split()
+CURVE_COLUMNS = ["env_id", "agent", "step", "mean", "ci_low", "ci_high"]
+SCREEN_COLUMNS = ["variant", "seed", "step", "return_", "paper_mean"]
+ABLATION_COLUMNS = (
+    "variant runs returns_at_200k iqm ci_low ci_high ci mean_minus_grid_cnn diff_ci_low diff_ci_high diff_ci"
+).split()
+NO_CI = "n=1, no CI"
 
 
-def runs_in(folder: Path) -> list[Path]:
-    return sorted(d for d in folder.glob(f"{ENV}-*") if (d / "metrics.csv").exists())
+@dataclass
+class Cell:
+    group: str
+    run: Path
+    cfg: TrainConfig
+    rows: list[dict[str, float]]
+
+    @property
+    def key(self) -> str:
+        """agent[:label], as `helmrl plot` and the sweep summary name a run."""
+        return self.cfg.agent + (f":{self.cfg.label}" if self.cfg.label else "")
+
+    @property
+    def finished(self) -> bool:
+        """Trained to its total_steps, and that is at least 300k."""
+        return (
+            bool(self.rows)
+            and self.cfg.total_steps >= FINAL
+            and self.rows[-1]["step"] >= self.cfg.total_steps
+        )
+
+    def return_at(self, step: int) -> float | None:
+        rows = [r for r in self.rows if r["step"] <= step]
+        if not rows or rows[-1]["step"] < step - 1024 or not np.isfinite(rows[-1]["episode_return_mean"]):
+            return None  # the run has not reached this step
+        return float(rows[-1]["episode_return_mean"])
 
 
-def label(run: Path) -> str:
-    cfg = json.loads((run / "config.json").read_text())
-    return cfg.get("label") or cfg["agent"]
+def load_cells(cells: Path, group: str) -> list[Cell]:
+    out = []
+    for run in sorted((cells / group).glob(f"{ENV}-*")):
+        if (run / "config.json").exists() and (run / "metrics.csv").exists():
+            rows = read_metrics(run)
+            if rows:
+                out.append(Cell(group, run, TrainConfig.load(run / "config.json"), rows))
+    return out
 
 
-def return_at(run: Path, step: int) -> float | None:
-    rows = [r for r in read_metrics(run) if r["step"] <= step]
-    if (
-        not rows
-        or rows[-1]["step"] < step - 1024
-        or rows[-1]["episode_return_mean"] != rows[-1]["episode_return_mean"]
-    ):
-        return None  # the run has not reached this step
-    return float(rows[-1]["episode_return_mean"])
+def name(key: str) -> str:
+    agent, _, label = key.partition(":")
+    return NAMES.get(agent, agent) + (f" ({label})" if label else "")
 
 
-def diff_ci(a: np.ndarray, b: np.ndarray, reps: int = 5000) -> tuple[float, float, float]:
-    """Difference of means a - b with a 95% bootstrap CI (seeds resampled within each group)."""
+def expected_seeds(sweeps: Path, group: str, key: str) -> int:
+    """Cells the group's spec has for this agent (or the planned seed count while it has none)."""
+    spec_path = sweeps / f"{group}.toml"
+    if spec_path.exists():
+        from helmrl.sweep import SweepSpec
+
+        cfgs = [c.config for c in SweepSpec.load(spec_path).cells()]
+        n = sum(1 for c in cfgs if c.agent + (f":{c.label}" if c.label else "") == key)
+        if n:
+            return n
+    return GROUPS[group][1]
+
+
+# ---------------------------------------------------------------------------------- statistics
+def iqm(values: np.ndarray) -> float:
+    """The interquartile mean (rliable's: the mean of the middle 50%, scipy's trim_mean)."""
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(np.asarray(values, dtype=float), 0.25))
+
+
+def iqm_ci(values: np.ndarray) -> tuple[float, float | None, float | None]:
+    """IQM and its 95% stratified-bootstrap CI over seeds (rliable; one task, so the seeds are the
+    one stratum); no CI for a single run."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values[0]), None, None
+    return _iqm_ci(tuple(values.tolist()), BOOT_REPS)
+
+
+@functools.cache
+def _iqm_ci(values: tuple[float, ...], reps: int) -> tuple[float, float, float]:
+    x = np.array(values)
+    try:
+        import rliable  # noqa: F401
+    except ImportError:  # the same bootstrap by hand: resample the seeds
+        rng = np.random.default_rng(0)
+        boots = [iqm(x[i]) for i in rng.integers(0, len(x), (reps, len(x)))]
+        return iqm(x), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+    # rliable draws its resamples from numpy's global RNG whatever random_state it is given: seed
+    # that, so the same cells give the same table, and leave the caller's RNG as it was.
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        return iqm_with_ci(x, reps=reps)
+    finally:
+        np.random.set_state(state)
+
+
+def ci_text(lo: float | None, hi: float | None) -> str:
+    return NO_CI if lo is None else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def one_sided(a: np.ndarray, b: np.ndarray) -> dict[str, float] | None:
+    """Mann-Whitney rank-sum test of a > b: the exact permutation p (ties counted) and the normal
+    approximation the paper used (Wilcoxon rank-sum). None when a side has fewer than 2 runs."""
+    from scipy.stats import PermutationMethod, mannwhitneyu, ranksums
+
+    if len(a) < 2 or len(b) < 2:
+        return None
+    exact = mannwhitneyu(a, b, alternative="greater", method=PermutationMethod(n_resamples=np.inf))
+    normal = ranksums(a, b, alternative="greater")
+    return {"u": float(exact.statistic), "p_exact": float(exact.pvalue), "p_normal": float(normal.pvalue)}
+
+
+def diff_ci(a: np.ndarray, b: np.ndarray, reps: int = 5000) -> tuple[float, float | None, float | None]:
+    """Difference of means a - b with a 95% bootstrap CI, seeds resampled within each side; no CI
+    unless both sides have 2 runs or more (one run has nothing to resample)."""
+    d = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return d, None, None
     rng = np.random.default_rng(0)
     da = a[rng.integers(0, len(a), (reps, len(a)))].mean(1)
     db = b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
-    d = da - db
-    return float(a.mean() - b.mean()), float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))
+    return d, float(np.percentile(da - db, 2.5)), float(np.percentile(da - db, 97.5))
 
 
-def write(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path}")
+def _r(x: float | None, digits: int = 3) -> float | str:
+    return "" if x is None else round(x, digits)
 
 
-def main() -> None:
-    grid = runs_in(CELLS / "keycorridor-repro") + runs_in(CELLS / "keycorridor-peers")
-    paper = {(r["agent"], int(r["step"])): r["return"] for r in read_reference(PAPER)}
+# ---------------------------------------------------------------------------------- tables
+def cell_rows(finished: list[Cell]) -> list[dict[str, Any]]:
+    """One row per finished 300k cell: learning.csv's columns plus the group."""
+    rows = []
+    for c in finished:
+        row = summary_row(c.run)
+        rows.append({"group": c.group, **{k: row[k] for k in COLUMNS}})
+    return rows
 
-    finished = []
-    for run in grid:
-        rows = read_metrics(run)
-        last = rows[-1]
-        if last["step"] >= 300_000:
-            fps = [r["fps"] for r in rows if r["fps"] == r["fps"]]
-            finished.append(
-                dict(
-                    env=ENV,
-                    agent=label(run),
-                    seed=json.loads((run / "config.json").read_text())["seed"],
-                    steps=int(last["step"]),
-                    final_return=round(float(last["episode_return_mean"]), 4),
-                    wall_s=round(float(last["time_s"]), 1),
-                    fps=round(float(fps[-1]), 1) if fps else "",
-                )
-            )
-    write(RESULTS / "keycorridor-repro.csv", finished)
 
+def returns_of(finished: list[Cell], group: str, key: str, step: int) -> tuple[np.ndarray, list[int]]:
+    pairs = [
+        (v, c.cfg.seed)
+        for c in finished
+        if c.group == group and c.key == key
+        if (v := c.return_at(step)) is not None
+    ]
+    return np.array([v for v, _ in pairs]), [s for _, s in pairs]
+
+
+def iqm_table(finished: list[Cell], paper: dict[tuple[str, int], float]) -> list[dict[str, Any]]:
     table = []
-    for agent in sorted({label(r) for r in grid}):
-        runs = [r for r in grid if label(r) == agent]
+    for group, key in sorted({(c.group, c.key) for c in finished}, key=_order):
         for step in CHECKPOINTS:
-            vals = np.array([v for r in runs if (v := return_at(r, step)) is not None])
+            vals, seeds = returns_of(finished, group, key, step)
             if len(vals) == 0:
                 continue
-            iqm, lo, hi = iqm_with_ci(vals)
+            point, lo, hi = iqm_ci(vals)
             table.append(
                 dict(
-                    agent=agent,
+                    group=group,
+                    agent=key,
                     step=step,
                     runs=len(vals),
-                    iqm=round(iqm, 3),
-                    ci_low=round(lo, 3),
-                    ci_high=round(hi, 3),
+                    seeds=" ".join(map(str, seeds)),
+                    iqm=round(point, 3),
+                    ci_low=_r(lo),
+                    ci_high=_r(hi),
+                    ci=ci_text(lo, hi),
                     returns=" ".join(f"{v:.3f}" for v in vals),
-                    paper_mean=paper.get((agent, step), ""),
+                    paper_mean=paper.get((key.partition(":")[0], step), ""),
                 )
             )
-    write(RESULTS / "keycorridor-repro-iqm.csv", table)
-    screen = runs_in(CELLS / "keycorridor-screen")
-    if grid or screen:  # every curve against the paper's points
-        res = plot_runs(grid + screen, RESULTS / "keycorridor-repro.png", reference=read_reference(PAPER))
-        print(f"wrote {res['png']}")
+    return table
 
-    # HELM's screening cells: the return at each of the paper's points that the run reached.
+
+def _order(gk: tuple[str, str]) -> tuple[int, int, str]:
+    group, key = gk
+    agents = list(NAMES)
+    base = key.partition(":")[0]
+    return list(GROUPS).index(group), agents.index(base) if base in agents else len(agents), key
+
+
+def comparisons(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    """(title, a, b) for each one-sided test a > b: the paper's claim first (HELM > Impala-PPO and
+    HELM > CNN-PPO at the paper's and at fair settings), then HELM against every other agent or
+    HELM variant of the grid groups, cells or not."""
+    claim = [
+        ("HELM > Impala-PPO, paper's settings", REFERENCE, (REPRO, "lstm")),
+        ("HELM > CNN-PPO, paper's settings", REFERENCE, (REPRO, "cnn")),
+        ("HELM > Impala-PPO, fair settings", REFERENCE, (FAIR, "lstm")),
+        ("HELM > CNN-PPO, fair settings", REFERENCE, (FAIR, "cnn")),
+    ]
+    seen = {b for _, _, b in claim}
+    more = []
+    for group in (RANDOM, BETA100, PEERS, REPRO, FAIR):
+        keys = {c.key for c in finished if c.group == group}
+        if group == RANDOM:
+            keys = keys or {"helm"}
+            title = "SmolLM2 HELM > random-init HELM"
+        elif group == BETA100:
+            keys = keys or {"helm"}
+            title = "HELM β = 1000 > HELM β = 100"
+        else:
+            title = ""
+        for key in sorted(keys):
+            if (group, key) in seen or (group, key) == REFERENCE:
+                continue
+            seen.add((group, key))
+            if not title:
+                label = f"HELM > {name(key)} ({group})"
+            else:
+                label = title + (f" ({name(key)})" if len(keys) > 1 else "")
+            more.append((label, REFERENCE, (group, key)))
+    return claim + more
+
+
+def compare(finished: list[Cell], comp: tuple, step: int) -> dict[str, Any]:
+    """One comparison a > b at one step: the runs on each side and the one-sided test."""
+    title, (ga, ka), (gb, kb) = comp
+    a, _ = returns_of(finished, ga, ka, step)
+    b, _ = returns_of(finished, gb, kb, step)
+    t = one_sided(a, b)
+    return dict(
+        comparison=title,
+        group_a=ga,
+        agent_a=ka,
+        group_b=gb,
+        agent_b=kb,
+        step=step,
+        n_a=len(a),
+        n_b=len(b),
+        iqm_a=round(iqm(a), 3) if len(a) else "",
+        iqm_b=round(iqm(b), 3) if len(b) else "",
+        u="" if t is None else t["u"],
+        p_exact="" if t is None else round(t["p_exact"], 4),
+        p_normal="" if t is None else round(t["p_normal"], 4),
+        significant="" if t is None else t["p_exact"] < ALPHA,
+    )
+
+
+def tests_table(finished: list[Cell], comps: list) -> list[dict[str, Any]]:
+    """Every comparison at 100k, 200k and 300k where both sides have a run."""
+    rows = [compare(finished, comp, step) for comp in comps for step in CHECKPOINTS]
+    return [r for r in rows if r["n_a"] and r["n_b"]]
+
+
+# ---------------------------------------------------------------------------------- verdicts
+SIDE = {FAIR: "{} at HELM's settings", RANDOM: "random-init {}", BETA100: "{} at β = 100",
+        PEERS: "{} (outside peer)", SCREEN: "{} (screening)"}  # fmt: skip
+
+
+def side_name(group: str, key: str) -> str:
+    return SIDE.get(group, "{}").format(name(key))
+
+
+def _side(finished: list[Cell], group: str, key: str, paper: dict) -> str:
+    vals, _ = returns_of(finished, group, key, FINAL)
+    ref = paper.get((key.partition(":")[0], FINAL)) if group == REPRO else None
+    ref_text = "" if ref is None else f" (paper {ref:.2f})"
+    if len(vals) == 0:
+        return f"{side_name(group, key)}: no finished cell{ref_text}"
+    point, lo, hi = iqm_ci(vals)
+    ci = f"({NO_CI})" if lo is None else ci_text(lo, hi)
+    return f"{side_name(group, key)} IQM {point:.3f} {ci}{ref_text}"
+
+
+@dataclass
+class Verdict:
+    title: str
+    status: str  # "open", "confirmed", "only" (significant before 300k only) or "not"
+    counts: str  # "n = 1 (HELM) and 1 (Impala-PPO) of 5 seeds finished"
+    line: str
+
+
+def verdict(finished: list[Cell], comp: tuple, sweeps: Path, paper: dict) -> Verdict:
+    """The verdict on one comparison a > b: its test at 300k once every planned seed finished."""
+    title, (ga, ka), (gb, kb) = comp
+    rows = {step: compare(finished, comp, step) for step in CHECKPOINTS}
+    final = rows[FINAL]
+    na, nb = final["n_a"], final["n_b"]
+    ea, eb = expected_seeds(sweeps, ga, ka), expected_seeds(sweeps, gb, kb)
+    a, b = side_name(ga, ka), side_name(gb, kb)
+    if ea == eb:
+        counts = f"n = {na} ({a}) and {nb} ({b}) of {ea} seeds finished"
+    else:
+        counts = f"n = {na} of {ea} ({a}) and {nb} of {eb} ({b}) seeds finished"
+    numbers = f"at 300k {_side(finished, ga, ka, paper)}; {_side(finished, gb, kb, paper)}"
+    if final["p_exact"] == "":
+        p = "no test yet (n < 2 on a side)"
+    else:
+        p = f"one-sided Mann-Whitney p = {final['p_exact']:.4f} exact, {final['p_normal']:.4f} normal approx."
+    if na < ea or nb < eb:
+        return Verdict(title, "open", counts, f"{title}: open: {counts}; {numbers}; {p}")
+    if final["significant"] is True:
+        return Verdict(title, "confirmed", counts, f"{title}: confirmed ({p} at 300k, {counts}); {numbers}")
+    early = [s for s in CHECKPOINTS[:-1] if rows[s]["significant"] is True]
+    if early:
+        when = " and ".join(f"{s // 1000}k" for s in early)
+        ps = ", ".join(f"p = {rows[s]['p_exact']:.4f} at {s // 1000}k" for s in early)
+        line = f"{title}: confirmed only at {when} steps, not at 300k ({ps}; {p} at 300k); {numbers}"
+        return Verdict(title, "only", counts, line)
+    return Verdict(title, "not", counts, f"{title}: not confirmed ({p} at 300k, {counts}); {numbers}")
+
+
+def overall(part: str, at_paper: Verdict, at_fair: Verdict) -> str:
+    """One part of the claim over both settings."""
+    baseline = part.split("> ")[1]
+    if "open" in (at_paper.status, at_fair.status):
+        what = f"open: {at_paper.counts} at the paper's settings; {at_fair.counts} at fair settings"
+    elif at_paper.status == at_fair.status == "confirmed":
+        what = "confirmed, at the paper's settings and at fair settings"
+    elif at_paper.status == "confirmed":
+        what = f"confirmed only when {baseline} runs at its authors' settings, not at HELM's"
+    elif at_fair.status == "confirmed":
+        what = f"confirmed only when {baseline} runs at HELM's settings, not at its authors'"
+    else:
+        what = "not confirmed at 300k, at either setting"
+    return f"{part}, overall: {what}"
+
+
+def verdict_lines(finished: list[Cell], comps: list, sweeps: Path, paper: dict) -> list[str]:
+    """The two parts of the claim over both settings, then every comparison's own verdict."""
+    verdicts = {comp[0]: verdict(finished, comp, sweeps, paper) for comp in comps}
+    parts = ("HELM > Impala-PPO", "HELM > CNN-PPO")
+    head = [overall(p, verdicts[f"{p}, paper's settings"], verdicts[f"{p}, fair settings"]) for p in parts]
+    return head + [v.line for v in verdicts.values()]
+
+
+# ---------------------------------------------------------------------------------- files
+def write(path: Path, rows: list[dict], columns: list[str]) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {path} ({len(rows)} rows)" if rows else f"wrote {path}: header only, no row yet")
+
+
+def figure(cells: list[Cell], group: str, out: Path, reference: list[dict]) -> Path | None:
+    """<group>-curves.png and .csv via plot_runs (the paper's points drawn over the runs); stale
+    files of a group without cells are removed."""
+    png, curves = out / f"{group}-curves.png", out / f"{group}-curves.csv"
+    runs = [c.run for c in cells if any(np.isfinite(r["episode_return_mean"]) for r in c.rows)]
+    if not runs:
+        for f in (png, curves):
+            if f.exists():
+                f.unlink()
+                print(f"removed {f}: {group} has no finished cell")
+        return None
+    res = plot_runs(runs, png, reference=reference)
+    res["summary_csv"].unlink()  # its finals are keycorridor-repro-iqm.csv's, which knows n = 1 has no CI
+    print(f"wrote {png} and {curves}")
+    return png
+
+
+def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[dict], list[dict]]:
+    """HELM's screening cells at the paper's points; the CNN-PPO variants at 200k against the earlier
+    grid's CNN-PPO (all agents at HELM's settings, the earlier PPO details)."""
     helm = []
-    for run in screen:
-        if json.loads((run / "config.json").read_text())["agent"] != "helm":
+    for c in screen:
+        if c.cfg.agent != "helm":
             continue
         for step in (50_000, 100_000, 150_000, 200_000, 300_000):
-            value = return_at(run, step)
-            if value is not None:
+            if (value := c.return_at(step)) is not None:
                 helm.append(
                     dict(
-                        variant=label(run),
-                        seed=json.loads((run / "config.json").read_text())["seed"],
+                        variant=c.key.partition(":")[2] or c.key,
+                        seed=c.cfg.seed,
                         step=step,
                         return_=round(value, 3),
                         paper_mean=paper.get(("helm", step), ""),
                     )
                 )
-    write(RESULTS / "keycorridor-helm-screen.csv", helm)
-
-    # The screening ablation, against the grid's CNN-PPO (earlier PPO details, HELM's settings).
-    base_runs = [r for r in runs_in(CELLS / "keycorridor") if label(r) == "cnn"]
-    base = np.array([v for r in base_runs if (v := return_at(r, 200_000)) is not None])
+    at = 200_000
+    base = np.array(
+        [v for c in load_cells(cells_root, EARLIER) if c.key == "cnn" if (v := c.return_at(at)) is not None]
+    )
     ablation = []
-    for variant in sorted({label(r) for r in screen if not label(r).startswith("helm")}):
-        vals = np.array(
-            [v for r in screen if label(r) == variant and (v := return_at(r, 200_000)) is not None]
-        )
+    variants = sorted({c.key for c in screen if c.cfg.agent != "helm"})
+    for key in variants:
+        vals = np.array([v for c in screen if c.key == key if (v := c.return_at(at)) is not None])
         if len(vals) == 0:
             continue
-        iqm, lo, hi = iqm_with_ci(vals)
-        d, dlo, dhi = diff_ci(vals, base) if len(base) else (float("nan"),) * 3
+        point, lo, hi = iqm_ci(vals)
+        d, dlo, dhi = diff_ci(vals, base) if len(base) else (None, None, None)
         ablation.append(
             dict(
-                variant=variant,
+                variant=key.partition(":")[2] or key,
                 runs=len(vals),
                 returns_at_200k=" ".join(f"{v:.3f}" for v in vals),
-                iqm=round(iqm, 3),
-                ci_low=round(lo, 3),
-                ci_high=round(hi, 3),
-                mean_minus_grid_cnn=round(d, 3),
-                diff_ci_low=round(dlo, 3),
-                diff_ci_high=round(dhi, 3),
+                iqm=round(point, 3),
+                ci_low=_r(lo),
+                ci_high=_r(hi),
+                ci=ci_text(lo, hi),
+                mean_minus_grid_cnn=_r(d),
+                diff_ci_low=_r(dlo),
+                diff_ci_high=_r(dhi),
+                diff_ci="" if d is None else ci_text(dlo, dhi),
             )
         )
     if len(base):
+        point, lo, hi = iqm_ci(base)
         ablation.insert(
             0,
             dict(
                 variant="grid cnn (earlier PPO details)",
                 runs=len(base),
                 returns_at_200k=" ".join(f"{v:.3f}" for v in base),
-                iqm=round(iqm_with_ci(base)[0], 3),
-                ci_low=round(iqm_with_ci(base)[1], 3),
-                ci_high=round(iqm_with_ci(base)[2], 3),
+                iqm=round(point, 3),
+                ci_low=_r(lo),
+                ci_high=_r(hi),
+                ci=ci_text(lo, hi),
                 mean_minus_grid_cnn=0.0,
                 diff_ci_low="",
                 diff_ci_high="",
+                diff_ci="",
             ),
         )
-    write(RESULTS / "keycorridor-ablation.csv", ablation)
-    for row in table:
-        print(row)
-    for row in ablation:
-        print(row)
+    return helm, ablation
+
+
+def build_report(
+    cells_root: Path = CELLS, out: Path = RESULTS, paper_csv: Path = PAPER, sweeps: Path = SWEEPS
+) -> dict[str, Any]:
+    cells_root, out = Path(cells_root), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = read_reference(paper_csv)
+    paper = {(r["agent"], int(r["step"])): r["return"] for r in reference if r["env_id"] == ENV}
+    by_group = {g: load_cells(cells_root, g) for g in GROUPS}
+    finished = [c for g in GROUPS for c in by_group[g] if c.finished]
+    finished.sort(key=lambda c: (*_order((c.group, c.key)), c.cfg.seed))
+    grid = [c for c in finished if c.group != SCREEN]
+    if not grid:
+        print(
+            f"no finished 300k cell in the grid groups under {cells_root}: the tables below have headers only"
+        )
+
+    paths = {
+        "cells": out / "keycorridor-repro.csv",
+        "iqm": out / "keycorridor-repro-iqm.csv",
+        "tests": out / "keycorridor-repro-tests.csv",
+        "helm_screen": out / "keycorridor-helm-screen.csv",
+        "ablation": out / "keycorridor-ablation.csv",
+    }
+    rows = cell_rows(finished)
+    write(paths["cells"], rows, CELL_COLUMNS)
+    table = iqm_table(finished, paper)
+    write(paths["iqm"], table, IQM_COLUMNS)
+    comps = comparisons(finished)
+    tests = tests_table(finished, comps)
+    write(paths["tests"], tests, TEST_COLUMNS)
+    figures = {}
+    for group in GROUPS:
+        members = by_group[group] if group == SCREEN else [c for c in finished if c.group == group]
+        figures[group] = figure(members, group, out, reference)
+    helm, ablation = screening(cells_root, by_group[SCREEN], paper)
+    write(paths["helm_screen"], helm, SCREEN_COLUMNS)
+    write(paths["ablation"], ablation, ABLATION_COLUMNS)
+    verdicts = verdict_lines(finished, comps, sweeps, paper)
+    return {
+        "paths": paths,
+        "figures": figures,
+        "rows": rows,
+        "iqm": table,
+        "tests": tests,
+        "helm_screen": helm,
+        "ablation": ablation,
+        "verdicts": verdicts,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    ap.add_argument("--cells", type=Path, default=CELLS, help=f"the groups' cells (default {CELLS})")
+    ap.add_argument(
+        "--out", type=Path, default=RESULTS, help=f"where the tables and figures go (default {RESULTS})"
+    )
+    ap.add_argument("--paper", type=Path, default=PAPER, help=f"the paper's points (default {PAPER})")
+    ap.add_argument("--sweeps", type=Path, default=SWEEPS, help="the groups' specs, for the seeds each plans")
+    args = ap.parse_args(argv)
+    report = build_report(args.cells, args.out, args.paper, args.sweeps)
+    print("\ngroups (finished 300k cells):")
+    for group, (what, _) in GROUPS.items():
+        print(f"  {group:24s} {sum(r['group'] == group for r in report['rows'])}  {what}")
+    print("\nIQM [95% CI] of the return at 100k / 200k / 300k steps, finished 300k cells:")
+    for r in report["iqm"]:
+        print(
+            f"  {r['group']:24s} {r['agent']:20s} {r['step'] // 1000:3d}k n={r['runs']} {r['iqm']:.3f} "
+            f"{r['ci']:18s} paper {r['paper_mean'] or '-'}  ({r['returns']})"
+        )
+    print("\nverdicts (one-sided Mann-Whitney rank-sum test at 300k, exact permutation p < 0.05):")
+    for line in report["verdicts"]:
+        print(f"  {line}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
