@@ -22,7 +22,8 @@ no cell has finished, so no stale table is left):
 - <group>-curves.png and <group>-curves.csv: per group, the curves of its finished cells with the
   paper's points (`helmrl plot --reference`'s drawing); a group without finished cells has none;
 - keycorridor-helm-screen.csv: HELM's screening cells at the paper's points;
-- keycorridor-ablation.csv: the CNN-PPO screening variants at 200k against the earlier grid's CNN-PPO.
+- keycorridor-ablation.csv: the CNN-PPO screening variants at 200k against the keycorridor grid's CNN-PPO
+  (every agent at HELM's settings; value loss 0.25·MSE, weight decay 0, output gains 0.01 / 1).
 It prints the tables and one verdict line per part of the paper's claim (docs/results.md quotes them).
 A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S.
 """
@@ -57,7 +58,7 @@ BOOT_REPS = 2000  # bootstrap resamples per CI
 
 REPRO, FAIR = "keycorridor-repro", "keycorridor-fair"
 RANDOM, BETA100 = "keycorridor-random-init", "keycorridor-beta100"
-PEERS, SCREEN, EARLIER = "keycorridor-peers", "keycorridor-screen", "keycorridor"
+PEERS, SCREEN, KC_GRID = "keycorridor-peers", "keycorridor-screen", "keycorridor"
 # group -> (what it is, seeds per agent when benchmarks/sweeps/<group>.toml is not there to say)
 GROUPS: dict[str, tuple[str, int]] = {
     REPRO: ("the paper's settings: each agent at its authors' tuning (--preset keycorridor)", 5),
@@ -80,6 +81,7 @@ ABLATION_COLUMNS = (
     "variant runs returns_at_200k iqm ci_low ci_high ci mean_minus_grid_cnn diff_ci_low diff_ci_high diff_ci"
 ).split()
 NO_CI = "n=1, no CI"
+GRID_CNN = "keycorridor grid cnn (value loss 0.25·MSE, weight decay 0, gains 0.01 / 1)"
 
 
 @dataclass
@@ -432,8 +434,8 @@ def figure(cells: list[Cell], group: str, out: Path, reference: list[dict]) -> P
 
 
 def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[dict], list[dict]]:
-    """HELM's screening cells at the paper's points; the CNN-PPO variants at 200k against the earlier
-    grid's CNN-PPO (all agents at HELM's settings, the earlier PPO details)."""
+    """HELM's screening cells at the paper's points; the CNN-PPO variants at 200k against the keycorridor
+    grid's CNN-PPO (every agent at HELM's settings; value loss 0.25·MSE, weight decay 0, gains 0.01 / 1)."""
     helm = []
     for c in screen:
         if c.cfg.agent != "helm":
@@ -451,7 +453,7 @@ def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[d
                 )
     at = 200_000
     base = np.array(
-        [v for c in load_cells(cells_root, EARLIER) if c.key == "cnn" if (v := c.return_at(at)) is not None]
+        [v for c in load_cells(cells_root, KC_GRID) if c.key == "cnn" if (v := c.return_at(at)) is not None]
     )
     ablation = []
     variants = sorted({c.key for c in screen if c.cfg.agent != "helm"})
@@ -481,7 +483,7 @@ def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[d
         ablation.insert(
             0,
             dict(
-                variant="grid cnn (earlier PPO details)",
+                variant=GRID_CNN,
                 runs=len(base),
                 returns_at_200k=" ".join(f"{v:.3f}" for v in base),
                 iqm=round(point, 3),

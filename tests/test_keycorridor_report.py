@@ -115,7 +115,7 @@ def test_one_run_has_no_ci_anywhere(report, tmp_path) -> None:
     ablation = {r["variant"]: r for r in read(build(report, tmp_path)["paths"]["ablation"])[1]}
     row = ablation["cnn-smallgain"]
     assert row["ci"] == row["diff_ci"] == "n=1, no CI" and row["diff_ci_low"] == row["diff_ci_high"] == ""
-    assert ablation["grid cnn (earlier PPO details)"]["runs"] == "3"
+    assert ablation[report.GRID_CNN]["runs"] == "3"
 
 
 def test_one_sided_tests_point_the_right_way(report, tmp_path) -> None:
