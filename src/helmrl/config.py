@@ -45,7 +45,9 @@ class TrainConfig:
     frozen_dtype: Literal["auto", "float32", "bfloat16"] = _f(
         "auto", "dtype of the frozen parts: auto (bf16 on CUDA and where the CPU has native bf16, else fp32)"
     )
-    hopfield_cache: int = _f(32768, "FrozenHopfield retrievals cached by observation (0: off; exact)")
+    hopfield_cache: int = _f(
+        32768, "FrozenHopfield retrievals (HELMv2, SHELM: CLIP outputs) cached by observation (0: off; exact)"
+    )
     history_layer: str = _f(
         "last", "LM state(s) fed to the head: last (paper) | k (after k layers; 0 = inputs) | k,j,..."
     )
@@ -58,6 +60,11 @@ class TrainConfig:
     memory_impl: Literal["auto", "fast", "hf"] = _f(
         "auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)"
     )
+    vision_encoder: str = _f(
+        "openai/clip-vit-base-patch16",
+        "HELMv2 and SHELM: the frozen CLIP, a folder saved with save_pretrained or a cached hub id",
+    )
+    top_k: int = _f(4, "SHELM: CLIP tokens fed to the LM per step (the memory holds mem_len tokens)")
     # --- trainable networks
     head: Literal["layernorm", "linear"] = _f(
         "layernorm", "actor-critic head: layernorm (authors: hidden layer + LayerNorm) | linear (SB3/CleanRL)"
@@ -105,8 +112,13 @@ class TrainConfig:
         return max(1, math.ceil(self.total_steps / self.batch_size))
 
     def history(self) -> HistoryConfig:
-        """The model layer's config of the frozen history stage."""
-        return HistoryConfig(**{f.name: getattr(self, f.name) for f in fields(HistoryConfig)})
+        """The model layer's config of the frozen history stage; what the LM reads per step
+        (``input_map``) is the agent's."""
+        from .models import AGENTS
+
+        names = [f.name for f in fields(HistoryConfig) if f.name != "input_map"]
+        input_map = getattr(AGENTS.get(self.agent), "history_inputs", "hopfield")
+        return HistoryConfig(**{name: getattr(self, name) for name in names}, input_map=input_map)
 
     def net(self) -> NetConfig:
         """The model layer's config of the trainable networks."""
@@ -161,6 +173,7 @@ class TrainConfig:
         need(0 <= self.n_sink < self.mem_len, "n_sink", f"in [0, mem_len={self.mem_len})")
         need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
         need(self.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
+        need(self.top_k >= 1, "top_k", "a positive number of tokens per step")
         try:
             parse_history_layer(self.history_layer, 10**6)
         except ValueError:
@@ -247,6 +260,10 @@ AGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "helm": dict(lr=3e-4, rollout_steps=32, ent_coef=0.05, mem_len=512, beta=1000.0),
         "lstm": dict(lr=5e-5, rollout_steps=64, ent_coef=0.05),
         "cnn": dict(lr=1e-5, rollout_steps=64, ent_coef=0.005),
+        # HELMv2 and SHELM: the authors' mem_len 255 and 1021 (TrXL's memory, plus the current
+        # input) as 256 and 1024 slots; SHELM's memory holds tokens, 4 per step.
+        "helmv2": dict(lr=5e-4, rollout_steps=32, ent_coef=0.05, mem_len=256),
+        "shelm": dict(lr=5e-5, rollout_steps=32, ent_coef=0.05, top_k=4, mem_len=1024),
     },
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +21,9 @@ from torch import Tensor, nn
 from .encoders import observation_to_vector
 from .frozen_hopfield import FrozenHopfield
 from .lm_memory import StreamingLMMemory, make_lm_memory
+
+if TYPE_CHECKING:
+    from .vision_history import VisionHistory
 
 
 class HistoryConfigError(ValueError):
@@ -56,8 +59,15 @@ class HistoryConfig:
     lm_layers: int = 0
     #: auto | fast (Llama-style models) | hf (any causal LM)
     memory_impl: Literal["auto", "fast", "hf"] = "auto"
-    #: seed of FrozenHopfield's projection P (and of a random-init LM)
+    #: seed of FrozenHopfield's projection P (and of a random-init LM, and HELMv2's width map)
     seed: int = 0
+    #: what the LM reads per step: hopfield (HELM: FrozenHopfield) | clip-features (HELMv2: CLIP
+    #: image features rescaled to E's statistics) | clip-tokens (SHELM: CLIP's top-k tokens)
+    input_map: Literal["hopfield", "clip-features", "clip-tokens"] = "hopfield"
+    #: HELMv2 and SHELM: the frozen CLIP, a folder saved with save_pretrained or a hub id
+    vision_encoder: str = "openai/clip-vit-base-patch16"
+    #: SHELM: tokens fed to the LM per step (its memory holds mem_len tokens: mem_len / top_k steps)
+    top_k: int = 4
 
 
 def parse_history_layer(text: str, n_layers: int) -> tuple[int, ...]:
@@ -205,11 +215,16 @@ def build_frozen_history(
     obs_shape: tuple[int, ...],
     device: torch.device | str = "cpu",
     lm_model: nn.Module | None = None,
-) -> FrozenHistory:
+) -> FrozenHistory | VisionHistory:
     """The history stage ``cfg`` describes, for observations of ``obs_shape``, on ``device``
-    (the LM is loaded unless given)."""
+    (the LM is loaded unless given): FrozenHopfield's (HELM), or a CLIP's (HELMv2, SHELM:
+    ``helmrl.models.vision_history``)."""
     from .language_model import load_language_model, resolve_frozen_dtype
 
+    if cfg.input_map != "hopfield":
+        from .vision_history import build_vision_history
+
+        return build_vision_history(cfg, obs_shape, device, lm_model)
     device = torch.device(device)
     if lm_model is None:
         lm_model = load_language_model(cfg.lm, seed=cfg.seed, n_layers=cfg.lm_layers).model

@@ -64,6 +64,9 @@ class Agent(nn.Module, ABC):
     recurrent: ClassVar[bool] = False
     #: the trainer runs the frozen history stage and passes its output as ``history``
     uses_history: ClassVar[bool] = False
+    #: what that stage's LM reads per step (``HistoryConfig.input_map``): hopfield (HELM) |
+    #: clip-features (HELMv2) | clip-tokens (SHELM)
+    history_inputs: ClassVar[str] = "hopfield"
 
     @classmethod
     @abstractmethod
