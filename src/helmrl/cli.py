@@ -304,6 +304,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"observation distances {corr}"
         )
         return 0
+    if args.kind == "words" and getattr(history, "input_map", "hopfield") != "hopfield":
+        return _analyze_fed_tokens(args, env_id, lm, agent, history)  # HELMv2, SHELM
     ep = play_episode(env_id, args.seed, agent, history, max_steps=args.max_steps, render=True)
     if args.kind == "words":
         data = rep.word_trace(ep, lm, args.out, seed)
@@ -319,6 +321,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         data = rep.attention_maps(ep, lm, args.out, b, seed)
         tops = "; ".join(f"L{m['layer']}H{m['head']}→{m['top_steps']}" for m in data["maps"])
         print(f"{args.out}: attention over {data['steps']} steps of {env_id}, most-attended steps {tops}")
+    return 0
+
+
+def _analyze_fed_tokens(args, env_id, lm, agent, history) -> int:
+    """`analyze words` on a SHELM run: the tokens its LM read at every step of one episode."""
+    from .analysis.episodes import play_episode
+    from .analysis.fed_tokens import token_trace
+
+    if history.input_map != "clip-tokens":
+        raise UsageError("a helmv2 run feeds its LM CLIP image features, not tokens: no words to show")
+    ep = play_episode(env_id, args.seed, agent, history, max_steps=args.max_steps, render=True)
+    data = token_trace(ep, history, lm.tokenizer, args.out)
+    print(f"{args.out}: the {data['top_k']} tokens SHELM fed its LM at each of {data['steps']} steps:")
+    for t, words in enumerate(data["words"]):
+        print(f"  t={t:<4d} {' '.join(words)}")
     return 0
 
 
@@ -458,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     from .devices import DeviceError
     from .envs import EnvError
     from .models import HistoryConfigError, LanguageModelError
+    from .models.vision_encoder import VisionEncoderError
     from .ppo import CheckpointError, NonFiniteError
     from .runs import RunDirError
 
@@ -481,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         EnvError,
         LanguageModelError,
         HistoryConfigError,
+        VisionEncoderError,
         CheckpointError,
         RunDirError,
         DeviceError,

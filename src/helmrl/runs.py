@@ -32,6 +32,10 @@ def check_inputs(cfg: TrainConfig) -> None:
             raise LanguageModelError(
                 f"--lm {cfg.lm}: no such folder; give a folder saved with save_pretrained or '{DEFAULT_LM}'"
             )
+    if agent_class(cfg.agent).history_inputs != "hopfield":
+        from .models.vision_encoder import check_vision_encoder
+
+        check_vision_encoder(cfg.vision_encoder)
 
 
 def prepare_run(cfg: TrainConfig, run_dir: Path, overwrite: bool = False, progress: bool = True) -> Trainer:
@@ -110,7 +114,9 @@ def load_agent(run_dir: Path, device: str = "auto"):
 def evaluate_run(run_dir: Path, episodes: int, greedy: bool = False, seed: int = 12345) -> list[float]:
     """Raw (unnormalised) returns of ``episodes`` full episodes."""
     cfg, agent, history = load_agent(run_dir)
-    envs = make_vec_env(cfg.env_id, min(episodes, cfg.n_envs))
+    # HELMv2 standardises its inputs over the envs of a step: evaluate with as many as it trained with
+    coupled = getattr(history, "couples_envs", False)
+    envs = make_vec_env(cfg.env_id, cfg.n_envs if coupled else min(episodes, cfg.n_envs))
     torch.manual_seed(seed)
     loop = ActingLoop(envs, agent, history, device=next(agent.parameters()).device)
     loop.reset(seed)

@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from torch import nn
 
 from .models.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
 
@@ -75,19 +76,20 @@ def history_space(width: int) -> gym.spaces.Box:
 class HistoryStream:
     """The frozen history stage over a stream of batched observations: one LM step per call.
 
-    Shared by the gymnasium wrapper and the SB3 adapter. ``history`` is a built ``FrozenHistory``
-    or a ``HistoryConfig`` to build one from (the LM is loaded then)."""
+    Shared by the gymnasium wrapper and the SB3 adapter. ``history`` is a built stage (a
+    ``FrozenHistory``, or HELMv2's and SHELM's ``VisionHistory``) or a ``HistoryConfig`` to build
+    one from (the LM is loaded then; ``input_map`` chooses what it reads)."""
 
     def __init__(
         self,
         space: gym.Space,
         n_envs: int,
-        history: FrozenHistory | HistoryConfig | None = None,
+        history: FrozenHistory | nn.Module | HistoryConfig | None = None,
         device: torch.device | str = "cpu",
     ):
         self.key = image_key(space)
         self.inner_space = space.spaces[self.key] if self.key is not None else space
-        if isinstance(history, FrozenHistory):
+        if isinstance(history, nn.Module):
             self.stage = history.to(device)
         else:
             self.stage = build_frozen_history(history or HistoryConfig(), self.inner_space.shape, device)
@@ -109,14 +111,17 @@ class HistoryStream:
         out = self.stage(self._raw(obs), torch.as_tensor(np.asarray(starts, dtype=bool)))
         return out.cpu().numpy()
 
-    def terminal(self, final_obs: dict[int, Any]) -> dict[int, dict[str, Any]]:
+    def terminal(self, final_obs: dict[int, Any], others: Any = None) -> dict[int, dict[str, Any]]:
         """The terminal observations of the envs in ``final_obs`` (env index -> observation, their
         episodes already reset by the vector env), each with the history it closes its episode
-        with: one more step of the memory, then every env's memory restored exactly."""
+        with: one more step of the memory, then every env's memory restored exactly. The other
+        envs' rows of that step are ``others`` (this step's observations; their step is undone),
+        which matters where the inputs are standardised over the batch (HELMv2)."""
         memory = self.stage.memory
         assert memory is not None
-        filler = next(iter(final_obs.values()))  # for the other envs; their step is undone
-        rows = [final_obs.get(i, filler) for i in range(self.n_envs)]
+        filler = next(iter(final_obs.values()))
+        rest = [filler] * self.n_envs if others is None else self._rows(others)
+        rows = [final_obs.get(i, rest[i]) for i in range(self.n_envs)]
         batch = np.stack(rows) if self.key is None else {self.key: np.stack([o[self.key] for o in rows])}
         go_on = np.zeros(self.n_envs, dtype=bool)
         with torch.inference_mode():
@@ -126,6 +131,12 @@ class HistoryStream:
             finally:
                 memory.restore_step(saved)
         return {i: self.join(o, hist[i]) for i, o in final_obs.items()}
+
+    def _rows(self, obs: Any) -> list[Any]:
+        """A batched observation as one observation per env."""
+        if self.key is None:
+            return list(np.asarray(obs))
+        return [{k: v[i] for k, v in obs.items()} for i in range(self.n_envs)]
 
     def join(self, obs: Any, history: np.ndarray) -> dict[str, Any]:
         parts = dict(obs) if self.key is not None else {OBSERVATION: obs}
@@ -143,6 +154,10 @@ class FrozenHistoryObservation(VectorWrapper):
     ended, when the env returns the next episode's first observation; SAME_STEP clears it on the
     ending step itself, and ``info["final_obs"]`` gets the terminal observation's history too (the
     memory is stepped once more for it and then restored). DISABLED is refused.
+
+    ``history`` chooses what the LM reads, as the agents do: ``HistoryConfig()`` is HELM's
+    FrozenHopfield, ``input_map="clip-features"`` HELMv2's CLIP features and ``"clip-tokens"``
+    SHELM's CLIP tokens (both with ``vision_encoder=`` a CLIP folder or hub id).
     """
 
     def __init__(
@@ -189,7 +204,9 @@ class FrozenHistoryObservation(VectorWrapper):
             starts = done
             if done.any() and "final_obs" in info:
                 info = dict(info)
-                ended = self.stream.terminal({int(i): info["final_obs"][i] for i in np.flatnonzero(done)})
+                ended = self.stream.terminal(
+                    {int(i): info["final_obs"][i] for i in np.flatnonzero(done)}, others=obs
+                )
                 info["final_obs"] = np.empty(self.num_envs, dtype=object)
                 for i, o in ended.items():
                     info["final_obs"][i] = o

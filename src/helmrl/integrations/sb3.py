@@ -57,7 +57,7 @@ class FrozenHistoryVecEnv(VecEnvWrapper):
             if "terminal_observation" in infos[i]
         }
         if ended:  # the terminal observations' histories, before the memory moves on
-            for i, terminal in self.stream.terminal(ended).items():
+            for i, terminal in self.stream.terminal(ended, others=obs).items():
                 infos[i]["terminal_observation"] = terminal
         return self.stream.join(obs, self.stream.step(obs, dones)), rewards, dones, infos
 
