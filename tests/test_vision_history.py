@@ -372,3 +372,43 @@ def test_load_vision_encoder_gives_a_frozen_clip(clip_dir):
     assert clip.width == 16 and clip.tokenizer is not None
     assert not clip.model.training and all(not p.requires_grad for p in clip.parameters())
     assert clip.image_features(_images(2, side=56)).shape == (2, 16)  # resized by its processor
+
+
+def test_stable_baselines3_trains_shelm_through_the_adapter(clip_dir, lm_dir):
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from helmrl.envs import make_env
+    from helmrl.integrations.sb3 import FrozenHistoryVecEnv, HELMExtractor
+
+    venv = DummyVecEnv([lambda: gym.wrappers.TimeLimit(make_env("RandomMaze-v0"), 5)] * 2)
+    wrapped = FrozenHistoryVecEnv(venv, _cfg(clip_dir, lm_dir, "clip-tokens"))
+    model = PPO(
+        "MultiInputPolicy",
+        wrapped,
+        n_steps=16,
+        batch_size=16,
+        n_epochs=1,
+        policy_kwargs=dict(
+            features_extractor_class=HELMExtractor, features_extractor_kwargs=dict(features=32)
+        ),
+        device="cpu",
+        seed=0,
+    )
+    model.learn(64)
+    assert model.num_timesteps == 64
+    assert not any(p.requires_grad for p in wrapped.frozen_history.parameters())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("input_map", ["clip-features", "clip-tokens"])
+def test_the_stage_on_cuda_matches_cpu(clip_dir, lm_dir, input_map):
+    cfg = _cfg(clip_dir, lm_dir, input_map)
+    cpu, gpu = build_frozen_history(cfg, (20, 20, 3)), build_frozen_history(cfg, (20, 20, 3), "cuda")
+    cpu.reset(3)
+    gpu.reset(3)
+    for t in range(6):  # past the window (12 slots), CUDA graph replays k times a step
+        obs, start = _images(3, seed=t), torch.tensor([t == 0, t == 0, t in (0, 3)])
+        a, b = cpu(obs, start), gpu(obs, start)
+        torch.testing.assert_close(b.cpu(), a, atol=1e-3, rtol=1e-3)
