@@ -9,6 +9,7 @@ single letters the LM holds as word starts (" b", " d", ...), not "box" or "gree
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -36,7 +37,9 @@ def _write_bpe(folder: Path, vocab: dict[str, int], merges: list[str]) -> None:
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
 
 
-def _bpe(words: list[str], first: list[str], split) -> tuple[dict[str, int], list[str]]:  # noqa: ANN001
+def _bpe(
+    words: list[str], first: list[str], split: Callable[[str], list[str]]
+) -> tuple[dict[str, int], list[str]]:
     """A vocabulary and the merges that build each word from its pieces, left to right."""
     vocab: dict[str, int] = {}
     merges: list[str] = []
@@ -121,12 +124,12 @@ def _shared(clip_dir: Path, lm_dir: Path) -> dict[int, int]:
     return out
 
 
-def _cfg(clip_dir: Path, lm_dir: Path, input_map: str, **kw) -> HistoryConfig:  # noqa: ANN003
+def _cfg(clip_dir: Path, lm_dir: Path, input_map: str, **kw) -> HistoryConfig:
     base = dict(mem_len=12, n_sink=2, top_k=2, frozen_dtype="float32", hopfield_cache=0)
     return HistoryConfig(lm=str(lm_dir), vision_encoder=str(clip_dir), input_map=input_map, **{**base, **kw})
 
 
-def _stage(clip_dir: Path, lm_dir: Path, input_map: str, **kw) -> VisionHistory:  # noqa: ANN003
+def _stage(clip_dir: Path, lm_dir: Path, input_map: str, **kw) -> VisionHistory:
     return build_frozen_history(_cfg(clip_dir, lm_dir, input_map, **kw), (20, 20, 3))
 
 
