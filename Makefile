@@ -26,8 +26,8 @@ install: $(STAMP)
 # HELM and CNN-PPO side by side on a task that needs memory (CueRecall-v0: name a cue seen 4 steps
 # earlier among distractors), then their curves and each agent's IQM on the last line.
 demo: install
-	$(VENV)/bin/helmrl train --preset demo --agent helm --run-dir runs/demo-helm --overwrite --no-progress
-	$(VENV)/bin/helmrl train --preset demo --agent cnn --run-dir runs/demo-cnn --overwrite --no-progress
+	$(VENV)/bin/helmrl train --preset demo --agent helm --run-dir runs/demo-helm --overwrite
+	$(VENV)/bin/helmrl train --preset demo --agent cnn --run-dir runs/demo-cnn --overwrite
 	$(VENV)/bin/helmrl plot runs/demo-helm runs/demo-cnn --out runs/demo-curves.png
 
 # Everything but the GPU tests (those skip themselves without CUDA anyway); the 10 slowest named.

@@ -49,7 +49,8 @@ def profile_lm_step(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agent", default="helm")
-    ap.add_argument("--n-envs", type=int, default=16)
+    ap.add_argument("--preset", default="keycorridor", help="the settings of this preset")
+    ap.add_argument("--n-envs", type=int, default=0, help="0: the preset's")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--lm", default="smollm2-135m")
     ap.add_argument("--top", type=int, default=12)
@@ -58,8 +59,11 @@ def main() -> None:
     if args.lm_step:
         profile_lm_step(args)
         return
-    cfg = preset("keycorridor").replace(
-        agent=args.agent, n_envs=args.n_envs, device=args.device, lm=args.lm, total_steps=10**6
+    cfg = preset(args.preset, args.agent).replace(
+        n_envs=args.n_envs or preset(args.preset, args.agent).n_envs,
+        device=args.device,
+        lm=args.lm,
+        total_steps=10**6,
     )
     with tempfile.TemporaryDirectory() as d:
         tr = Trainer(cfg.validate(), Path(d), progress=False, log=lambda *_: None)

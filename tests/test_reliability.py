@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -305,6 +306,8 @@ BAD_FIELDS = [
     ("checkpoint_every", 0),
     ("log_window", 0),
     ("torch_threads", -1),
+    ("top_k", 0),
+    ("vision_encoder", " "),
 ]
 
 
@@ -390,3 +393,24 @@ def test_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, mon
     monkeypatch.setattr(trainer, "collect", interrupted_twice)
     assert trainer.train().interrupted
     assert load_checkpoint(tmp_path / "checkpoint.pt")["update"] == 2
+
+
+def test_idle_cores_counts_a_busy_core_as_taken():
+    """The oversubscription warning's count: a busy single-thread process takes a core away."""
+    import subprocess
+    import sys
+
+    from helmrl.devices import idle_cores
+
+    cores = os.cpu_count() or 1
+    quiet = idle_cores.__wrapped__(0.3)
+    assert 1 <= quiet <= cores
+    if cores < 2 or quiet < cores:
+        pytest.skip("needs a quiet machine with 2+ cores")
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert idle_cores.__wrapped__(0.5) <= cores - 1
+    finally:
+        spin.kill()
+        spin.wait()

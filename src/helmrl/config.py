@@ -96,7 +96,7 @@ class TrainConfig:
     label: str = _f("", "free-text tag of the run (a sweep variant), shown beside the agent in plots")
     checkpoint_every: int = _f(20, "updates between checkpoints (one is always written at the end)")
     log_window: int = _f(100, "episodes averaged for the logged return")
-    torch_threads: int = _f(0, "torch CPU threads (0: torch's default)")
+    torch_threads: int = _f(0, "torch CPU threads (0: torch's default; on a busy machine, the idle cores)")
     device: str = _f("auto", "auto (a GPU when torch sees one) | cpu | cuda | cuda:N")
     vec_env: Literal["auto", "sync", "async"] = _f(
         "auto", "envs in this process (sync) or one process each (async); auto: async on >= 8 CPUs"
@@ -174,6 +174,11 @@ class TrainConfig:
         need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
         need(self.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
         need(self.top_k >= 1, "top_k", "a positive number of tokens per step")
+        need(
+            isinstance(self.vision_encoder, str) and bool(self.vision_encoder.strip()),
+            "vision_encoder",
+            "a CLIP folder or hub id",
+        )
         try:
             parse_history_layer(self.history_layer, 10**6)
         except ValueError:

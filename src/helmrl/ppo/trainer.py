@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig
-from ..devices import resolve_device
+from ..devices import resolve_device, warn_if_oversubscribed
 from ..envs import RewardScaler, default_reward_norm, make_vec_env
 from ..models import FrozenHistory, agent_class, build_frozen_history
 from .acting import ActingLoop
@@ -62,9 +62,11 @@ class Trainer:
         log=print,  # one-line notices (e.g. an adapted minibatch split)
     ):
         self.cfg, self.run_dir, self.progress, self.log = cfg, Path(run_dir), progress, log
+        self.device = resolve_device(cfg.device)
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
-        self.device = resolve_device(cfg.device)
+        elif self.device.type == "cpu":
+            warn_if_oversubscribed()
         torch.manual_seed(cfg.seed)
         self.envs = make_vec_env(cfg.env_id, cfg.n_envs, vec_env=cfg.vec_env)
         self.obs_shape = self.envs.single_observation_space.shape
