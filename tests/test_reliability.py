@@ -307,7 +307,7 @@ BAD_FIELDS = [
     ("log_window", 0),
     ("torch_threads", -1),
     ("top_k", 0),
-    ("vision_encoder", " "),
+    ("vision_encoder", 3),
 ]
 
 

@@ -174,11 +174,8 @@ class TrainConfig:
         need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
         need(self.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
         need(self.top_k >= 1, "top_k", "a positive number of tokens per step")
-        need(
-            isinstance(self.vision_encoder, str) and bool(self.vision_encoder.strip()),
-            "vision_encoder",
-            "a CLIP folder or hub id",
-        )
+        # an empty or missing folder is refused where it is loaded, with how to get one
+        need(isinstance(self.vision_encoder, str), "vision_encoder", "a CLIP folder or hub id")
         try:
             parse_history_layer(self.history_layer, 10**6)
         except ValueError:
