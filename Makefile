@@ -34,9 +34,10 @@ demo: install
 test: install
 	$(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not gpu" --durations=10
 
-# The edit loop: no real LM, no Ray cluster, no learning runs (under a minute).
+# The edit loop: no real LM, no Ray cluster, no learning runs (under a minute). Two workers of
+# one torch thread each: two 2-thread workers on 2 cores would slow each other many times over.
 test-fast: install
-	$(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not slow and not gpu" --durations=5
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not slow and not gpu" -n 2 --durations=5
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks experiments examples
