@@ -58,6 +58,20 @@ def stream_read_gbps(reps: int = 5) -> float:
     return buf.numel() * 4 / median(times) / 1e9
 
 
+def linears_ms(lm: torch.nn.Module, n: int, reps: int = 10) -> float:
+    """The step's arithmetic floor here: every decoder linear at ``n`` rows, nothing between them
+    (fused QKV and gate/up as the step runs them, in the dtype it uses)."""
+    dtype = resolve_frozen_dtype("auto", "cpu")
+    mats = []
+    for layer in lm.model.layers:
+        a, m = layer.self_attn, layer.mlp
+        for group in ((a.q_proj, a.k_proj, a.v_proj), (a.o_proj,), (m.gate_proj, m.up_proj), (m.down_proj,)):
+            mats.append(torch.cat([lin.weight for lin in group]).detach().to(dtype))
+    xs = [torch.randn(n, w.shape[1]).to(dtype) for w in mats]
+    run = {"linears": lambda: [torch.nn.functional.linear(x, w) for x, w in zip(xs, mats, strict=True)]}
+    return median(time_interleaved(run, reps=reps)["linears"]) * 1e3
+
+
 def limits(lm: torch.nn.Module, n: int, cases: list[str], med: dict) -> list[dict[str, object]]:
     """The bytes a step must read (linear weights + the K/V slots it attends to) over the read
     bandwidth measured here: the floor no reordering of the same arithmetic can beat."""
@@ -67,7 +81,17 @@ def limits(lm: torch.nn.Module, n: int, cases: list[str], med: dict) -> list[dic
     slot = cfg.num_hidden_layers * n * cfg.num_key_value_heads * head_dim * 2 * 4  # K and V, fp32
     wbytes = weights * (2 if resolve_frozen_dtype("auto", "cpu") == torch.bfloat16 else 4)
     gbps = stream_read_gbps()
+    lin_ms = linears_ms(lm, n)
     rows = [
+        {
+            "benchmark": "lm_step",
+            "case": "host",
+            "variant": "-",
+            "metric": "linears_only_ms",
+            "value": round(lin_ms, 2),
+            "unit": "ms",
+        }
+    ] + [
         {
             "benchmark": "lm_step",
             "case": "host",
@@ -77,6 +101,7 @@ def limits(lm: torch.nn.Module, n: int, cases: list[str], med: dict) -> list[dic
             "unit": "GB/s",
         }
     ]
+    print(f"the step's linears alone (30 layers x 4 GEMMs at {n} rows): {lin_ms:.1f} ms")
     print(f"read bandwidth {gbps:.1f} GB/s; weights {wbytes / 1e6:.0f} MB; {slot / 1e6:.2f} MB per K/V slot")
     for case in cases:
         mem_len, lo, hi = CASES[case]
