@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import typing
@@ -509,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteError as err:
         print(f"helmrl {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `helmrl sweep … --list | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
