@@ -1,0 +1,79 @@
+"""HELM's full training against CNN-PPO at the same settings, in one process, interleaved.
+
+    .venv/bin/python benchmarks/training_ratio.py [--n-envs 16] [--rounds 6] [--threads 0]
+
+Both agents take ``--preset keycorridor``'s HELM settings (lr 3e-4, 32 rollout steps, 512 slots,
+β = 1000), so the only difference is HELM's frozen history. One round = one rollout + one PPO
+update; rounds alternate between the agents after ``--warmup`` rounds each (caches, allocator,
+and HELM's episodes past their first steps). HELM does all of CNN-PPO's work plus the frozen
+history, so the ratio is at most t_cnn / (t_cnn + t_history) (benchmarks/lm_step.py times the
+LM step). Rows go to
+benchmarks/results/training_ratio.csv (the harness's schema).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import torch
+from harness import RESULTS, host, median, time_interleaved, write_rows
+
+from helmrl.config import preset
+from helmrl.ppo import Trainer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("--n-envs", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "training_ratio.csv")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    base = preset("keycorridor", "helm").replace(
+        n_envs=args.n_envs, total_steps=10**7, checkpoint_every=10**6
+    )
+    with tempfile.TemporaryDirectory() as d:
+        trainers = {
+            a: Trainer(base.replace(agent=a).validate(), Path(d) / a, progress=False, log=lambda *_: None)
+            for a in ("helm", "cnn")
+        }
+        for tr in trainers.values():
+            tr.start_episodes()
+        rounds = {a: (lambda tr=tr: tr.update(tr.collect())) for a, tr in trainers.items()}
+        times = time_interleaved(rounds, reps=args.rounds, warmup=args.warmup)
+        for tr in trainers.values():
+            tr.envs.close()
+    n = args.n_envs * base.rollout_steps
+    fps = {a: n / median(ts) for a, ts in times.items()}
+    ratio = fps["helm"] / fps["cnn"]
+    print(f"host: {host()}")
+    for a, f in fps.items():
+        print(f"{a:5s} {f:7.1f} env-steps/s (median of {args.rounds} rounds of {n} env-steps)")
+    print(f"helm / cnn: {ratio:.2f}")
+    case, row = f"keycorridor n_envs={args.n_envs}", {"benchmark": "training_ratio"}
+    rows = [
+        {
+            **row,
+            "case": case,
+            "variant": a,
+            "metric": "env_steps_per_s",
+            "value": round(f, 1),
+            "unit": "steps/s",
+        }
+        for a, f in fps.items()
+    ]
+    rows.append(
+        {**row, "case": case, "variant": "helm/cnn", "metric": "ratio", "value": round(ratio, 3), "unit": "x"}
+    )
+    write_rows(args.out, rows)
+
+
+if __name__ == "__main__":
+    main()
