@@ -22,9 +22,9 @@ from . import envs as _envs  # noqa: F401 - registers helmrl's env ids and famil
 _EXPORTS = {
     "FrozenHopfield": "helmrl.models.frozen_hopfield",
     "FrozenHistory": "helmrl.models.frozen_history",
-    "HistoryConfig": "helmrl.models.frozen_history",
+    "HistoryConfig": "helmrl.models.configs",
     "build_frozen_history": "helmrl.models.frozen_history",
-    "NetConfig": "helmrl.models.agents.base",
+    "NetConfig": "helmrl.models.configs",
     "FrozenHistoryObservation": "helmrl.wrappers",
     "TrainConfig": "helmrl.config",
     "preset": "helmrl.config",
@@ -51,8 +51,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .config import TrainConfig, preset
-    from .models.agents.base import NetConfig
-    from .models.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
+    from .models.configs import HistoryConfig, NetConfig
+    from .models.frozen_history import FrozenHistory, build_frozen_history
     from .models.frozen_hopfield import FrozenHopfield
     from .models.language_model import load_language_model as load_lm
     from .ppo.trainer import Trainer, TrainResult

@@ -16,13 +16,32 @@ import sys
 import typing
 from pathlib import Path
 
-from .config import PRESETS, ConfigError, TrainConfig, field_types, preset
+from .config import PRESETS, TrainConfig, field_types, preset
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DeviceError,
+    EnvError,
+    HistoryConfigError,
+    LanguageModelError,
+    NonFiniteError,
+    RunDirError,
+    UsageError,
+)
 
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad input: printed as one line, exit code 2."""
+# Bad input: one line on stderr, exit code 2. helmrl.errors holds them all, so naming them here
+# loads nothing that raises them (`helmrl presets` stays free of torch and the trainer).
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    UsageError,
+    ConfigError,
+    EnvError,
+    LanguageModelError,
+    HistoryConfigError,
+    CheckpointError,
+    RunDirError,
+    DeviceError,
+)
 
 
 def _parse_bool(text: str) -> bool:
@@ -472,14 +491,14 @@ def cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .devices import DeviceError
-    from .envs import EnvError
-    from .models import HistoryConfigError, LanguageModelError
-    from .models.vision_encoder import VisionEncoderError
-    from .ppo import CheckpointError, NonFiniteError
-    from .runs import RunDirError
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """USAGE_ERRORS, and VisionEncoderError where its module was loaded (where it was not, nothing
+    can have raised it; importing it here would load torch for every command)."""
+    vision = sys.modules.get("helmrl.models.vision_encoder")
+    return USAGE_ERRORS + ((vision.VisionEncoderError,) if vision is not None else ())
 
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "train": cmd_train,
@@ -494,17 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (
-        UsageError,
-        ConfigError,
-        EnvError,
-        LanguageModelError,
-        HistoryConfigError,
-        VisionEncoderError,
-        CheckpointError,
-        RunDirError,
-        DeviceError,
-    ) as err:
+    except _usage_errors() as err:
         print(f"helmrl {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except NonFiniteError as err:

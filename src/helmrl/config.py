@@ -14,12 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from .models.agents.base import NetConfig
-from .models.frozen_history import HistoryConfig, parse_history_layer
-
-
-class ConfigError(ValueError):
-    """An invalid config value; the message names the field and what is allowed."""
+from .errors import ConfigError
+from .models.configs import HistoryConfig, NetConfig, parse_history_layer
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the field list

@@ -12,9 +12,7 @@ import time
 
 import torch
 
-
-class DeviceError(ValueError):
-    """A device this machine does not have (message names the alternative)."""
+from .errors import DeviceError
 
 
 def _cpu_times() -> tuple[int, int] | None:

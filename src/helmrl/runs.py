@@ -10,12 +10,9 @@ import torch
 
 from .config import ConfigError, TrainConfig
 from .envs import check_env_id, make_vec_env
+from .errors import RunDirError
 from .models import DEFAULT_LM, LanguageModelError
 from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, TrainResult, load_checkpoint, play_returns
-
-
-class RunDirError(ValueError):
-    """A run directory that cannot be used as asked (message names the fix)."""
 
 
 def check_inputs(cfg: TrainConfig) -> None:

@@ -23,13 +23,10 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from torch import nn
 
+from .errors import ObservationLayoutError
 from .models.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
 
 OBSERVATION, HISTORY = "observation", "history"
-
-
-class ObservationLayoutError(ValueError):
-    """An observation space the frozen history cannot read; the message says what to change."""
 
 
 def image_key(space: gym.Space) -> str | None:

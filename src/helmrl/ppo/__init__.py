@@ -5,31 +5,31 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ActingLoop": "acting",
-    "CHECKPOINT": "checkpoint",
-    "CONFIG": "metrics",
-    "CheckpointError": "checkpoint",
-    "METRICS": "metrics",
-    "NonFiniteError": "trainer",
-    "Rollout": "rollout",
-    "Step": "acting",
-    "TrainResult": "trainer",
-    "Trainer": "trainer",
-    "compute_gae": "rollout",
-    "load_checkpoint": "checkpoint",
-    "minibatch_indices": "rollout",
-    "play_returns": "acting",
-    "ppo_loss": "loss",
-    "read_metrics": "metrics",
-    "save_checkpoint": "checkpoint",
-    "select": "rollout",
+    "ActingLoop": ".acting",
+    "CHECKPOINT": ".checkpoint",
+    "CONFIG": ".metrics",
+    "CheckpointError": "..errors",
+    "METRICS": ".metrics",
+    "NonFiniteError": "..errors",
+    "Rollout": ".rollout",
+    "Step": ".acting",
+    "TrainResult": ".trainer",
+    "Trainer": ".trainer",
+    "compute_gae": ".rollout",
+    "load_checkpoint": ".checkpoint",
+    "minibatch_indices": ".rollout",
+    "play_returns": ".acting",
+    "ppo_loss": ".loss",
+    "read_metrics": ".metrics",
+    "save_checkpoint": ".checkpoint",
+    "select": ".rollout",
 }
 
 
 def __getattr__(name: str) -> Any:
     """Import on first use: reading a run's metrics.csv does not load the trainer and its envs."""
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

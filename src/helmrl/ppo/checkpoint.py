@@ -9,12 +9,10 @@ from typing import Any
 
 import torch
 
+from ..errors import CheckpointError
+
 CHECKPOINT = "checkpoint.pt"
 FORMAT = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, or holds more than tensors and plain data."""
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:

@@ -23,16 +23,13 @@ import torch
 from ..config import TrainConfig
 from ..devices import resolve_device, warn_if_oversubscribed
 from ..envs import RewardScaler, default_reward_norm, make_vec_env
+from ..errors import NonFiniteError
 from ..models import FrozenHistory, agent_class, build_frozen_history
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .loss import STAT_NAMES, ppo_loss
 from .metrics import METRICS, append_metrics, progress_bar, tensorboard, truncate_metrics
 from .rollout import Rollout, compute_gae, minibatch_indices, select
-
-
-class NonFiniteError(RuntimeError):
-    """A loss or gradient became NaN/inf; the last good checkpoint is kept."""
 
 
 @dataclass

@@ -18,11 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PRESETS, ConfigError, TrainConfig, preset
-
-
-class SpecError(ValueError):
-    """A sweep spec that cannot run; the message names the key."""
-
+from ..errors import SpecError
 
 KEYS = {"name", "envs", "agents", "seeds", "total_steps", "preset", "overrides", "variants"}
 

@@ -21,27 +21,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar
 
 from torch import Tensor, nn
 
-from ..encoders import EncoderKind
-from ..heads import HeadKind, OutputGain
+from ..configs import NetConfig
 
 State = dict[str, Tensor]
-
-
-@dataclass(frozen=True)
-class NetConfig:
-    """The trainable networks' shape; the model layer's own config (``TrainConfig.net()`` builds it).
-
-    The defaults are the authors' code: their small Impala CNN and LayerNorm heads with every
-    output layer initialised orthogonally at gain √2."""
-
-    head: HeadKind = "layernorm"
-    output_gain: OutputGain = "authors"
-    encoder: EncoderKind = "authors"
 
 AGENTS: dict[str, type[Agent]] = {}
 

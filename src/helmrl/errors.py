@@ -1,0 +1,80 @@
+"""Every error helmrl raises on purpose, in one place that imports nothing.
+
+The modules that raise them import them from here, and their old homes re-export them
+(``from helmrl.config import ConfigError`` still works). This module imports nothing of torch or of
+helmrl, so the CLI can name them all without loading what raises them; the model layer
+(``helmrl.models``) may import its own from here for the same reason.
+
+All but ``NonFiniteError`` are bad input: ``helmrl`` prints them as one line and exits with 2.
+``VisionEncoderError`` stays in ``helmrl.models.vision_encoder`` (imported from there on first
+use) so that this module stays free of torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DeviceError",
+    "EnvError",
+    "HistoryConfigError",
+    "LanguageModelError",
+    "NonFiniteError",
+    "ObservationLayoutError",
+    "RunDirError",
+    "SpecError",
+    "UsageError",
+]
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit code 2."""
+
+
+class ConfigError(ValueError):
+    """An invalid config value; the message names the field and what is allowed."""
+
+
+class DeviceError(ValueError):
+    """A device this machine does not have (message names the alternative)."""
+
+
+class EnvError(ValueError):
+    """An environment id or space that helmrl cannot use (message names the fix)."""
+
+
+class SpecError(ValueError):
+    """A sweep spec that cannot run; the message names the key."""
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used as asked (message names the fix)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, or holds more than tensors and plain data."""
+
+
+class ObservationLayoutError(ValueError):
+    """An observation space the frozen history cannot read; the message says what to change."""
+
+
+class HistoryConfigError(ValueError):
+    """A history setting the chosen LM cannot meet (e.g. a layer it does not have)."""
+
+
+class LanguageModelError(ValueError):
+    """A language model could not be found or loaded (message says what to do)."""
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or gradient became NaN/inf; the last good checkpoint is kept."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VisionEncoderError":  # its module imports torch: only on first use
+        return importlib.import_module("helmrl.models.vision_encoder").VisionEncoderError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

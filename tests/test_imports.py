@@ -1,0 +1,108 @@
+"""What a light command loads: listing presets or envs, a plot, or reading a config never imports
+the trainer, the LM memory (nor, for the config, torch). Each check runs in a fresh interpreter."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helmrl.config import TrainConfig
+
+HEAVY = ("helmrl.ppo.trainer", "helmrl.models.lm_memory")
+
+# Runs the CLI with argv (or imports the module a string names) in-process, then prints which of
+# the watched modules got loaded.
+_PROBE = """
+import contextlib, io, json, sys
+watched = json.loads(sys.argv[1])
+argv = json.loads(sys.argv[2])
+rc = None
+if isinstance(argv, str):  # a module to import
+    __import__(argv)
+else:
+    from helmrl.cli import main
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv)
+        except SystemExit as exit_:
+            rc = exit_.code
+print(json.dumps({"rc": rc, "loaded": [m for m in watched if m in sys.modules]}))
+"""
+
+
+def _loaded(argv: list[str] | str, watched: tuple[str, ...]) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(list(watched)), json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fake_run(root: Path, seed: int) -> Path:
+    run = root / f"run-s{seed}"
+    run.mkdir()
+    TrainConfig(env_id="CueRecall-v0", agent="helm", seed=seed).save(run / "config.json")
+    with open(run / "metrics.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["update", "step", "episode_return_mean", "time_s"])
+        for i in range(4):
+            w.writerow([i + 1, 100 * (i + 1), 0.1 * i + 0.01 * seed, i])
+    return run
+
+
+@pytest.mark.parametrize("argv", [["presets"], ["envs"], ["plot", "--help"]], ids=" ".join)
+def test_light_commands_never_load_the_trainer(argv):
+    res = _loaded(argv, HEAVY)
+    assert res["rc"] == 0
+    assert res["loaded"] == []
+
+
+def test_plot_of_runs_never_loads_the_trainer(tmp_path):
+    runs = [str(_fake_run(tmp_path, seed)) for seed in (0, 1)]
+    res = _loaded(["plot", *runs, "--out", str(tmp_path / "curves.png")], HEAVY)
+    assert res["rc"] == 0
+    assert (tmp_path / "curves.png").exists()
+    assert res["loaded"] == []
+
+
+def test_import_config_does_not_load_torch():
+    assert _loaded("helmrl.config", ("torch", *HEAVY))["loaded"] == []
+
+
+def test_errors_module_imports_nothing_heavy_and_old_names_still_import():
+    assert _loaded("helmrl.errors", ("torch", "helmrl.config", "helmrl.models"))["loaded"] == []
+    from helmrl import errors
+    from helmrl.cli import UsageError
+    from helmrl.config import ConfigError
+    from helmrl.devices import DeviceError
+    from helmrl.envs import EnvError
+    from helmrl.models import HistoryConfigError, LanguageModelError
+    from helmrl.models.vision_encoder import VisionEncoderError
+    from helmrl.ppo import CheckpointError, NonFiniteError
+    from helmrl.runs import RunDirError
+    from helmrl.sweep import SpecError
+    from helmrl.wrappers import ObservationLayoutError
+
+    for cls in (
+        UsageError,
+        ConfigError,
+        DeviceError,
+        EnvError,
+        HistoryConfigError,
+        LanguageModelError,
+        CheckpointError,
+        NonFiniteError,
+        RunDirError,
+        SpecError,
+        ObservationLayoutError,
+        VisionEncoderError,
+    ):
+        assert getattr(errors, cls.__name__) is cls
