@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from helmrl.models.precision import ISA_FLAGS, cpu_info
+
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = (
     "benchmark",
@@ -46,17 +48,9 @@ _CAPS = ("MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
 def host(device: torch.device | str = "cpu") -> dict[str, str]:
     """The host's columns for every row."""
     device = torch.device(device)
-    model, flags = platform.processor() or "CPU", set()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    model, flags = cpu_info()
+    model = model or platform.processor() or "CPU"
+    isa = [f for f in ISA_FLAGS if f in flags]
     cap = " ".join(f"{k}={os.environ[k]}" for k in _CAPS if k in os.environ)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return {

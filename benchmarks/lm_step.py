@@ -26,7 +26,7 @@ import torch
 from harness import RESULTS, host, median, time_interleaved, write_rows
 
 from helmrl.models import load_language_model, make_lm_memory
-from helmrl.models.language_model import resolve_frozen_dtype
+from helmrl.models.precision import resolve_frozen_dtype
 
 CASES = {"kc512": (512, 30, 270), "kc512-short": (512, 30, 110), "full64": (64, 100, 115)}
 

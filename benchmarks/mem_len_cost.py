@@ -18,7 +18,7 @@ import torch
 
 from helmrl.devices import describe_device
 from helmrl.models import load_language_model, make_lm_memory
-from helmrl.models.language_model import resolve_frozen_dtype
+from helmrl.models.precision import resolve_frozen_dtype
 
 
 def main() -> None:

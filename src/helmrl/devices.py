@@ -13,6 +13,7 @@ import time
 import torch
 
 from .errors import DeviceError
+from .models.precision import ISA_FLAGS, cpu_info
 
 
 def _cpu_times() -> tuple[int, int] | None:
@@ -79,16 +80,7 @@ def describe_device(device: torch.device) -> str:
     and the flags that pick its LM path (AVX2 / AVX512-BF16 / AMX)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model, flags = "", set()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
+    model, flags = cpu_info()
     model = model or platform.processor() or "CPU"
-    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    isa = [f for f in ISA_FLAGS if f in flags]
     return f"{model} ({', '.join(isa) or 'no AVX2'}), {torch.get_num_threads()} torch threads"

@@ -162,7 +162,8 @@ def build_frozen_history(
     """The history stage ``cfg`` describes, for observations of ``obs_shape``, on ``device``
     (the LM is loaded unless given): FrozenHopfield's (HELM), or a CLIP's (HELMv2, SHELM:
     ``helmrl.models.vision_history``)."""
-    from .language_model import load_language_model, resolve_frozen_dtype
+    from .language_model import load_language_model
+    from .precision import resolve_frozen_dtype
 
     if cfg.input_map != "hopfield":
         from .vision_history import build_vision_history

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import LanguageModelError
+from .precision import cpu_has_fast_bf16 as cpu_has_fast_bf16  # re-exported: their old home
+from .precision import resolve_frozen_dtype as resolve_frozen_dtype
 
 DEFAULT_LM = "smollm2-135m"
 RANDOM_INIT = "random-init"
@@ -177,35 +179,3 @@ def truncate_layers(model: nn.Module, n_layers: int) -> nn.Module:
     if getattr(model.config, "layer_types", None):
         model.config.layer_types = model.config.layer_types[:n_layers]
     return model
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True where bf16 GEMMs beat fp32 (AMX or AVX512-BF16); elsewhere bf16 is emulated and slow.
-
-    Honours the ISA caps the kernels themselves honour, so an AVX2-only host can be reproduced
-    on a newer CPU: ``ONEDNN_MAX_CPU_ISA`` (oneDNN's GEMMs) below AVX512_CORE_BF16, or
-    ``ATEN_CPU_CAPABILITY`` (torch's own kernels) below avx512, means no fast bf16.
-    """
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
-    if cap and cap not in ("ALL", "DEFAULT") and not any(t in cap for t in ("BF16", "AMX", "AVX10", "FP16")):
-        return False
-    if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() in ("default", "avx2", "zvector", "vsx"):
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def resolve_frozen_dtype(name: str, device: torch.device | str = "cpu") -> torch.dtype:
-    """'auto' -> bf16 on CUDA and on CPUs with native bf16 matrix units, else fp32 (never
-    emulated bf16, which is ~100x slower than fp32 on AVX2-only CPUs)."""
-    if name == "auto":
-        if torch.device(device).type == "cuda":
-            return torch.bfloat16
-        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
-    table = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-    if name not in table:
-        raise ValueError(f"frozen dtype must be one of auto, float32, bfloat16; got {name!r}")
-    return table[name]
