@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from helmrl.analysis.curves import iqm_with_ci, plot_runs, read_reference
+from helmrl.analysis.curves import plot_runs, read_reference
+from helmrl.analysis.statistics import iqm_with_ci
 from helmrl.config import TrainConfig
 from helmrl.ppo.metrics import read_metrics
 from helmrl.sweep import summary_row

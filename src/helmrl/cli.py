@@ -235,7 +235,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = prepare_run(cfg, run_dir, overwrite=args.overwrite, progress=not args.no_progress)
         resume = False
     result = trainer.train(resume=resume)
-    from .analysis.plots import plot_learning_curve
+    from .analysis.curves import plot_learning_curve
 
     png = plot_learning_curve(result.run_dir)
     state = (
@@ -274,8 +274,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
     parts = [
-        f"{r['agent']}@{r['env_id']}: IQM {r['final_iqm']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] "
-        f"(n={r['runs']})"
+        f"{r['agent']}@{r['env_id']}: IQM {r['final_iqm']:.3f} "
+        + ("no CI" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+        + f" (n={r['runs']})"
         for r in res["summary"]
     ]
     print(

@@ -1,20 +1,24 @@
-"""Learning curves across seeds and the paper's summary statistic (IQM, 95% bootstrap CI)."""
+"""Learning-curve plots from metrics.csv: one run's curve (``helmrl train``), and runs pooled per
+(env, agent) across seeds with the paper's summary statistic (``helmrl plot``, sweeps, reports).
+
+The numbers (IQM, bootstrap CIs, the common grid of steps) come from ``.statistics``.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..ppo.metrics import CONFIG, read_metrics  # noqa: E402
+from .statistics import bootstrap_mean_ci, common_grid, iqm, iqm_with_ci, on_grid  # noqa: E402
 
 
 @dataclass
@@ -49,31 +53,22 @@ def load_run(run_dir: Path) -> RunCurve:
     )
 
 
-def bootstrap_mean_ci(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """95% percentile-bootstrap CI of the mean over axis 0 (the seeds)."""
-    rng = np.random.default_rng(seed)
-    n = values.shape[0]
-    idx = rng.integers(0, n, size=(reps, n))
-    means = values[idx].mean(axis=1)
-    return np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
-
-
-def iqm_with_ci(finals: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
-    """Interquartile mean of the runs' final returns and its 95% stratified-bootstrap CI (rliable);
-    the bootstrap is seeded, so a table regenerated from the same runs is the same table."""
-    from rliable import library as rly
-    from rliable import metrics
-
-    scores = {"x": finals.reshape(-1, 1)}  # (runs, tasks=1)
-    with warnings.catch_warnings():  # arch deprecates random_state, which rliable passes on
-        warnings.simplefilter("ignore", FutureWarning)
-        point, ci = rly.get_interval_estimates(
-            scores,
-            lambda s: np.array([metrics.aggregate_iqm(s)]),
-            reps=reps,
-            random_state=np.random.RandomState(0),
-        )
-    return float(point["x"][0]), float(ci["x"][0, 0]), float(ci["x"][1, 0])
+def plot_learning_curve(run_dir: Path, out: Path | None = None) -> Path:
+    """Return (mean of the last episodes) against env steps for one run -> PNG path."""
+    run_dir = Path(run_dir)
+    rows = read_metrics(run_dir)
+    out = out or run_dir / "learning_curve.png"
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["episode_return_mean"] for r in rows], lw=1.5)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("episode return (recent mean)")
+    ax.set_title(run_dir.name, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
 
 
 def read_reference(path: Path) -> list[dict]:
@@ -90,7 +85,11 @@ def plot_runs(
     run_dirs: list[Path], out: Path, points: int = 100, reference: list[dict] | None = None
 ) -> dict:
     """Curves grouped by (env, agent) with mean and 95% bootstrap band across seeds -> PNG + CSVs.
-    ``reference`` points (``read_reference``) are drawn as markers in their agent's colour."""
+    ``reference`` points (``read_reference``) are drawn as markers in their agent's colour.
+
+    The summary table (``<out>_summary.csv``) has the IQM of the groups' final returns with its 95%
+    stratified-bootstrap CI; a group of one run has no CI (``ci_low``/``ci_high`` empty, None in the
+    returned rows)."""
     runs = [load_run(d) for d in run_dirs]
     groups: dict[tuple[str, str], list[RunCurve]] = {}
     for r in runs:
@@ -101,10 +100,8 @@ def plot_runs(
     palette = {name: f"C{i % 10}" for i, name in enumerate(names)}  # one colour per agent, runs and paper
     curve_rows, summary = [], []
     for (env_id, agent), members in sorted(groups.items()):
-        end = min(r.steps[-1] for r in members)
-        start = max(r.steps[0] for r in members)
-        grid = np.linspace(start, end, points) if end > start else np.array([end])
-        ys = np.stack([np.interp(grid, r.steps, r.returns) for r in members])
+        grid = common_grid([r.steps for r in members], points)
+        ys = on_grid(grid, [(r.steps, r.returns) for r in members])
         mean = ys.mean(0)
         lo, hi = bootstrap_mean_ci(ys) if len(members) > 1 else (mean, mean)
         ax = axes[0, envs.index(env_id)]
@@ -117,13 +114,16 @@ def plot_runs(
         for s, m, a, b in zip(grid, mean, lo, hi, strict=True):
             curve_rows.append(dict(env_id=env_id, agent=agent, step=int(s), mean=m, ci_low=a, ci_high=b))
         finals = np.array([r.final for r in members])
-        iqm, ci_lo, ci_hi = iqm_with_ci(finals)
+        if len(members) > 1:
+            point, ci_lo, ci_hi = iqm_with_ci(finals)
+        else:  # one run: nothing to resample, so no CI (the bootstrap would give the point twice)
+            point, ci_lo, ci_hi = iqm(finals), None, None
         summary.append(
             dict(
                 env_id=env_id,
                 agent=agent,
                 runs=len(members),
-                final_iqm=iqm,
+                final_iqm=point,
                 ci_low=ci_lo,
                 ci_high=ci_hi,
                 finals=" ".join(f"{f:.4f}" for f in finals),
