@@ -6,9 +6,8 @@ import torch
 from torch.distributions import Categorical
 
 from ..models import Agent
+from .metrics import STAT_NAMES as STAT_NAMES  # the stats tensor's rows
 from .rollout import Rollout
-
-STAT_NAMES = ["policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"]
 
 
 def ppo_loss(
@@ -20,7 +19,8 @@ def ppo_loss(
     vf_coef: float,
     norm_adv: bool = True,
 ) -> tuple[torch.Tensor, dict, dict]:
-    """Clipped PPO loss on one minibatch of (T', n) tensors -> (loss, stats, terms).
+    """Clipped PPO loss on one minibatch of (T', n) tensors -> (loss, stats, terms); ``stats["stats"]``
+    holds one value per name of ``STAT_NAMES`` (``helmrl.ppo.metrics``), in that order.
 
     L = E[max(-A·r, -A·clip(r, 1±ε))] - c_ent·H[π] + c_vf·E[(V - R)²] with r = π/π_old and A
     normalised per minibatch (Schulman et al., 2017; the value term as in the authors' code and SB3)."""

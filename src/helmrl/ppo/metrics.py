@@ -12,6 +12,11 @@ from pathlib import Path
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
+
+# The metrics schema, defined once: the loss, the trainer, TensorBoard and the CSV read these.
+#: ppo_loss's stats tensor, row by row; each update logs their means over its minibatches
+STAT_NAMES = ["policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"]
+#: metrics.csv's columns, in order (committed runs and the scripts that read them rely on it)
 COLUMNS = [
     "update",
     "step",
@@ -19,13 +24,11 @@ COLUMNS = [
     "episode_length_mean",
     "episodes",
     "fps",
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "approx_kl",
-    "clipfrac",
+    *STAT_NAMES,
     "time_s",
 ]
+#: the columns also written to TensorBoard, as train/<name>
+TENSORBOARD_SCALARS = [*STAT_NAMES, "episode_return_mean", "episode_length_mean", "fps"]
 
 
 def append_metrics(path: Path, row: dict) -> None:

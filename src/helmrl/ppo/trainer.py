@@ -27,8 +27,16 @@ from ..errors import NonFiniteError
 from ..models import FrozenHistory, agent_class, build_frozen_history
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
-from .loss import STAT_NAMES, ppo_loss
-from .metrics import METRICS, append_metrics, progress_bar, tensorboard, truncate_metrics
+from .loss import ppo_loss
+from .metrics import (
+    METRICS,
+    STAT_NAMES,
+    TENSORBOARD_SCALARS,
+    append_metrics,
+    progress_bar,
+    tensorboard,
+    truncate_metrics,
+)
 from .rollout import Rollout, compute_gae, minibatch_indices, select
 
 
@@ -169,7 +177,7 @@ class Trainer:
                 fps = (self.global_step - start_step) / (time.perf_counter() - t0)
                 row = self._log_row(stats, fps, time.perf_counter() - t0)
                 append_metrics(self.run_dir / METRICS, row)
-                for k in STAT_NAMES + ["episode_return_mean", "episode_length_mean", "fps"]:
+                for k in TENSORBOARD_SCALARS:
                     if row[k] != "":
                         writer.add_scalar(f"train/{k}", row[k], self.global_step)
                 bar.update(cfg.rollout_steps * cfg.n_envs)
