@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helmrl.analysis.memory_probe import env_trace, record_states
-from helmrl.models import load_language_model
+from helmrl.analysis.memory_probe import env_trace, every_layer, record_states
+from helmrl.models import HistoryConfig, build_frozen_history, load_language_model
 
 LAYERS = (4, 15, 30)
 
@@ -76,7 +76,16 @@ def main() -> None:
     for lm in ("smollm2-135m", "random-init"):
         t0 = time.perf_counter()
         model = load_language_model(lm, seed=0).model
-        states = record_states(model, trace, beta=100.0, mem_len=16, n_sink=4, seed=0, label_tokens=False)
+        cfg = HistoryConfig(
+            lm=lm,
+            beta=100.0,
+            mem_len=16,
+            n_sink=4,
+            frozen_dtype="float32",
+            history_layer=every_layer(model.config.num_hidden_layers),
+        )
+        stage = build_frozen_history(cfg, tuple(trace.obs.shape[2:]), "cpu", model)
+        states = record_states(stage, trace, label_tokens=False)
         for layer in LAYERS:
             x = states[t_idx, e_idx, layer].astype(np.float64)
             sd = states[:, :, layer].reshape(-1, states.shape[-1]).std(0)

@@ -10,8 +10,9 @@ import torch
 
 from helmrl.analysis import representations as rep
 from helmrl.analysis.episodes import Episode, play_episode
+from helmrl.analysis.subject import Subject, bare_config
 from helmrl.cli import main
-from helmrl.models import FrozenHopfield, load_language_model
+from helmrl.models import FrozenHopfield, build_frozen_history, load_language_model, streaming_attention_mask
 from helmrl.models.encoders import observation_to_vector
 
 
@@ -20,14 +21,28 @@ def tiny_lm(tiny_llama_dir):
     return load_language_model(str(tiny_llama_dir))
 
 
+def _subject(lm_dir, **changes) -> Subject:
+    """A bare env's default stage on the tiny LM, for 7x7x3 observations."""
+    import dataclasses
+
+    cfg = dataclasses.replace(bare_config(str(lm_dir)), **changes)
+    return Subject("E-v0", cfg, build_frozen_history(cfg, (7, 7, 3)), (7, 7, 3))
+
+
+@pytest.fixture(scope="module")
+def tiny_subject(tiny_llama_dir):
+    return _subject(tiny_llama_dir)
+
+
 def _obs(n, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(n, 7, 7, 3), dtype=np.uint8)
 
 
-def test_identical_observations_have_zero_distance_and_the_same_word(tiny_lm, tmp_path):
+def test_identical_observations_have_zero_distance_and_the_same_word(tiny_subject, tmp_path):
     obs = _obs(6)
     obs[3] = obs[1]  # a repeated observation
-    data = rep.distance_analysis(obs, tiny_lm, [1.0, 100.0], tmp_path / "d.png")
+    hopfields = {b: tiny_subject.hopfield_at(b) for b in (1.0, 100.0)}
+    data = rep.distance_analysis(obs, hopfields, tmp_path / "d.png")
     mats = np.load(tmp_path / "d.npz")
     for name in ("observation", "beta_1", "beta_100"):
         assert mats[name][1, 3] == pytest.approx(0.0, abs=1e-6)
@@ -41,14 +56,14 @@ def test_identical_observations_have_zero_distance_and_the_same_word(tiny_lm, tm
     assert json.loads((tmp_path / "d.json").read_text())["n_observations"] == 6
 
     ep = Episode(observations=list(obs))
-    words = rep.word_trace(ep, tiny_lm, tmp_path / "w.png")
+    words = rep.word_trace(ep, tiny_subject.hopfield, None, tmp_path / "w.png")
     assert words["tokens"][1] == words["tokens"][3]
     assert words["distinct_words"] == len(set(words["tokens"]))
 
 
-def test_words_are_vocabulary_tokens_and_equal_the_argmax_of_the_weights(tiny_lm, tmp_path):
+def test_words_are_vocabulary_tokens_and_equal_the_argmax_of_the_weights(tiny_lm, tiny_subject, tmp_path):
     obs = _obs(9, seed=1)
-    data = rep.word_trace(Episode(observations=list(obs)), tiny_lm, tmp_path / "w.png")
+    data = rep.word_trace(Episode(observations=list(obs)), tiny_subject.hopfield, None, tmp_path / "w.png")
     vec = observation_to_vector(torch.as_tensor(obs))
     fh = FrozenHopfield(tiny_lm.token_embeddings, vec.shape[1], beta=100.0)
     assert data["tokens"] == fh.weights(vec).argmax(1).tolist()
@@ -60,22 +75,28 @@ def test_words_are_vocabulary_tokens_and_equal_the_argmax_of_the_weights(tiny_lm
 
 @pytest.mark.slow
 def test_real_tokenizer_decodes_words(tmp_path):
-    lm = load_language_model()
+    from helmrl.analysis.subject import bare_subject
+
+    subject = bare_subject("MiniGrid-KeyCorridorS3R1-v0")
+    tok = subject.tokenizer
     ep = play_episode("MiniGrid-KeyCorridorS3R1-v0", 0, max_steps=5)
-    data = rep.word_trace(ep, lm, tmp_path / "w.png")
-    assert data["words"] == [
-        lm.tokenizer.decode([t]).strip() or repr(lm.tokenizer.decode([t])) for t in data["tokens"]
-    ]
+    data = rep.word_trace(ep, subject.hopfield, tok, tmp_path / "w.png")
+    assert data["words"] == [tok.decode([t]).strip() or repr(tok.decode([t])) for t in data["tokens"]]
 
 
-def test_attention_rows_sum_to_one_and_are_causal(tiny_lm, tmp_path):
+@pytest.mark.parametrize("mem_len,n_sink", [(64, 4), (5, 2)])
+def test_attention_rows_sum_to_one_within_the_memory_window(tiny_llama_dir, mem_len, n_sink, tmp_path):
+    """Causal, and no key outside the window the memory keeps (the first n_sink steps and the
+    last mem_len - n_sink) gets any attention: the maps are those of the trained memory."""
+    stage = _subject(tiny_llama_dir, mem_len=mem_len, n_sink=n_sink).frozen_history
     ep = Episode(observations=list(_obs(12, seed=2)))
-    data = rep.attention_maps(ep, tiny_lm, tmp_path / "a.png", beta=100.0, heads=2)
+    data = rep.attention_maps(ep, stage, tmp_path / "a.png", heads=2)
     maps = torch.load(tmp_path / "a.pt")
     assert data["steps"] == 12 and set(maps) == {f"layer{i}" for i in data["layers"]}
+    allowed = streaming_attention_mask(12, mem_len, n_sink)
     for att in maps.values():
         torch.testing.assert_close(att.sum(-1), torch.ones(att.shape[:-1]))
-        assert (att.triu(1) == 0).all()
+        assert (att.triu(1) == 0).all() and (att[:, ~allowed] == 0).all()
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -163,11 +184,11 @@ def test_memory_probe_reads_the_past_from_the_default_lm():
     """Synthetic mode, where the answer is known: layer 0 (the inputs) holds the current symbol
     exactly and nothing of the previous one; the last layer still holds the previous one."""
     from helmrl.analysis import memory_probe as mp
-    from helmrl.models import load_language_model
+    from helmrl.models import HistoryConfig
 
-    model = load_language_model().model
     trace = mp.synthetic_trace(n_envs=16, steps=128, symbols=4, seed=0)
-    states = mp.record_states(model, trace, beta=100.0, mem_len=64, n_sink=4, seed=0, label_tokens=False)
+    cfg = HistoryConfig(frozen_dtype="float32", history_layer=mp.every_layer(30))
+    states = mp.record_states(build_frozen_history(cfg, (4,)), trace, label_tokens=False)
     acc = {(r["layer"], r["lag"]): r for r in mp.probe(states, trace, lags=[0, 1], layers=[0, 30])}
     assert acc[(0, 0)]["accuracy"] == 1.0
     assert acc[(0, 1)]["accuracy"] < 0.4  # the inputs know nothing of the past (chance ~0.28)

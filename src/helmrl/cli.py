@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. benchmarks/results/paper_curves.csv; default: none)",
     )
 
+    from .analysis.subject import BARE_ENV, DISTANCE_BETAS  # plain names: no torch to build the parser
+
     analyze = sub.add_parser("analyze", help="what FrozenHopfield and the frozen LM do (paper figures)")
     kinds = analyze.add_subparsers(dest="kind", required=True)
     for kind, text in [
@@ -138,12 +140,25 @@ def build_parser() -> argparse.ArgumentParser:
         ("memory", "linear probes: which LM layer keeps the observation k steps back"),
     ]:
         k = kinds.add_parser(kind, help=text)
-        k.add_argument("run_dir", type=Path, nargs="?", help="a run directory: its env, LM, seed and policy")
+        k.add_argument(
+            "run_dir",
+            type=Path,
+            nargs="?",
+            help="a run directory: its env, policy and its own frozen stage, as it trained",
+        )
         k.add_argument("--run", type=Path, help="the same, as an option (default: none)")
-        k.add_argument("--env", default="MiniGrid-KeyCorridorS3R1-v0", help="env id when no --run")
-        k.add_argument("--lm", default=None, help="frozen LM when no --run (default: smollm2-135m)")
-        k.add_argument("--seed", type=int, default=0, help="seed of the envs and FrozenHopfield")
+        k.add_argument(
+            "--env", help=f"without a run: the env to play with random actions (default: {BARE_ENV})"
+        )
+        k.add_argument("--lm", help="without a run: the frozen LM (default: a default `helmrl train` run's)")
+        k.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="seed of the envs and the policy's actions (without a run, also of FrozenHopfield's P)",
+        )
         k.add_argument("--out", type=Path, default=Path(f"{kind}.png"), help="PNG (a CSV goes beside it)")
+        beta_help = "without a run: FrozenHopfield β (default: a default `helmrl train` run's)"
         if kind == "memory":
             k.add_argument(
                 "--lags", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16], help="steps back to predict"
@@ -160,21 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
             k.add_argument("--symbols", type=int, default=4, help="distinct observations (synthetic mode)")
             k.add_argument("--n-envs", type=int, default=16, help="envs (3/4 fit the probe, 1/4 test it)")
             k.add_argument("--steps", type=int, default=200, help="steps per env")
-            k.add_argument("--mem-len", type=int, default=64, help="LM memory slots per env")
-            k.add_argument("--no-progress", action="store_true", help="no progress bar")
             k.add_argument(
-                "--beta", type=float, default=None, help="FrozenHopfield β (default: run's, else 100)"
+                "--mem-len",
+                type=int,
+                help="without a run: LM memory slots per env (default: a default `helmrl train` run's; "
+                "n_sink at most mem_len - 1)",
             )
+            k.add_argument("--no-progress", action="store_true", help="no progress bar")
+            k.add_argument("--beta", type=float, help=beta_help)
             continue
         if kind == "distances":
             k.add_argument("--n", type=int, default=64, help="observations")
-            k.add_argument("--betas", type=float, nargs="+", default=[1.0, 10.0, 100.0], help="β values")
+            k.add_argument(
+                "--betas",
+                type=float,
+                nargs="+",
+                help=f"β values (default: {' '.join(f'{b:g}' for b in DISTANCE_BETAS)}, and a run's own)",
+            )
         else:
             k.add_argument("--max-steps", type=int, default=48, help="steps of the episode shown")
         if kind == "attention":
-            k.add_argument(
-                "--beta", type=float, default=None, help="FrozenHopfield β (default: run's, else 100)"
-            )
+            k.add_argument("--beta", type=float, help=beta_help)
 
     rec = sub.add_parser("record", help="video of a trained agent (.gif or .mp4)")
     rec.add_argument("run_dir", type=Path, help="a run directory")
@@ -285,102 +306,135 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analysis_inputs(args: argparse.Namespace):
-    """(env id, FrozenLM, seed, beta, agent or None) from --run or from --env/--lm."""
-    from .envs import check_env_id
-    from .models import DEFAULT_LM, load_language_model
+def _analysis_subject(args: argparse.Namespace):  # noqa: ANN202 - an analysis.subject.Subject
+    """A run's env, policy and own frozen stage (built from its config.json), or, without a run,
+    an env under random actions seen through a default run's stage (helmrl.analysis.subject)."""
+    from .analysis.subject import bare_subject, load_subject
 
     if args.run_dir and args.run and args.run_dir != args.run:
         raise UsageError(f"two run directories given ({args.run_dir}, --run {args.run}); give one")
     run = args.run_dir or args.run
+    bare_only = {
+        "--env": args.env,
+        "--lm": args.lm,
+        "--beta": getattr(args, "beta", None),
+        "--mem-len": getattr(args, "mem_len", None),
+    }
     if run:
-        from .runs import load_agent
+        given = [name for name, value in bare_only.items() if value is not None]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)}: a run is analysed through its own env and frozen stage, as it "
+                f"trained (its config.json); drop {'them' if len(given) > 1 else 'it'}, or give no run"
+            )
+        return load_subject(run, args.kind)
+    return bare_subject(args.env, args.lm, args.seed, bare_only["--beta"], bare_only["--mem-len"])
 
-        cfg, agent, history = load_agent(run)
-        lm = load_language_model(cfg.lm, seed=cfg.seed)
-        return cfg.env_id, lm, cfg.seed, cfg.beta, (agent, history)
-    check_env_id(args.env)
-    lm = load_language_model(args.lm or DEFAULT_LM, seed=args.seed)
-    return args.env, lm, args.seed, 100.0, (None, None)
+
+def _check_analysis_args(args: argparse.Namespace) -> None:
+    """The options' own limits, before any model loads."""
+    if args.kind == "distances" and (args.n < 2 or any(b <= 0 for b in args.betas or ())):
+        raise UsageError("--n must be >= 2 and every --betas value > 0")
+    if args.kind == "memory" and (args.n_envs < 2 or args.steps < 2 or any(k < 0 for k in args.lags)):
+        raise UsageError("--n-envs and --steps must be >= 2, --lags >= 0")
+    if args.kind == "memory" and args.synthetic and args.symbols < 2:
+        raise UsageError(f"--symbols {args.symbols}: a probe needs at least 2 distinct observations")
+    if getattr(args, "max_steps", 1) < 1:
+        raise UsageError(f"--max-steps {args.max_steps}: must be a positive number of steps")
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis.subject import AnalysisError
+
+    try:
+        return _analyze(args)
+    except AnalysisError as err:
+        raise UsageError(str(err)) from None
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    import torch
+
     from .analysis import representations as rep
     from .analysis.episodes import play_episode, random_observations
+    from .analysis.subject import DISTANCE_BETAS
 
-    env_id, lm, seed, beta, (agent, history) = _analysis_inputs(args)
+    _check_analysis_args(args)
+    subject = _analysis_subject(args)
+    torch.manual_seed(args.seed)  # a run's policy samples its actions: the episode follows --seed
+    env_id = subject.env_id
     if args.kind == "memory":
-        return _analyze_memory(
-            args, env_id, lm, seed, beta if args.beta is None else args.beta, agent, history
-        )
+        return _analyze_memory(args, subject)
     if args.kind == "distances":
-        if args.n < 2 or any(b <= 0 for b in args.betas):
-            raise UsageError("--n must be >= 2 and every --betas value > 0")
-        data = rep.distance_analysis(
-            random_observations(env_id, args.n, args.seed), lm, args.betas, args.out, seed
-        )
+        betas = list(args.betas or DISTANCE_BETAS)
+        if subject.run_dir is not None and subject.config.beta not in betas:
+            betas.append(subject.config.beta)  # the β it trained with
+        hopfields = {b: subject.hopfield_at(b) for b in betas}
+        data = rep.distance_analysis(random_observations(env_id, args.n, args.seed), hopfields, args.out)
         corr = ", ".join(f"β={b}: ρ={r:.3f}" for b, r in data["spearman_vs_observation"].items())
         print(
-            f"{args.out}: {data['n_observations']} observations of {env_id}; rank correlation with "
-            f"observation distances {corr}"
+            f"{args.out}: {data['n_observations']} observations of {env_id} ({subject.title}); rank "
+            f"correlation with observation distances {corr}"
         )
         return 0
-    if args.kind == "words" and getattr(history, "input_map", "hopfield") != "hopfield":
-        return _analyze_fed_tokens(args, env_id, lm, agent, history)  # HELMv2, SHELM
-    ep = play_episode(env_id, args.seed, agent, history, max_steps=args.max_steps, render=True)
+    if args.kind == "words" and subject.config.input_map != "hopfield":
+        return _analyze_fed_tokens(args, subject)  # SHELM
+    # a random policy needs no histories; a run's acts on its own, as in training. No frames: the
+    # figures show what the stage saw, the observations.
+    stage = subject.stage if subject.agent is not None else None
+    ep = play_episode(env_id, args.seed, subject.agent, stage, max_steps=args.max_steps)
     if args.kind == "words":
-        data = rep.word_trace(ep, lm, args.out, seed)
+        data = rep.word_trace(ep, subject.hopfield, subject.tokenizer, args.out)
         print(
             f"{args.out}: {data['steps']} steps of {env_id} used {data['distinct_words']} distinct words: "
             + " ".join(data["words"][:20])
             + (" ..." if data["steps"] > 20 else "")
         )
     else:
-        b = args.beta if args.beta is not None else beta
-        if b <= 0:
-            raise UsageError(f"--beta {b}: must be > 0")
-        data = rep.attention_maps(ep, lm, args.out, b, seed)
+        data = rep.attention_maps(ep, subject.frozen_history, args.out)
         tops = "; ".join(f"L{m['layer']}H{m['head']}→{m['top_steps']}" for m in data["maps"])
         print(f"{args.out}: attention over {data['steps']} steps of {env_id}, most-attended steps {tops}")
     return 0
 
 
-def _analyze_fed_tokens(args, env_id, lm, agent, history) -> int:
+def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # noqa: ANN001 - a Subject
     """`analyze words` on a SHELM run: the tokens its LM read at every step of one episode."""
     from .analysis.episodes import play_episode
     from .analysis.fed_tokens import token_trace
 
-    if history.input_map != "clip-tokens":
+    stage = subject.stage
+    if stage.input_map != "clip-tokens":
         raise UsageError("a helmv2 run feeds its LM CLIP image features, not tokens: no words to show")
-    ep = play_episode(env_id, args.seed, agent, history, max_steps=args.max_steps, render=True)
-    data = token_trace(ep, history, lm.tokenizer, args.out)
+    ep = play_episode(subject.env_id, args.seed, subject.agent, stage, max_steps=args.max_steps)
+    data = token_trace(ep, stage, subject.tokenizer, args.out)
     print(f"{args.out}: the {data['top_k']} tokens SHELM fed its LM at each of {data['steps']} steps:")
     for t, words in enumerate(data["words"]):
         print(f"  t={t:<4d} {' '.join(words)}")
     return 0
 
 
-def _analyze_memory(args, env_id, lm, seed, beta, agent, history) -> int:
+def _analyze_memory(args: argparse.Namespace, subject) -> int:  # noqa: ANN001 - a Subject
     from .analysis import memory_probe as mp
 
-    if args.n_envs < 2 or args.steps < 2 or beta <= 0 or any(k < 0 for k in args.lags):
-        raise UsageError("--n-envs and --steps must be >= 2, --beta > 0, --lags >= 0")
-    n_layers = lm.model.config.num_hidden_layers
+    n_layers = subject.frozen_history.lm.config.num_hidden_layers
     # Default: seven layers spread over the depth (one probe per layer and lag is the cost).
     layers = args.layers if args.layers else sorted({round(i * n_layers / 6) for i in range(7)})
     if any(not 0 <= k <= n_layers for k in layers):
         raise UsageError(f"--layers: this LM has layers 0..{n_layers}")
     if args.synthetic:
-        trace = mp.synthetic_trace(args.n_envs, args.steps, args.symbols, seed=seed)
+        trace = mp.synthetic_trace(args.n_envs, args.steps, args.symbols, seed=args.seed)
+        obs_shape: tuple[int, ...] | None = (args.symbols,)
         source = f"synthetic, {args.symbols} symbols"
     else:
-        trace = mp.env_trace(env_id, args.n_envs, args.steps, seed, agent, history)
-        source = f"{env_id}, {'the run' if agent is not None else 'random'} policy"
-    states = mp.record_states(
-        lm.model, trace, beta, args.mem_len, min(4, args.mem_len - 1), seed, not args.synthetic
-    )
-    results = mp.probe(states, trace, args.lags, layers, seed=seed, progress=not args.no_progress)
-    res = mp.write_probe(results, args.out, f"{lm.name}: {source}")
+        stage = subject.stage if subject.agent is not None else None  # the run's policy acts on its own
+        trace = mp.env_trace(subject.env_id, args.n_envs, args.steps, args.seed, subject.agent, stage)
+        obs_shape = None
+        source = f"{subject.env_id}, {'the run' if subject.agent is not None else 'random'} policy"
+    # the subject's stage as built from its config, returning every layer's state
+    probed = subject.variant(obs_shape, history_layer=mp.every_layer(n_layers))
+    states = mp.record_states(probed, trace, label_tokens=not args.synthetic)
+    results = mp.probe(states, trace, args.lags, layers, seed=args.seed, progress=not args.no_progress)
+    res = mp.write_probe(results, args.out, f"{subject.config.lm}: {source}")
     best = "; ".join(f"lag {k}: layer {b[0]} ({b[1]:.2f}, chance {b[2]:.2f})" for k, b in res["best"].items())
     print(f"{res['png']}: best layer per lag: {best}  (table: {res['csv']})")
     if not args.layers:

@@ -2,12 +2,17 @@
 steps back.
 
 The env (a run's policy or random actions) or a synthetic source of a few distinct
-observations drives FrozenHopfield and the streaming LM memory exactly as in training; the
-memory returns the hidden state of every layer (0 = the FrozenHopfield inputs, n = the final
-state after the norm, the paper's history). A logistic-regression probe (scikit-learn), fitted
-on some envs and scored on held-out envs, predicts the observation at t - k from the state
-at t: in synthetic mode the symbol's index, in env mode the token β→∞ retrieves for it.
-Chance is the most frequent class of the held-out targets.
+observations drives a frozen stage that ``build_frozen_history`` builds from the run's own
+config (``Subject.variant``: its LM with lm_layers, β, similarity, projection seed, mem_len,
+n_sink, history_norm, dtype and memory implementation; a bare env gets a default run's). It
+differs from the trained stage only in returning the state of every layer (0 = the
+FrozenHopfield inputs, n = the final state after the norm, the paper's history), each as the
+run's history_norm hands it to the head (``standardize`` calibrates over all of them, so its
+floor on tiny deviations, relative to their median, may differ from the trained one's).
+A logistic-regression probe (scikit-learn), fitted on some envs and scored on held-out envs,
+predicts the observation at t - k from the state at t: in synthetic mode the symbol's index, in
+env mode the token β→∞ retrieves for it. Chance is the most frequent class of the held-out
+targets.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..models import FrozenHopfield, make_lm_memory  # noqa: E402
+from ..models import FrozenHistory  # noqa: E402
 from ..models.encoders import observation_to_vector  # noqa: E402
 
 
@@ -65,29 +70,28 @@ def env_trace(env_id: str, n_envs: int, steps: int, seed: int, agent=None, histo
     return Trace(torch.stack(obs), torch.stack(starts), np.zeros((steps, n_envs), dtype=np.int64))
 
 
+def every_layer(n_layers: int) -> str:
+    """The ``history_layer`` setting of a stage that returns every layer's state, 0..n_layers."""
+    return ",".join(str(k) for k in range(n_layers + 1))
+
+
 @torch.no_grad()
-def record_states(
-    model: torch.nn.Module,
-    trace: Trace,
-    beta: float,
-    mem_len: int,
-    n_sink: int,
-    seed: int,
-    label_tokens: bool,
-) -> np.ndarray:
-    """Every layer's state at every step: (T, N, layers + 1, m) float32."""
-    n_layers = model.config.num_hidden_layers
+def record_states(stage: FrozenHistory, trace: Trace, label_tokens: bool) -> np.ndarray:
+    """Every layer's state at every step, (T, N, layers + 1, m) float32, from ``stage`` (built
+    with ``history_layer=every_layer(n)``), stepped as the trainer steps it: one call per step
+    over the N envs, from a reset. ``label_tokens``: the labels become the token β→∞ retrieves
+    for each observation, by the stage's own FrozenHopfield (its similarity and projection)."""
+    n_layers = stage.lm.config.num_hidden_layers
+    if stage.layers != tuple(range(n_layers + 1)):
+        every = every_layer(n_layers)
+        raise ValueError(f"the probe reads every layer: build the stage with history_layer={every}")
     T, N = trace.starts.shape
-    vecs = observation_to_vector(trace.obs.reshape(T * N, *trace.obs.shape[2:]))
-    fh = FrozenHopfield(model.get_input_embeddings().weight, vecs.shape[1], beta, seed=seed)
-    x = fh(vecs).view(T, N, -1)
     if label_tokens:
-        tokens = fh.nearest_tokens(vecs).view(T, N).numpy()
-        trace.labels = tokens
-    memory = make_lm_memory(model, N, mem_len, n_sink, torch.float32, layers=tuple(range(n_layers + 1)))
-    memory.reset()
-    out = np.stack([memory(x[t], trace.starts[t]).view(N, n_layers + 1, -1).numpy() for t in range(T)])
-    return out
+        vecs = observation_to_vector(trace.obs.reshape(T * N, *trace.obs.shape[2:]))
+        trace.labels = stage.hopfield.nearest_tokens(vecs.to(stage.device)).view(T, N).cpu().numpy()
+    stage.reset(N)
+    out = [stage(trace.obs[t], trace.starts[t]).view(N, n_layers + 1, -1).cpu().numpy() for t in range(T)]
+    return np.stack(out)
 
 
 def episode_step(starts: torch.Tensor) -> np.ndarray:

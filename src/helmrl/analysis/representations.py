@@ -1,4 +1,10 @@
-"""What the frozen parts do with observations: distances, words, attention (the paper's figures)."""
+"""What the frozen parts do with observations: distances, words, attention (the paper's figures).
+
+Each function reads the frozen stage it is given (``helmrl.analysis.subject``: a run's own, built
+from its config, or a bare env's default), never a FrozenHopfield or mask of its own: the words
+are the argmax of the stage's own similarity (cosine or dot) and projection seed, the attention
+is the LM's over the stage's inputs within its memory window (mem_len, n_sink).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from ..models import FrozenHopfield, FrozenLM  # noqa: E402
+from ..models import FrozenHistory, FrozenHopfield, streaming_attention_mask  # noqa: E402
 from ..models.encoders import observation_to_vector  # noqa: E402
 from .episodes import Episode  # noqa: E402
 
@@ -23,18 +29,19 @@ def _vectors(observations: np.ndarray) -> torch.Tensor:
     return observation_to_vector(torch.as_tensor(np.asarray(observations)))
 
 
-def distance_analysis(
-    observations: np.ndarray, lm: FrozenLM, betas: list[float], out: Path, seed: int = 0
-) -> dict:
+def distance_analysis(observations: np.ndarray, hopfields: dict[float, FrozenHopfield], out: Path) -> dict:
     """Pairwise Euclidean distances in observation space and of FrozenHopfield outputs per β,
-    with the Spearman rank correlation of each against the observation distances (JL argument)."""
+    with the Spearman rank correlation of each against the observation distances (JL argument).
+
+    ``hopfields`` maps each β to the stage's FrozenHopfield at that β (``Subject.hopfield_at``),
+    so every other setting (similarity, projection seed, LM) is the stage's."""
     vec = _vectors(observations)
     d_obs = torch.cdist(vec, vec)
     iu = np.triu_indices(len(vec), k=1)
     mats, corr = [d_obs.numpy()], {}
-    for beta in betas:
-        fh = FrozenHopfield(lm.token_embeddings, vec.shape[1], beta, seed=seed)
-        x = fh(vec)
+    betas = list(hopfields)
+    for beta, fh in hopfields.items():
+        x = fh(vec.to(fh.embeddings.device)).float().cpu()
         d = torch.cdist(x, x).numpy()
         mats.append(d)
         rho = spearmanr(d_obs.numpy()[iu], d[iu]).statistic if len(iu[0]) > 1 else float("nan")
@@ -61,18 +68,23 @@ def distance_analysis(
     return data
 
 
-def _decode(lm: FrozenLM, token: int) -> str:
-    if lm.tokenizer is None:
+def _decode(tokenizer: object | None, token: int) -> str:
+    if tokenizer is None:
         return f"<{token}>"
-    return lm.tokenizer.decode([token]).strip() or repr(lm.tokenizer.decode([token]))
+    text = tokenizer.decode([token])  # type: ignore[attr-defined]
+    return text.strip() or repr(text)
 
 
-def word_trace(episode: Episode, lm: FrozenLM, out: Path, seed: int = 0, max_panels: int = 24) -> dict:
-    """The token β→∞ retrieves for every observation of an episode (argmax of the weights)."""
-    vec = _vectors(np.stack(episode.observations))
-    fh = FrozenHopfield(lm.token_embeddings, vec.shape[1], beta=1.0, seed=seed)  # argmax: any β
-    tokens = fh.nearest_tokens(vec).tolist()
-    words = [_decode(lm, t) for t in tokens]
+def word_trace(
+    episode: Episode, hopfield: FrozenHopfield, tokenizer: object | None, out: Path, max_panels: int = 24
+) -> dict:
+    """The token β→∞ retrieves for every observation of an episode: the argmax of ``hopfield``'s
+    logits, i.e. of the stage's own similarity (cosine and dot pick different tokens) and
+    projection. The observations go in an NPZ beside the PNG, so the words can be checked."""
+    obs = np.stack(episode.observations)
+    vec = _vectors(obs).to(hopfield.embeddings.device)
+    tokens = hopfield.nearest_tokens(vec).cpu().tolist()
+    words = [_decode(tokenizer, t) for t in tokens]
     shown = min(len(tokens), max_panels)
     cols = min(8, shown)
     rows = int(np.ceil(shown / cols))
@@ -88,26 +100,39 @@ def word_trace(episode: Episode, lm: FrozenLM, out: Path, seed: int = 0, max_pan
     plt.close(fig)
     data = {"tokens": tokens, "words": words, "distinct_words": len(set(tokens)), "steps": len(tokens)}
     Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+    np.savez_compressed(Path(out).with_suffix(".npz"), observations=obs, tokens=np.asarray(tokens))
     return data
 
 
 @torch.no_grad()
 def attention_maps(
-    episode: Episode, lm: FrozenLM, out: Path, beta: float, seed: int = 0, heads: int = 4, max_steps: int = 64
+    episode: Episode, stage: FrozenHistory, out: Path, heads: int = 4, max_steps: int = 64
 ) -> dict:
-    """Causal self-attention of the frozen LM over one episode's FrozenHopfield inputs, for heads
-    of an early, a middle and the last layer (timestep × timestep), and each map's most-attended steps."""
-    vec = _vectors(np.stack(episode.observations[:max_steps]))
-    fh = FrozenHopfield(lm.token_embeddings, vec.shape[1], beta, seed=seed)
-    x = fh(vec)[None]
-    model = lm.model
+    """Self-attention of the stage's LM over one episode's FrozenHopfield inputs, for heads of an
+    early, a middle and the last layer (timestep × timestep), and each map's most-attended steps.
+
+    The attention is the memory's: each step sees the episode's first ``n_sink`` steps and the
+    last ``mem_len - n_sink`` (``streaming_attention_mask``; one masked forward over the episode
+    equals the streaming memory's steps), so keys outside the trained window get exactly 0."""
+    obs = torch.as_tensor(np.stack(episode.observations[:max_steps]))
+    x = stage.retrieve(obs).float()[None]
+    steps = x.shape[1]
+    allowed = streaming_attention_mask(steps, stage.mem_len, stage.n_sink).to(x.device)
+    mask = torch.zeros(allowed.shape, device=x.device).masked_fill(~allowed, torch.finfo(torch.float32).min)
+    model = stage.lm
     previous = model.config._attn_implementation
     model.set_attn_implementation("eager")  # the fused kernels do not return attention weights
     try:
-        outputs = model(inputs_embeds=x, output_attentions=True)
+        outputs = model(
+            inputs_embeds=x,
+            attention_mask=mask[None, None],
+            position_ids=torch.arange(steps, device=x.device)[None],
+            output_attentions=True,
+        )
     finally:
         model.set_attn_implementation(previous)
-    att = [a[0].float() for a in outputs.attentions]  # per layer: (heads, T, T)
+    att = [a[0].float().cpu() for a in outputs.attentions]  # per layer: (heads, T, T)
+    seen_by = allowed.sum(0).cpu()  # queries whose window holds each key step
     n_layers = len(att)
     layers = sorted({0, n_layers // 2, n_layers - 1})
     heads = min(heads, att[0].shape[0])
@@ -118,9 +143,9 @@ def attention_maps(
     for r, layer in enumerate(layers):
         for h in range(heads):
             m = att[layer][h]
-            # Mean attention a step receives from the queries that can see it (causal: i >= j).
+            # Mean attention a step receives from the queries that can see it (in their window).
             # Step 0 is the LM's attention sink; the most-attended steps are reported without it.
-            received = m.sum(0) / torch.arange(m.shape[0], 0, -1)
+            received = m.sum(0) / seen_by
             top = (torch.topk(received[1:], k=min(3, len(received) - 1)).indices + 1).tolist()
             sink = float(m[:, 0].mean())
             summary.append({"layer": layer, "head": h, "top_steps": top, "sink_share": sink})
@@ -133,7 +158,13 @@ def attention_maps(
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
-    data = {"steps": x.shape[1], "layers": layers, "maps": summary}
+    data = {
+        "steps": steps,
+        "mem_len": stage.mem_len,
+        "n_sink": stage.n_sink,
+        "layers": layers,
+        "maps": summary,
+    }
     Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
     torch.save({f"layer{i}": att[i][:heads].clone() for i in layers}, Path(out).with_suffix(".pt"))
     return data
