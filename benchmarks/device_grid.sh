@@ -83,7 +83,10 @@ prepare() {
     echo "          command: bash benchmarks/device_grid.sh stage        timeout_s: 120"
   done
   echo "  call $n: carry [\".whl\", \".gg$n\"]   ($(mib $((tree + whl + $(stat -c %s ".gg$n/part$n")))))"
-  echo "          command: bash benchmarks/device_grid.sh 480 8 \$OUT/cells.tgz benchmarks/sweeps/NAME.toml:benchmarks/results/cells/NAME"
+  local commit
+  commit=$(git rev-parse --short HEAD)$([ -n "$(git status --porcelain --untracked-files=no -- src)" ] && echo +dirty)
+  echo "          command: HELMRL_COMMIT=$commit bash benchmarks/device_grid.sh 480 8 \$OUT/cells.tgz benchmarks/sweeps/NAME.toml:benchmarks/results/cells/NAME"
+  echo "          (HELMRL_COMMIT: .git does not travel, so the cells record the commit named here)"
   echo "          timeout_s: 600 (SECONDS at least ~90 below it: the last save, the 30 s kill grace, the tarball)"
   echo "  Without the pretrained LM (cnn, lstm, --lm random-init cells only): one call, carry [\".whl\"]."
   echo "  Exit 3 from the last call: the GGUF pieces were not all there (the machine was new): run every call again."

@@ -79,8 +79,9 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
 
 
 def source_commit() -> str:
-    """The git commit of the helmrl source that ran (with ``+dirty`` for uncommitted changes), or
-    ``unknown`` outside a checkout: a cell resumed on newer code lists every commit it ran on."""
+    """The git commit of the helmrl source that ran (with ``+dirty`` for uncommitted changes);
+    outside a checkout, ``$HELMRL_COMMIT`` (a copied tree without .git, e.g. on a borrowed GPU
+    machine) or ``unknown``. A cell resumed on newer code lists every commit it ran on."""
     here = Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
@@ -88,7 +89,7 @@ def source_commit() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
                                cwd=here.parent, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("HELMRL_COMMIT", "unknown")
     return head + ("+dirty" if dirty else "")
 
 
