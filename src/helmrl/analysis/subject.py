@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..config import TrainConfig
     from ..models import Agent, FrozenHistory, FrozenHopfield, HistoryConfig
     from ..models.vision_history import VisionHistory
 
@@ -93,7 +94,7 @@ class Subject:
         return self.variant(beta=beta, history_norm="none").hopfield
 
 
-def _run_config(run_dir: Path):  # noqa: ANN202 - a TrainConfig (imported lazily)
+def _run_config(run_dir: Path) -> TrainConfig:
     from ..config import TrainConfig
 
     path = Path(run_dir) / "config.json"
