@@ -31,8 +31,9 @@ demo: install
 	$(VENV)/bin/helmrl plot runs/demo-helm runs/demo-cnn --out runs/demo-curves.png
 
 # Everything but the GPU tests (those skip themselves without CUDA anyway); the 10 slowest named.
+# Two workers of one torch thread each (the learning tests' bars were measured at 1 and 2 threads).
 test: install
-	$(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not gpu" --durations=10
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not gpu" -n 2 --durations=10
 
 # The edit loop: no real LM, no Ray cluster, no learning runs (under a minute). Two workers of
 # one torch thread each: two 2-thread workers on 2 cores would slow each other many times over.
