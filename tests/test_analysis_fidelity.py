@@ -34,7 +34,7 @@ def trained(tiny_llama_dir, tmp_path_factory):
     recorded = []
     collect = Trainer.collect
 
-    def recording_collect(self: Trainer):  # noqa: ANN202 - the trainer's Rollout
+    def recording_collect(self: Trainer):  # the trainer's Rollout
         rollout = collect(self)
         recorded.append([t.cpu().clone() for t in (rollout.obs, rollout.starts, rollout.history)])
         return rollout

@@ -306,7 +306,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analysis_subject(args: argparse.Namespace):  # noqa: ANN202 - an analysis.subject.Subject
+def _analysis_subject(args: argparse.Namespace):  # an analysis.subject.Subject
     """A run's env, policy and own frozen stage (built from its config.json), or, without a run,
     an env under random actions seen through a default run's stage (helmrl.analysis.subject)."""
     from .analysis.subject import bare_subject, load_subject
@@ -397,7 +397,7 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # noqa: ANN001 - a Subject
+def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # a Subject
     """`analyze words` on a SHELM run: the tokens its LM read at every step of one episode."""
     from .analysis.episodes import play_episode
     from .analysis.fed_tokens import token_trace
@@ -413,7 +413,7 @@ def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # noqa: ANN0
     return 0
 
 
-def _analyze_memory(args: argparse.Namespace, subject) -> int:  # noqa: ANN001 - a Subject
+def _analyze_memory(args: argparse.Namespace, subject) -> int:  # a Subject
     from .analysis import memory_probe as mp
 
     n_layers = subject.frozen_history.lm.config.num_hidden_layers

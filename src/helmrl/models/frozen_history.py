@@ -97,7 +97,7 @@ class FrozenHistory(nn.Module):
     def device(self) -> torch.device:
         return self.hopfield.embeddings.device
 
-    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 - nn.Module hook behind .to()/.cuda()
+    def _apply(self, fn, recurse=True):  # nn.Module hook behind .to()/.cuda()
         # The memory holds re-laid-out (and, on CPU, pre-packed) copies of the LM's weights:
         # after a move it is rebuilt by the next reset().
         self.memory, self._cache = None, {}

@@ -125,7 +125,7 @@ def run_sweep(
     address: str | None = None,
     cpus_per_run: int = 1,
     max_retries: int = 3,
-    log=print,  # noqa: ANN001
+    log=print,
 ) -> list[dict[str, Any]]:
     """Run every unfinished cell on Ray; return the summary rows of the finished ones."""
     import ray

@@ -31,6 +31,6 @@ class CNNAgent(Agent):
     ) -> CNNAgent:
         return cls(obs_shape, n_actions, net=net)
 
-    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
+    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
         logits, value = self.head(self.encoder(obs))
         return logits, value, state

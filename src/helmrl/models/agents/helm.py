@@ -41,7 +41,7 @@ class HELMAgent(Agent):
     ) -> HELMAgent:
         return cls(obs_shape, n_actions, history_dim, net=net)
 
-    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
+    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
         if history is None:
             raise ValueError("HELM needs the frozen history as input (the trainer's history stage)")
         logits, value = self.head(torch.cat([history, self.encoder(obs)], dim=1))

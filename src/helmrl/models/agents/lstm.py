@@ -55,12 +55,12 @@ class LSTMAgent(Agent):
         h, c = self.lstm(feat, (state["h"] * keep, state["c"] * keep))
         return {"h": h, "c": c}
 
-    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
+    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
         state = self._cell(self.encoder(obs), state, episode_start)
         logits, value = self.head(state["h"])
         return logits, value, state
 
-    def evaluate(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):  # noqa: ANN201
+    def evaluate(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
         T, N = obs.shape[:2]
         feats = self.encoder(obs.reshape(T * N, *obs.shape[2:])).view(T, N, -1)
         outs = []
