@@ -254,11 +254,12 @@ class Trainer:
                     vf_coef=cfg.vf_coef,
                     norm_adv=cfg.norm_adv,
                 )
-                _check_finite(terms | {"loss": loss}, self.update_count, self.global_step)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
-                _check_finite({"gradient norm": grad_norm}, self.update_count, self.global_step)
+                # one host sync per minibatch, before the step (a non-finite loss's gradient is dropped)
+                checked = terms | {"loss": loss, "gradient norm": grad_norm}
+                _check_finite(checked, self.update_count, self.global_step)
                 self.optimizer.step()
                 totals.append(stats["stats"])
         self.update_count += 1
@@ -294,6 +295,10 @@ def _resume_seed(seed: int, update: int) -> int:
 
 
 def _check_finite(terms: dict[str, torch.Tensor], update: int, step: int) -> None:
+    """One device sync for all terms; the names are looked up only when one is not finite."""
+    values = torch.cat([v.detach().float().reshape(-1) for v in terms.values()])
+    if bool(torch.isfinite(values).all()):
+        return
     bad = [name for name, value in terms.items() if not bool(torch.isfinite(value).all())]
     if bad:
         raise NonFiniteError(
