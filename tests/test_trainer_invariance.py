@@ -60,8 +60,10 @@ def cpu_model() -> str:
 
 
 def _runs(tmp: Path, lm_dir: Path) -> dict[str, list[dict[str, str]]]:
-    script = "import sys; from helmrl.cli import main\nfor args in sys.argv[1:]:\n" \
-             "    assert main(args.split('\\x1f')) == 0\n"
+    script = (
+        "import sys; from helmrl.cli import main\nfor args in sys.argv[1:]:\n"
+        "    assert main(args.split('\\x1f')) == 0\n"
+    )
     argv = []
     for name, extra in AGENTS.items():
         lm = ["--lm", str(lm_dir)] if name == "helm" else []
@@ -104,7 +106,8 @@ def _close(a: str, b: str, rtol: float) -> bool:
 def test_short_runs_match_the_recorded_metrics(tmp_path, tiny_llama_dir):
     runs = _runs(tmp_path, tiny_llama_dir)
     if os.environ.get("HELMRL_WRITE_GOLDEN") == "1":
-        GOLDEN.write_text(json.dumps({"cpu": cpu_model(), "torch": torch.__version__, "runs": runs}, indent=1))
+        record = {"cpu": cpu_model(), "torch": torch.__version__, "runs": runs}
+        GOLDEN.write_text(json.dumps(record, indent=1))
         pytest.skip(f"wrote {GOLDEN}")
     golden = json.loads(GOLDEN.read_text())
     exact = golden["cpu"] == cpu_model() and golden["torch"] == torch.__version__
