@@ -64,13 +64,15 @@ def main() -> None:
     def rollout(kind: str) -> None:
         agent, fwd, _ = built[kind]
         with torch.no_grad(), autocast(kind):
-            fwd(roll_obs, roll_hist, agent.initial_state(16), starts)
+            fwd({"observation": roll_obs, "history": roll_hist}, agent.initial_state(16), starts)
 
     def minibatch(kind: str) -> None:
         agent, fwd, opt = built[kind]
         with autocast(kind):
             logits, value, _ = fwd(
-                mb_obs, mb_hist, agent.initial_state(64), torch.zeros(64, dtype=torch.bool)
+                {"observation": mb_obs, "history": mb_hist},
+                agent.initial_state(64),
+                torch.zeros(64, dtype=torch.bool),
             )
             loss = logits.float().logsumexp(-1).mean() + value.float().square().mean()
         opt.zero_grad(set_to_none=True)

@@ -84,11 +84,11 @@ def main() -> int:
         hist = torch.randn(5, 576) if cls.uses_history else None
         start = torch.tensor([True, False, True, False, False])
         with torch.no_grad():
-            lc, vc, _ = agent(obs, hist, agent.initial_state(5), start)
+            inputs = {"observation": obs} | ({} if hist is None else {"history": hist})
+            lc, vc, _ = agent(inputs, agent.initial_state(5), start)
             agent.to(cuda)
-            lg, vg, _ = agent(
-                obs.to(cuda), None if hist is None else hist.to(cuda), agent.initial_state(5), start.to(cuda)
-            )
+            on_gpu = {k: v.to(cuda) for k, v in inputs.items()}
+            lg, vg, _ = agent(on_gpu, agent.initial_state(5), start.to(cuda))
         err = max((lc - lg.cpu()).abs().max().item(), (vc - vg.cpu()).abs().max().item())
         passed = err <= 2e-3  # cuDNN convolutions use TF32 by default: ~3e-4 seen on an H200
         ok &= passed
@@ -100,7 +100,7 @@ def main() -> int:
             agent=name, n_envs=8, total_steps=8 * 32 * 2, device=args.device, lm=args.lm
         )
         with tempfile.TemporaryDirectory() as d:
-            tr = Trainer(cfg.validate(), Path(d), progress=False)
+            tr = Trainer.from_config(cfg.validate(), Path(d), progress=False)
             tr.train()
             row = (Path(d) / "metrics.csv").read_text().splitlines()[-1]
             on_gpu = all(p.device.type == cuda.type for p in tr.agent.parameters())

@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = preset(args.preset, args.agent).replace(total_steps=10**7)
     with tempfile.TemporaryDirectory() as d:
-        tr = Trainer(cfg.validate(), Path(d), progress=False, log=lambda *_: None)
+        tr = Trainer.from_config(cfg.validate(), Path(d), progress=False, log=lambda *_: None)
         tr.start_episodes()
         steps = cfg.rollout_steps * cfg.n_envs
         busy: dict[str, subprocess.Popen | None] = {"p": None}

@@ -66,7 +66,7 @@ def main() -> None:
         total_steps=10**6,
     )
     with tempfile.TemporaryDirectory() as d:
-        tr = Trainer(cfg.validate(), Path(d), progress=False, log=lambda *_: None)
+        tr = Trainer.from_config(cfg.validate(), Path(d), progress=False, log=lambda *_: None)
         tr.start_episodes()
         tr.update(tr.collect())  # warm-up
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if tr.device.type == "cuda" else [])

@@ -108,7 +108,7 @@ def training_fps(
         .validate()
     )
     with tempfile.TemporaryDirectory() as d:
-        trainer = Trainer(cfg, Path(d), progress=False, lm_model=lm_model, log=lambda *_: None)
+        trainer = Trainer.from_config(cfg, Path(d), progress=False, lm_model=lm_model, log=lambda *_: None)
         trainer.start_episodes()
         trainer.update(trainer.collect())  # warm-up: caches, allocator, cuDNN autotune
         sync(trainer.device)

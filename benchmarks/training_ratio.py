@@ -41,7 +41,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as d:
         trainers = {
-            a: Trainer(base.replace(agent=a).validate(), Path(d) / a, progress=False, log=lambda *_: None)
+            a: Trainer.from_config(
+                base.replace(agent=a).validate(), Path(d) / a, progress=False, log=lambda *_: None
+            )
             for a in ("helm", "cnn")
         }
         for tr in trainers.values():

@@ -26,7 +26,7 @@ def run(agent: str, seed: int, threads: int, overrides: dict) -> dict:
     cfg = preset("demo", agent).replace(seed=seed, torch_threads=threads, **overrides).validate()
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        trainer = Trainer(cfg, Path(d), progress=False, log=lambda *_: None)
+        trainer = Trainer.from_config(cfg, Path(d), progress=False, log=lambda *_: None)
         trainer.train()
         wall = time.perf_counter() - t0
         curve = curve_summary(read_metrics(Path(d)))

@@ -36,7 +36,8 @@ def trained(tiny_llama_dir, tmp_path_factory):
 
     def recording_collect(self: Trainer):  # the trainer's Rollout
         rollout = collect(self)
-        recorded.append([t.cpu().clone() for t in (rollout.obs, rollout.starts, rollout.history)])
+        parts = (rollout.obs["observation"], rollout.starts, rollout.obs["history"])
+        recorded.append([t.cpu().clone() for t in parts])
         return rollout
 
     args = ["train", "--agent", "helm", "--lm", str(tiny_llama_dir), "--env", "MiniGrid-KeyCorridorS3R1-v0"]

@@ -121,6 +121,7 @@ def test_standardize_uses_the_lms_own_statistics_fixed_at_build():
     from .conftest import tiny_llama
 
     model = tiny_llama(layers=2)
+
     def make(seed: int) -> FrozenHistory:
         return FrozenHistory(model, obs_dim=5, beta=10.0, mem_len=8, n_sink=1, norm="standardize", seed=seed)
 

@@ -22,7 +22,7 @@ def _trainer(agent, tmp_path, lm_dir, env="CartPole-v1", **kw):
         n_sink=2,
         **kw,
     ).validate()
-    return Trainer(cfg, tmp_path, progress=False)
+    return Trainer.from_config(cfg, tmp_path, progress=False)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_ratio_is_one_before_the_first_gradient_step(agent, env, tmp_path, tiny_
     with torch.no_grad():
         for t_idx, e_idx in minibatch_indices(T, N, tr.n_minibatches, tr.agent.recurrent):
             mb = select(ro, t_idx, e_idx)
-            logits, value = tr.agent.evaluate(mb.obs, mb.history, mb.initial_state, mb.starts)
+            logits, value = tr.agent.evaluate(mb.obs, mb.initial_state, mb.starts)
             torch.testing.assert_close(
                 Categorical(logits=logits).log_prob(mb.actions), mb.logprobs, atol=1e-5, rtol=0
             )
@@ -76,8 +76,8 @@ def test_history_is_computed_once_per_observation(tmp_path, tiny_llama_dir):
     ro2 = tr.collect()
     assert calls["n"] == 2 * tr.cfg.rollout_steps
     # the history stored for the second rollout's first step is the one the bootstrap used
-    assert torch.equal(ro2.history[0], bootstrap_history)
-    assert ro2.history.shape == (tr.cfg.rollout_steps, 4, tr.history.out_dim)
+    assert torch.equal(ro2.obs["history"][0], bootstrap_history)
+    assert ro2.obs["history"].shape == (tr.cfg.rollout_steps, 4, tr.history.out_dim)
 
 
 @pytest.mark.parametrize("agent", ["helm", "lstm", "cnn"])
@@ -111,11 +111,13 @@ def test_lstm_state_zeroed_for_the_env_whose_episode_ended_only():
     state = agent.initial_state(3)
     obs = torch.randn(6, 3, 4)
     for t in range(5):
-        _, _, state = agent(obs[t], None, state, torch.zeros(3, dtype=torch.bool))
+        _, _, state = agent({"observation": obs[t]}, state, torch.zeros(3, dtype=torch.bool))
     assert (state["h"].abs().sum(1) > 0).all()
-    logits, _, after = agent(obs[5], None, state, torch.tensor([True, False, False]))
+    logits, _, after = agent({"observation": obs[5]}, state, torch.tensor([True, False, False]))
     # env 0 behaves like a fresh agent; envs 1 and 2 carry on with their own state.
-    fresh_logits, _, _ = agent(obs[5], None, agent.initial_state(3), torch.ones(3, dtype=torch.bool))
+    fresh_logits, _, _ = agent(
+        {"observation": obs[5]}, agent.initial_state(3), torch.ones(3, dtype=torch.bool)
+    )
     torch.testing.assert_close(logits[0], fresh_logits[0])
     h, _ = agent.lstm(agent.encoder(obs[5]), (state["h"], state["c"]))
     torch.testing.assert_close(after["h"][1:], h[1:])
@@ -134,7 +136,7 @@ def test_any_n_envs_works_with_default_minibatches(n_envs, agent, tmp_path, tiny
         n_sink=2,
     ).validate()
     notes = []
-    tr = Trainer(cfg, tmp_path, progress=False, log=notes.append)
+    tr = Trainer.from_config(cfg, tmp_path, progress=False, log=notes.append)
     assert tr.train().global_step == 16 * n_envs
     groups = list(minibatch_indices(8, n_envs, tr.n_minibatches, tr.agent.recurrent))
     assert len(groups) == min(8, n_envs if agent == "lstm" else 8 * n_envs)
@@ -159,7 +161,7 @@ def test_anneal_lr_decays_linearly_with_the_update_count(tmp_path):
         env_id="CartPole-v1", agent="cnn", n_envs=2, rollout_steps=8, total_steps=2 * 8 * 4, lr=1e-3
     )
     seen = []
-    tr = Trainer(cfg.replace(anneal_lr=True).validate(), tmp_path / "a", progress=False)
+    tr = Trainer.from_config(cfg.replace(anneal_lr=True).validate(), tmp_path / "a", progress=False)
     real = tr.optimizer.step
 
     def spy(*args, **kwargs):
@@ -170,6 +172,6 @@ def test_anneal_lr_decays_linearly_with_the_update_count(tmp_path):
     tr.train()
     per_update = sorted(set(seen), reverse=True)
     assert per_update == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
-    flat = Trainer(cfg.validate(), tmp_path / "b", progress=False)
+    flat = Trainer.from_config(cfg.validate(), tmp_path / "b", progress=False)
     flat.train()
     assert flat.optimizer.param_groups[0]["lr"] == 1e-3

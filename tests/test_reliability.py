@@ -152,11 +152,11 @@ def test_resume_restores_every_tensor_of_the_learner_bit_exactly(agent, tmp_path
         n_sink=2,
         seed=3,
     ).validate()
-    trained = Trainer(cfg, tmp_path, progress=False)
+    trained = Trainer.from_config(cfg, tmp_path, progress=False)
     trained.train()
     before = _tensors(trained.state_dict())
     assert any("exp_avg" in k for k in before) and any(k.startswith("/reward_scaler") for k in before)
-    fresh = Trainer(cfg.replace(seed=3), tmp_path / "other", progress=False)
+    fresh = Trainer.from_config(cfg.replace(seed=3), tmp_path / "other", progress=False)
     fresh.load_state_dict(load_checkpoint(tmp_path / "checkpoint.pt"))
     after = _tensors(fresh.state_dict())
     assert before.keys() == after.keys()
@@ -334,7 +334,7 @@ def _cartpole_cnn(tmp_path, updates: int, checkpoint_every: int) -> tuple[TrainC
         total_steps=2 * 8 * updates,
         checkpoint_every=checkpoint_every,
     ).validate()
-    return cfg, Trainer(cfg, tmp_path, progress=False)
+    return cfg, Trainer.from_config(cfg, tmp_path, progress=False)
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -375,7 +375,7 @@ def test_ctrl_c_finishes_the_update_saves_and_resumes(tmp_path, monkeypatch):
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["update"] == 3 and state["global_step"] == 48
     assert _rows(tmp_path) == 3
-    resumed = Trainer(cfg, tmp_path, progress=False).train(resume=True)
+    resumed = Trainer.from_config(cfg, tmp_path, progress=False).train(resume=True)
     assert not resumed.interrupted and resumed.global_step == 64 and _rows(tmp_path) == 4
 
 

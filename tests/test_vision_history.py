@@ -280,14 +280,14 @@ def test_the_vision_encoder_is_frozen_and_never_optimised(clip_dir, lm_dir, tmp_
         n_sink=2,
         frozen_dtype="float32",
     ).validate()
-    tr = Trainer(cfg, tmp_path, progress=False)
+    tr = Trainer.from_config(cfg, tmp_path, progress=False)
     encoder = list(tr.history.encoder.parameters())
     assert encoder and all(not p.requires_grad for p in encoder)
     optimised = {id(p) for g in tr.optimizer.param_groups for p in g["params"]}
     assert not optimised & {id(p) for p in tr.history.parameters()}  # neither CLIP nor the LM
     tr.start_episodes()
     rollout = tr.collect()
-    assert not rollout.history.requires_grad
+    assert not rollout.obs["history"].requires_grad
     tr.update(rollout)
     assert all(p.grad is None for p in encoder)
     assert any(p.grad is not None for p in tr.agent.parameters())
@@ -340,7 +340,7 @@ def test_the_gymnasium_wrapper_takes_the_same_input_map(clip_dir, lm_dir, input_
     assert obs["history"].shape == (2, 32)
     ends = 0
     for _ in range(10):
-        assert np.array_equal(obs["observation"], loop.next_obs.numpy())
+        assert np.array_equal(obs["observation"], loop.next_obs["observation"].numpy())
         np.testing.assert_allclose(obs["history"], loop.next_history.numpy(), atol=1e-5)
         obs, _, term, trunc, info = wrapped.step(loop.step().action.numpy())
         for i in np.flatnonzero(term | trunc):

@@ -25,6 +25,8 @@ def _stage(lm, obs_shape=(5,), device="cpu"):
 
 
 def test_same_step_wrapper_equals_the_trainers_acting_loop():
+    """The trainer's stream (the wrapper without terminal histories) equals a user's wrapper, whose
+    extra LM step per ending episode is undone exactly."""
     lm = tiny_llama()
     wrapped = FrozenHistoryObservation(make_vec_env(ENV, 3), _stage(lm))
     loop = ActingLoop(make_vec_env(ENV, 3), None, _stage(lm))
@@ -33,7 +35,7 @@ def test_same_step_wrapper_equals_the_trainers_acting_loop():
     loop.reset(seed=4)
     resets = 0
     for _ in range(40):
-        assert np.array_equal(obs["observation"], loop.next_obs.numpy())
+        assert np.array_equal(obs["observation"], loop.next_obs["observation"].numpy())
         assert torch.equal(torch.as_tensor(obs["history"]), loop.next_history)
         step = loop.step()  # samples from its own action space, seeded alike
         obs, _, term, trunc, _ = wrapped.step(step.action.numpy())

@@ -48,7 +48,9 @@ def prepare_run(cfg: TrainConfig, run_dir: Path, overwrite: bool = False, progre
                 f"--run-dir {run_dir} holds another run; continue it with --resume {run_dir}, "
                 "pick a new --run-dir, or pass --overwrite to replace it"
             )
-    trainer = Trainer(cfg, run_dir, progress=progress)  # builds everything before touching the folder
+    trainer = Trainer.from_config(
+        cfg, run_dir, progress=progress
+    )  # builds everything before touching the folder
     if overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,7 @@ def resume_run(
     check_inputs(cfg)
     if changed:
         cfg.save(run_dir / CONFIG)
-    return Trainer(cfg, run_dir, progress=progress), cfg
+    return Trainer.from_config(cfg, run_dir, progress=progress), cfg
 
 
 def load_agent(run_dir: Path, device: str = "auto"):

@@ -25,8 +25,7 @@ from torch import nn
 
 from .errors import ObservationLayoutError
 from .models.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
-
-OBSERVATION, HISTORY = "observation", "history"
+from .observation_keys import HISTORY, OBSERVATION
 
 
 def image_key(space: gym.Space) -> str | None:
@@ -155,6 +154,10 @@ class FrozenHistoryObservation(VectorWrapper):
     ``history`` chooses what the LM reads, as the agents do: ``HistoryConfig()`` is HELM's
     FrozenHopfield, ``input_map="clip-features"`` HELMv2's CLIP features and ``"clip-tokens"``
     SHELM's CLIP tokens (both with ``vision_encoder=`` a CLIP folder or hub id).
+
+    ``final_history=False`` leaves ``info["final_obs"]`` as the env gave it and saves that extra
+    LM step per ending episode: helmrl's PPO counts a truncation as an end (no bootstrap from the
+    terminal observation, as CleanRL), so its trainer never reads it.
     """
 
     def __init__(
@@ -162,6 +165,7 @@ class FrozenHistoryObservation(VectorWrapper):
         env: VectorEnv,
         history: FrozenHistory | HistoryConfig | None = None,
         device: torch.device | str = "cpu",
+        final_history: bool = True,
     ):
         super().__init__(env)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
@@ -172,6 +176,7 @@ class FrozenHistoryObservation(VectorWrapper):
                 "autoreset; with DISABLED it cannot tell when an env's episode starts"
             )
         self.autoreset_mode = mode
+        self.final_history = final_history
         self.stream = HistoryStream(env.single_observation_space, env.num_envs, history, device)
         self.single_observation_space = self.stream.observation_space(env.single_observation_space)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
@@ -199,7 +204,7 @@ class FrozenHistoryObservation(VectorWrapper):
             starts, self._ended = self._ended, done
         else:
             starts = done
-            if done.any() and "final_obs" in info:
+            if self.final_history and done.any() and "final_obs" in info:
                 info = dict(info)
                 ended = self.stream.terminal(
                     {int(i): info["final_obs"][i] for i in np.flatnonzero(done)}, others=obs

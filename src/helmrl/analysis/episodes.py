@@ -10,6 +10,7 @@ from gymnasium.wrappers import RenderCollection
 
 from ..envs import make_vec_env
 from ..models import Agent, FrozenHistory
+from ..observation_keys import OBSERVATION
 from ..ppo import ActingLoop
 
 
@@ -42,7 +43,7 @@ def play_episode(
     device = next(agent.parameters()).device if agent is not None else "cpu"
     loop = ActingLoop(envs, agent, history, device)
     loop.reset(seed)
-    ep = Episode([loop.next_obs[0].cpu().numpy()], [envs.envs[0].render()[-1]] if render else [])
+    ep = Episode([loop.next_obs[OBSERVATION][0].cpu().numpy()], [envs.envs[0].render()[-1]] if render else [])
     while max_steps is None or len(ep.rewards) < max_steps:
         s = loop.step()
         ep.rewards.append(float(s.reward[0]))
@@ -51,7 +52,7 @@ def play_episode(
         if s.done[0]:
             ep.observations.append(np.asarray(s.info["final_obs"][0]))
             break
-        ep.observations.append(loop.next_obs[0].cpu().numpy())
+        ep.observations.append(loop.next_obs[OBSERVATION][0].cpu().numpy())
     envs.close()
     return ep
 

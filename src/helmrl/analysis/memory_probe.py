@@ -55,6 +55,7 @@ def env_trace(env_id: str, n_envs: int, steps: int, seed: int, agent=None, histo
     """Observations of ``n_envs`` envs under a run's policy (or random actions); labels are
     filled in by ``record_states`` (the retrieved token of each observation)."""
     from ..envs import make_vec_env
+    from ..observation_keys import OBSERVATION
     from ..ppo import ActingLoop
 
     envs = make_vec_env(env_id, n_envs)
@@ -63,7 +64,7 @@ def env_trace(env_id: str, n_envs: int, steps: int, seed: int, agent=None, histo
     loop.reset(seed)
     obs, starts = [], []
     for _ in range(steps):
-        obs.append(loop.next_obs.cpu())
+        obs.append(loop.next_obs[OBSERVATION].cpu())
         starts.append(loop.next_start.cpu())
         loop.step()
     envs.close()

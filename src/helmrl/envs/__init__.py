@@ -4,7 +4,6 @@ registers its family and ids: a new env family is one module dropped here."""
 
 from ..registry import import_submodules
 from .factory import (
-    RewardScaler,
     adapt_observations,
     check_env_id,
     default_reward_norm,
@@ -12,6 +11,7 @@ from .factory import (
     make_vec_env,
 )
 from .families import FAMILIES, EnvError, EnvFamily, family_of, register_family
+from .reward_scaling import ScaleReward, find_wrapper
 
 import_submodules(__name__, __path__)
 
@@ -19,11 +19,12 @@ __all__ = [
     "FAMILIES",
     "EnvError",
     "EnvFamily",
-    "RewardScaler",
+    "ScaleReward",
     "adapt_observations",
     "check_env_id",
     "default_reward_norm",
     "family_of",
+    "find_wrapper",
     "make_env",
     "make_vec_env",
     "register_family",

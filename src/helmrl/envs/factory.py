@@ -17,7 +17,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import FlattenObservation
-from gymnasium.wrappers.utils import RunningMeanStd
 
 from .families import FAMILIES, EnvError, family_of
 
@@ -122,34 +121,3 @@ def make_vec_env(
     if use_async(vec_env, n_envs):
         return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
     return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
-
-
-class RewardScaler:
-    """Divide rewards by the running std of the discounted return, then clip to ±clip (the
-    authors' reward normalisation; the statistic is gymnasium's RunningMeanStd)."""
-
-    def __init__(self, n_envs: int, gamma: float, clip: float = 1.0, epsilon: float = 1e-8):
-        self.gamma, self.clip, self.epsilon = gamma, clip, epsilon
-        self.returns = np.zeros(n_envs, dtype=np.float64)
-        self.rms = RunningMeanStd(shape=())
-
-    def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
-        self.returns = self.returns * self.gamma + rewards
-        self.rms.update(self.returns)
-        self.returns[dones] = 0.0
-        scaled = rewards / np.sqrt(self.rms.var + self.epsilon)
-        return np.clip(scaled, -self.clip, self.clip)
-
-    def state_dict(self) -> dict[str, object]:
-        return {
-            "returns": self.returns.tolist(),
-            "mean": float(self.rms.mean),
-            "var": float(self.rms.var),
-            "count": float(self.rms.count),
-        }
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.returns = np.asarray(state["returns"], dtype=np.float64)
-        self.rms.mean = np.float64(state["mean"])
-        self.rms.var = np.float64(state["var"])
-        self.rms.count = float(state["count"])

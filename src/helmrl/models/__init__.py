@@ -15,6 +15,7 @@ _EXPORTS = {
     "CNNAgent": ".agents",
     "HELMAgent": ".agents",
     "LSTMAgent": ".agents",
+    "Observation": ".agents",
     "State": ".agents",
     "agent_class": ".agents",
     "register_agent": ".agents",
@@ -50,6 +51,7 @@ __all__ = [
     "LSTMAgent",
     "LanguageModelError",
     "NetConfig",
+    "Observation",
     "State",
     "StreamingLMMemory",
     "agent_class",
@@ -63,7 +65,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ..errors import HistoryConfigError, LanguageModelError
-    from .agents import AGENTS, Agent, CNNAgent, HELMAgent, LSTMAgent, State, agent_class, register_agent
+    from .agents import (
+        AGENTS,
+        Agent,
+        CNNAgent,
+        HELMAgent,
+        LSTMAgent,
+        Observation,
+        State,
+        agent_class,
+        register_agent,
+    )
     from .configs import HistoryConfig, NetConfig, parse_history_layer
     from .frozen_history import FrozenHistory, build_frozen_history
     from .frozen_hopfield import FrozenHopfield

@@ -135,4 +135,3 @@ def load_vision_encoder(name_or_path: str, need_tokenizer: bool = False) -> Froz
                 f"this machine may be offline: {HOW_TO_GET}"
             ) from None
     return FrozenCLIP(model, processor, tokenizer, name=name_or_path)
-

@@ -1,9 +1,11 @@
 """The act → sample → env.step loop, once, for training, evaluation, videos and analyses.
 
 ``ActingLoop`` holds all the changing state of acting in one place: the envs, the next
-observation and episode-start flags, the agent's recurrent state, and the frozen history of
-the next observation. The frozen history is computed exactly once per observation, when the
-observation arrives, so the bootstrap value and the next rollout's first step share it.
+observation and episode-start flags, and the agent's recurrent state. Observations reach the
+agent as a dict of tensors on the device (``helmrl.observation_keys``). HELM's frozen history is
+part of the observation: ``FrozenHistoryObservation``, the wrapper users get, computes it exactly
+once per observation, when the observation arrives, so the bootstrap value and the next
+rollout's first step share it.
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Categorical
 
-from ..models import Agent, FrozenHistory, State
+from ..models import Agent, FrozenHistory, Observation, State
+from ..observation_keys import HISTORY, OBSERVATION
 
 
 @dataclass
 class Step:
     """One vector step: what the policy saw and did, and what the envs returned."""
 
-    obs: Tensor  # (N, ...) on the device: the observation acted on
+    obs: Observation  # (N, ...) tensors on the device: the observation acted on
     start: Tensor  # (N,) bool: obs opened an episode
-    history: Tensor | None  # (N, m) frozen history of obs (HELM)
     action: Tensor  # (N,)
     logprob: Tensor  # (N,)
     value: Tensor  # (N,)
@@ -39,17 +41,27 @@ class ActingLoop:
         self,
         envs: VectorEnv,
         agent: Agent | None,
-        history: FrozenHistory | None = None,
+        history: FrozenHistory | nn.Module | None = None,
         device: torch.device | str = "cpu",
     ):
-        """``agent`` None: uniformly random actions (from the action space's seeded RNG)."""
-        self.envs, self.agent, self.history = envs, agent, history
+        """``agent`` None: uniformly random actions (from the action space's seeded RNG).
+        ``history``: a built frozen history stage to wrap ``envs`` in (``FrozenHistoryObservation``
+        without terminal histories); or pass envs already wrapped."""
         self.device = torch.device(device)
+        if history is not None:
+            from ..wrappers import FrozenHistoryObservation
+
+            envs = FrozenHistoryObservation(envs, history, self.device, final_history=False)
+        self.envs, self.agent = envs, agent
         self.n_envs = envs.num_envs
         self.agent_state: State = {}
-        self.next_obs: Tensor | None = None
+        self.next_obs: Observation = {}
         self.next_start = torch.ones(self.n_envs, dtype=torch.bool, device=self.device)
-        self.next_history: Tensor | None = None
+
+    @property
+    def next_history(self) -> Tensor | None:
+        """The frozen history of the next observation (None without FrozenHistoryObservation)."""
+        return self.next_obs.get(HISTORY)
 
     def reset(self, seed: int | None = None) -> None:
         """Fresh episodes in every env, empty memories."""
@@ -58,38 +70,34 @@ class ActingLoop:
             self.envs.action_space.seed(seed)
         if self.agent is not None:
             self.agent_state = self.agent.initial_state(self.n_envs)
-        if self.history is not None:
-            self.history.reset(self.n_envs)
         self._arrive(obs, np.ones(self.n_envs, dtype=bool))
 
-    def _arrive(self, obs: np.ndarray, start: np.ndarray) -> None:
-        cpu_obs = torch.as_tensor(obs)
-        self.next_obs = cpu_obs.to(self.device, non_blocking=True)
+    def _arrive(self, obs: np.ndarray | dict[str, np.ndarray], start: np.ndarray) -> None:
+        parts = obs if isinstance(obs, dict) else {OBSERVATION: obs}
+        self.next_obs = {k: torch.as_tensor(v).to(self.device, non_blocking=True) for k, v in parts.items()}
         self.next_start = torch.as_tensor(start).to(self.device)
-        if self.history is not None:
-            self.next_history = self.history(cpu_obs, self.next_start)
 
     @torch.no_grad()
     def step(self, greedy: bool = False) -> Step:
-        obs, start, history = self.next_obs, self.next_start, self.next_history
+        obs, start = self.next_obs, self.next_start
         if self.agent is None:
             action = torch.as_tensor(self.envs.action_space.sample())
             logprob = value = torch.zeros(self.n_envs)
         else:
-            logits, value, self.agent_state = self.agent(obs, history, self.agent_state, start)
+            logits, value, self.agent_state = self.agent(obs, self.agent_state, start)
             dist = Categorical(logits=logits)
             action = logits.argmax(-1) if greedy else dist.sample()
             logprob = dist.log_prob(action)
         next_obs, reward, term, trunc, info = self.envs.step(action.cpu().numpy())
         done = term | trunc  # truncation counts as an end (no bootstrap), as in CleanRL
         self._arrive(next_obs, done)
-        return Step(obs, start, history, action, logprob, value, reward, done, info)
+        return Step(obs, start, action, logprob, value, reward, done, info)
 
     @torch.no_grad()
     def next_value(self) -> Tensor:
         """V(next obs) under the current state, for bootstrapping (the state is not advanced)."""
         assert self.agent is not None
-        return self.agent(self.next_obs, self.next_history, self.agent_state, self.next_start)[1]
+        return self.agent(self.next_obs, self.agent_state, self.next_start)[1]
 
 
 def play_returns(loop: ActingLoop, episodes: int, greedy: bool = False) -> list[float]:

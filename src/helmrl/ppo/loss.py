@@ -24,7 +24,7 @@ def ppo_loss(
 
     L = E[max(-A·r, -A·clip(r, 1±ε))] - c_ent·H[π] + c_vf·E[(V - R)²] with r = π/π_old and A
     normalised per minibatch (Schulman et al., 2017; the value term as in the authors' code and SB3)."""
-    logits, value = agent.evaluate(mb.obs, mb.history, mb.initial_state, mb.starts)
+    logits, value = agent.evaluate(mb.obs, mb.initial_state, mb.starts)
     dist = Categorical(logits=logits)
     logratio = dist.log_prob(mb.actions) - mb.logprobs
     ratio = logratio.exp()

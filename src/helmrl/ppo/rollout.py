@@ -11,15 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models import State
+from ..models import Observation, State
 
 
 @dataclass
 class Rollout:
     """T steps of N envs. Tensors are (T, N, ...) on the training device."""
 
-    obs: torch.Tensor
-    history: torch.Tensor | None  # frozen LM history of each obs (HELM), computed once
+    obs: Observation  # the keys the agent reads; HELM's "history" is computed once per obs
     starts: torch.Tensor
     actions: torch.Tensor
     logprobs: torch.Tensor
@@ -64,8 +63,6 @@ def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):
 
 
 TENSOR_FIELDS = (
-    "obs",
-    "history",
     "starts",
     "actions",
     "logprobs",
@@ -84,9 +81,11 @@ def select(rollout: Rollout, t_idx: slice | torch.Tensor, e_idx: torch.Tensor) -
     whole = isinstance(t_idx, slice)
     if not whole:
         t_idx = t_idx.to(device)
-    out = {}
-    for name in TENSOR_FIELDS:
-        x = getattr(rollout, name)
-        out[name] = None if x is None else (x[:, e_idx] if whole else x[t_idx, e_idx][None])
+
+    def pick(x: torch.Tensor) -> torch.Tensor:
+        return x[:, e_idx] if whole else x[t_idx, e_idx][None]
+
+    out = {name: None if (x := getattr(rollout, name)) is None else pick(x) for name in TENSOR_FIELDS}
+    obs = {k: pick(v) for k, v in rollout.obs.items()}
     state = {k: v[e_idx] for k, v in rollout.initial_state.items()} if whole else {}
-    return Rollout(**out, initial_state=state)
+    return Rollout(obs, **out, initial_state=state)

@@ -1,9 +1,14 @@
 """One PPO trainer for every agent. ``train()`` reads top to bottom: collect, advantages,
 update, log, checkpoint.
 
-All changing state is created in ``__init__``: the envs and the acting loop (next observation,
-episode starts, the agent's recurrent state, the frozen history), the agent and optimizer, the
-reward scaler, the RNG and the counters. Checkpoints never touch it, so ``checkpoint_every``
+``Trainer(envs, agent, cfg, run_dir)`` trains any agent on any gymnasium vector env with
+same-step autoreset; ``Trainer.from_config(cfg, run_dir)`` builds both from a run's config:
+``make_vec_env``, then ``ScaleReward`` where reward normalisation is on, then, for agents that
+read ``"history"``, ``FrozenHistoryObservation`` (the wrapper users get for other libraries).
+
+All changing state is created in ``__init__``: the acting loop (next observation, episode starts,
+the agent's recurrent state), the optimizer, the RNG and the counters; the envs' wrappers hold
+the frozen history and the reward statistics. Checkpoints never touch it, so ``checkpoint_every``
 cannot change what is learned. A checkpoint holds everything the learner owns (parameters,
 optimizer, reward-scaler statistics, RNG states, counters); a resumed run restores that
 exactly and, like Stable-Baselines3, starts fresh episodes once.
@@ -19,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode, VectorEnv
 
 from ..config import TrainConfig
 from ..devices import resolve_device, warn_if_oversubscribed
-from ..envs import RewardScaler, default_reward_norm, make_vec_env
+from ..envs import ScaleReward, default_reward_norm, find_wrapper, make_vec_env
 from ..errors import NonFiniteError
-from ..models import FrozenHistory, agent_class, build_frozen_history
+from ..models import Agent, agent_class, build_frozen_history
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .loss import ppo_loss
@@ -56,41 +62,36 @@ class TrainResult:
 
 
 class Trainer:
-    """Owns the envs, acting loop, agent, optimizer, reward scaler and counters of one run."""
+    """Owns the acting loop, optimizer and counters of one run, around injected envs and agent."""
 
     def __init__(
         self,
+        envs: VectorEnv,
+        agent: Agent,
         cfg: TrainConfig,
-        run_dir: Path,
+        run_dir: Path | str,
         progress: bool = True,
-        lm_model: torch.nn.Module | None = None,
         log=print,  # one-line notices (e.g. an adapted minibatch split)
     ):
+        """``envs``: ``cfg.n_envs`` sub-envs with same-step autoreset (``make_vec_env``'s), wrapped
+        as the agent needs (``FrozenHistoryObservation`` for ``"history"``; an optional
+        ``ScaleReward`` is found in the chain and checkpointed). ``agent``: built for them.
+        The settings read from ``cfg`` are PPO's, ``seed``, ``device`` and the logging ones."""
         self.cfg, self.run_dir, self.progress, self.log = cfg, Path(run_dir), progress, log
         self.device = resolve_device(cfg.device)
-        if cfg.torch_threads:
-            torch.set_num_threads(cfg.torch_threads)
-        elif self.device.type == "cpu":
-            warn_if_oversubscribed()
-        torch.manual_seed(cfg.seed)
-        self.envs = make_vec_env(cfg.env_id, cfg.n_envs, vec_env=cfg.vec_env)
-        self.obs_shape = self.envs.single_observation_space.shape
-        self.n_actions = int(self.envs.single_action_space.n)
-        cls = agent_class(cfg.agent)
-        self.history: FrozenHistory | None = None
-        if cls.uses_history:
-            self.history = build_frozen_history(cfg.history(), self.obs_shape, self.device, lm_model)
-        history_dim = self.history.out_dim if self.history is not None else 0
-        self.agent = cls.from_config(cfg.net(), self.obs_shape, self.n_actions, history_dim).to(self.device)
+        _check_envs(envs, agent, cfg)
+        self.envs = envs
+        self.obs_shape = envs.single_observation_space.shape
+        self.agent = agent.to(self.device)
+        self.history = getattr(find_wrapper(envs, _history_wrapper()), "frozen_history", None)
         # fused: one kernel over all parameters; the per-tensor loop was ~20% of a CPU update
         self.optimizer = torch.optim.AdamW(
             self.agent.parameters(), lr=cfg.lr, eps=1e-8, weight_decay=cfg.weight_decay, fused=True
         )
-        use_norm = default_reward_norm(cfg.env_id) if cfg.reward_norm == "auto" else cfg.reward_norm == "on"
-        self.reward_scaler = RewardScaler(cfg.n_envs, cfg.gamma) if use_norm else None
-        self.acting = ActingLoop(self.envs, self.agent, self.history, self.device)
+        self.reward_scaler: ScaleReward | None = find_wrapper(envs, ScaleReward)
+        self.acting = ActingLoop(envs, self.agent, device=self.device)
         self.n_minibatches = cfg.n_minibatches
-        if cls.recurrent and cfg.n_minibatches > cfg.n_envs:
+        if agent.recurrent and cfg.n_minibatches > cfg.n_envs:
             self.n_minibatches = cfg.n_envs
             log(
                 f"note: {cfg.agent} splits minibatches by env, so n_minibatches {cfg.n_minibatches} -> "
@@ -105,6 +106,40 @@ class Trainer:
         self.ep_return = np.zeros(cfg.n_envs)
         self.ep_length = np.zeros(cfg.n_envs, dtype=np.int64)
         self._stop_requested = False
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: TrainConfig,
+        run_dir: Path | str,
+        progress: bool = True,
+        lm_model: torch.nn.Module | None = None,
+        log=print,
+    ) -> Trainer:
+        """The envs, their wrappers and the agent ``cfg`` describes (``lm_model``: an LM module to use
+        in place of loading ``cfg.lm``). Seeds torch with ``cfg.seed`` before building anything."""
+        from ..wrappers import FrozenHistoryObservation
+
+        device = resolve_device(cfg.device)
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
+        elif device.type == "cpu":
+            warn_if_oversubscribed()
+        torch.manual_seed(cfg.seed)
+        envs = make_vec_env(cfg.env_id, cfg.n_envs, vec_env=cfg.vec_env)
+        use_norm = default_reward_norm(cfg.env_id) if cfg.reward_norm == "auto" else cfg.reward_norm == "on"
+        if use_norm:
+            envs = ScaleReward(envs, cfg.gamma)
+        obs_shape = envs.single_observation_space.shape
+        n_actions = int(envs.single_action_space.n)
+        agent_cls = agent_class(cfg.agent)
+        history_dim = 0
+        if agent_cls.uses_history:
+            stage = build_frozen_history(cfg.history(), obs_shape, device, lm_model)
+            envs = FrozenHistoryObservation(envs, stage, device, final_history=False)
+            history_dim = stage.out_dim
+        agent = agent_cls.from_config(cfg.net(), obs_shape, n_actions, history_dim)
+        return cls(envs, agent, cfg, run_dir, progress=progress, log=log)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
@@ -146,11 +181,9 @@ class Trainer:
     def start_episodes(self) -> None:
         """Fresh episodes in every env: from the seed on a new run, from (seed, update) on resume."""
         seed = self.cfg.seed if self.update_count == 0 else _resume_seed(self.cfg.seed, self.update_count)
-        self.acting.reset(seed)
+        self.acting.reset(seed)  # ScaleReward restarts each env's running return on reset
         self.ep_return[:] = 0.0
         self.ep_length[:] = 0
-        if self.reward_scaler:
-            self.reward_scaler.returns[:] = 0.0
 
     # ------------------------------------------------------------------ the loop
     def train(self, resume: bool = False) -> TrainResult:
@@ -201,30 +234,26 @@ class Trainer:
         T, N, dev = self.cfg.rollout_steps, self.cfg.n_envs, self.device
         loop = self.acting
         initial_state = {k: v.clone() for k, v in loop.agent_state.items()}
-        obs = torch.zeros((T, N, *self.obs_shape), dtype=loop.next_obs.dtype, device=dev)
-        history = None
-        if loop.next_history is not None:
-            history = torch.zeros((T, *loop.next_history.shape), device=dev)
+        keys = self.agent.obs_keys
+        obs = {
+            k: torch.zeros((T, *loop.next_obs[k].shape), dtype=loop.next_obs[k].dtype, device=dev)
+            for k in keys
+        }
         starts = torch.zeros((T, N), dtype=torch.bool, device=dev)
         actions = torch.zeros((T, N), dtype=torch.long, device=dev)
         logprobs, values = torch.zeros((T, N), device=dev), torch.zeros((T, N), device=dev)
         rewards = np.zeros((T, N), dtype=np.float32)
         for t in range(T):
             s = loop.step()
-            obs[t], starts[t], actions[t], logprobs[t], values[t] = (
-                s.obs,
-                s.start,
-                s.action,
-                s.logprob,
-                s.value,
-            )
-            if history is not None:
-                history[t] = s.history
-            self._track_episodes(s.reward, s.done)
-            rewards[t] = self.reward_scaler(s.reward, s.done) if self.reward_scaler else s.reward
+            for k in keys:
+                obs[k][t] = s.obs[k]
+            starts[t], actions[t], logprobs[t], values[t] = s.start, s.action, s.logprob, s.value
+            raw = self.reward_scaler.original_reward if self.reward_scaler else s.reward
+            self._track_episodes(raw, s.done)
+            rewards[t] = s.reward  # scaled where ScaleReward wraps the envs
         self.global_step += T * N
         return Rollout(
-            obs, history, starts, actions, logprobs, values, torch.as_tensor(rewards).to(dev), initial_state
+            obs, starts, actions, logprobs, values, torch.as_tensor(rewards).to(dev), initial_state
         )
 
     def update(self, rollout: Rollout) -> dict[str, float]:
@@ -288,6 +317,32 @@ class Trainer:
             **{k: round(v, 6) for k, v in stats.items()},
             "time_s": round(elapsed, 2),
         }
+
+
+def _history_wrapper() -> type:
+    from ..wrappers import FrozenHistoryObservation
+
+    return FrozenHistoryObservation
+
+
+def _check_envs(envs: VectorEnv, agent: Agent, cfg: TrainConfig) -> None:
+    """Refuse, in one line each, envs this trainer would silently mistrain on."""
+    if envs.num_envs != cfg.n_envs:
+        raise ValueError(f"the envs have {envs.num_envs} sub-envs but n_envs is {cfg.n_envs}")
+    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    if AutoresetMode(mode) != AutoresetMode.SAME_STEP:
+        raise ValueError(
+            f"autoreset mode {AutoresetMode(mode).value}: the trainer reads each step's observation as "
+            "the next one it acts on; build the vector env with autoreset_mode=AutoresetMode.SAME_STEP "
+            "(helmrl.envs.make_vec_env does)"
+        )
+    space = envs.single_observation_space
+    keys = set(space.spaces) if hasattr(space, "spaces") else {"observation"}
+    if missing := [k for k in agent.obs_keys if k not in keys]:
+        hint = " (wrap the envs in helmrl.wrappers.FrozenHistoryObservation)" if "history" in missing else ""
+        raise ValueError(
+            f"{agent.name or type(agent).__name__} reads {missing} that the envs do not give{hint}"
+        )
 
 
 def _resume_seed(seed: int, update: int) -> int:

@@ -63,8 +63,10 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
         else:
             trainer = prepare_run(cfg, path, overwrite=path.exists(), progress=False)
         with open(path / ATTEMPTS, "a") as fh:
-            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start update={start_update} "
-                     f"commit={commit} host={platform.node()}\n")
+            fh.write(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start update={start_update} "
+                f"commit={commit} host={platform.node()}\n"
+            )
         t0 = time.perf_counter()
         result = trainer.train(resume=resume)
         info = _cell_info(path)
@@ -84,10 +86,21 @@ def source_commit() -> str:
     machine) or ``unknown``. A cell resumed on newer code lists every commit it ran on."""
     here = Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
-                               cwd=here.parent, capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+            cwd=here.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return os.environ.get("HELMRL_COMMIT", "unknown")
     return head + ("+dirty" if dirty else "")

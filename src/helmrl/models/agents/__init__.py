@@ -5,7 +5,7 @@ one module dropped beside these, decorated with ``@register_agent("name")``.
 """
 
 from ...registry import import_submodules
-from .base import AGENTS, Agent, NetConfig, State, agent_class, register_agent
+from .base import AGENTS, Agent, NetConfig, Observation, State, agent_class, register_agent
 from .cnn import CNNAgent
 from .helm import HELMAgent
 from .lstm import LSTMAgent
@@ -19,6 +19,7 @@ __all__ = [
     "HELMAgent",
     "LSTMAgent",
     "NetConfig",
+    "Observation",
     "State",
     "agent_class",
     "register_agent",

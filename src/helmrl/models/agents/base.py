@@ -4,13 +4,15 @@ An agent is a policy network with explicit recurrent state, as in CleanRL's
 ``get_action_and_value(obs, state, done)`` and SB3's recurrent policies:
 
 * ``initial_state(n_envs) -> State``: the state at the start of every env's first episode;
-* ``forward(obs, history, state, episode_start) -> (logits, value, state)``: one env step;
+* ``forward(obs, state, episode_start) -> (logits, value, state)``: one env step;
   ``episode_start[i]`` means obs i opened an episode, so the agent zeroes env i's state first;
-* ``evaluate(obs, history, state, episode_start) -> (logits, value)`` on (T, N, ...) rollouts,
+* ``evaluate(obs, state, episode_start) -> (logits, value)`` on (T, N, ...) rollouts,
   starting from the state the rollout started with (recurrent agents replay the sequence).
 
-``history`` is HELM's frozen LM output, computed by the trainer's history stage once per
-observation and stored in the rollout; agents that do not use it get ``None``.
+``obs`` is a dict of tensors holding at least the keys the agent declares in ``obs_keys``:
+``"observation"`` (the env's own) and, for HELM and its variants, ``"history"``, the frozen LM's
+output that ``helmrl.wrappers.FrozenHistoryObservation`` adds to each observation once, when it
+arrives (the same wrapper a user puts around their env for another library).
 
 A new agent is one new module that defines a subclass and decorates it with
 ``@register_agent("name")``; config validation, the CLI's choices and the trainer read the
@@ -25,9 +27,11 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
+from ...observation_keys import HISTORY, OBSERVATION
 from ..configs import NetConfig
 
 State = dict[str, Tensor]
+Observation = dict[str, Tensor]
 
 AGENTS: dict[str, type[Agent]] = {}
 
@@ -48,11 +52,17 @@ class Agent(nn.Module, ABC):
     description: ClassVar[str] = ""
     #: evaluate() must see whole per-env sequences (minibatches are groups of envs)
     recurrent: ClassVar[bool] = False
-    #: the trainer runs the frozen history stage and passes its output as ``history``
+    #: the observation keys forward() reads
+    obs_keys: ClassVar[tuple[str, ...]] = (OBSERVATION,)
+    #: reads the frozen history (set from ``obs_keys``): its env gets FrozenHistoryObservation
     uses_history: ClassVar[bool] = False
     #: what that stage's LM reads per step (``HistoryConfig.input_map``): hopfield (HELM) |
     #: clip-features (HELMv2) | clip-tokens (SHELM)
     history_inputs: ClassVar[str] = "hopfield"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.uses_history = HISTORY in cls.obs_keys
 
     @classmethod
     @abstractmethod
@@ -66,17 +76,14 @@ class Agent(nn.Module, ABC):
 
     @abstractmethod
     def forward(
-        self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor
+        self, obs: Observation, state: State, episode_start: Tensor
     ) -> tuple[Tensor, Tensor, State]: ...
 
-    def evaluate(
-        self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor
-    ) -> tuple[Tensor, Tensor]:
+    def evaluate(self, obs: Observation, state: State, episode_start: Tensor) -> tuple[Tensor, Tensor]:
         """Markovian default: one batched forward over all T·N samples."""
-        T, N = obs.shape[:2]
-        hist = None if history is None else history.reshape(T * N, -1)
-        start = episode_start.reshape(T * N)
-        logits, value, _ = self(obs.reshape(T * N, *obs.shape[2:]), hist, {}, start)
+        T, N = episode_start.shape
+        flat = {k: obs[k].reshape(T * N, *obs[k].shape[2:]) for k in self.obs_keys}
+        logits, value, _ = self(flat, {}, episode_start.reshape(T * N))
         return logits.view(T, N, -1), value.view(T, N)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ...observation_keys import OBSERVATION
 from ..encoders import make_encoder
 from ..heads import ActorCriticHead
-from .base import Agent, NetConfig, State, register_agent
+from .base import Agent, NetConfig, Observation, State, register_agent
 
 
 @register_agent("cnn")
@@ -31,6 +32,6 @@ class CNNAgent(Agent):
     ) -> CNNAgent:
         return cls(obs_shape, n_actions, net=net)
 
-    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
-        logits, value = self.head(self.encoder(obs))
+    def forward(self, obs: Observation, state: State, episode_start: Tensor):
+        logits, value = self.head(self.encoder(obs[OBSERVATION]))
         return logits, value, state

@@ -1,8 +1,8 @@
 """HELM: [frozen LM history, CNN(current obs)] → actor-critic head.
 
 Only the CNN and the head train. The history (the frozen LM's output for the whole episode so
-far) is an *input*: the trainer's history stage (``helmrl.models.frozen_history``) computes it
-once per observation and stores it in the rollout, so PPO epochs never run the LM.
+far) is an *input*, ``obs["history"]``: ``helmrl.wrappers.FrozenHistoryObservation`` computes it once
+per observation, and the trainer stores it in the rollout, so PPO epochs never run the LM.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ...observation_keys import HISTORY, OBSERVATION
 from ..encoders import make_encoder
 from ..heads import ActorCriticHead
-from .base import Agent, NetConfig, State, register_agent
+from .base import Agent, NetConfig, Observation, State, register_agent
 
 
 @register_agent("helm")
 class HELMAgent(Agent):
     description = "HELM: frozen LM history (FrozenHopfield + PLT) + CNN of the current obs"
-    uses_history = True
+    obs_keys = (HISTORY, OBSERVATION)
 
     def __init__(
         self,
@@ -41,8 +42,10 @@ class HELMAgent(Agent):
     ) -> HELMAgent:
         return cls(obs_shape, n_actions, history_dim, net=net)
 
-    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
-        if history is None:
-            raise ValueError("HELM needs the frozen history as input (the trainer's history stage)")
-        logits, value = self.head(torch.cat([history, self.encoder(obs)], dim=1))
+    def forward(self, obs: Observation, state: State, episode_start: Tensor):
+        if HISTORY not in obs:
+            raise ValueError(
+                "HELM reads obs['history']: wrap its env in helmrl.wrappers.FrozenHistoryObservation"
+            )
+        logits, value = self.head(torch.cat([obs[HISTORY], self.encoder(obs[OBSERVATION])], dim=1))
         return logits, value, state

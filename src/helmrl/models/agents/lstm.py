@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ...observation_keys import OBSERVATION
 from ..encoders import make_encoder
 from ..heads import ActorCriticHead
-from .base import Agent, NetConfig, State, register_agent
+from .base import Agent, NetConfig, Observation, State, register_agent
 
 
 @register_agent("lstm")
@@ -55,14 +56,15 @@ class LSTMAgent(Agent):
         h, c = self.lstm(feat, (state["h"] * keep, state["c"] * keep))
         return {"h": h, "c": c}
 
-    def forward(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
-        state = self._cell(self.encoder(obs), state, episode_start)
+    def forward(self, obs: Observation, state: State, episode_start: Tensor):
+        state = self._cell(self.encoder(obs[OBSERVATION]), state, episode_start)
         logits, value = self.head(state["h"])
         return logits, value, state
 
-    def evaluate(self, obs: Tensor, history: Tensor | None, state: State, episode_start: Tensor):
-        T, N = obs.shape[:2]
-        feats = self.encoder(obs.reshape(T * N, *obs.shape[2:])).view(T, N, -1)
+    def evaluate(self, obs: Observation, state: State, episode_start: Tensor):
+        T, N = episode_start.shape
+        image = obs[OBSERVATION]
+        feats = self.encoder(image.reshape(T * N, *image.shape[2:])).view(T, N, -1)
         outs = []
         for t in range(T):
             state = self._cell(feats[t], state, episode_start[t])

@@ -1,0 +1,89 @@
+"""The trainer takes injected envs and agent; ``from_config`` is only a builder of both."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from helmrl.config import TrainConfig
+from helmrl.envs import ScaleReward, make_env, make_vec_env
+from helmrl.models import agent_class
+from helmrl.ppo import Trainer
+from helmrl.wrappers import FrozenHistoryObservation
+
+ENV = "CartPole-v1"
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(env_id=ENV, agent="cnn", n_envs=3, rollout_steps=16, total_steps=96, n_minibatches=2)
+    return TrainConfig(**{**base, **kw}).validate()
+
+
+def _params(trainer: Trainer) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in trainer.agent.parameters()]
+
+
+def test_injected_envs_and_agent_train_exactly_as_from_config(tmp_path):
+    cfg = _cfg(reward_norm="on")
+    built = Trainer.from_config(cfg, tmp_path / "a", progress=False)
+    built.train()
+
+    torch.manual_seed(cfg.seed)  # what from_config does before building
+    envs = ScaleReward(make_vec_env(ENV, cfg.n_envs), cfg.gamma)
+    agent = agent_class("cnn").from_config(cfg.net(), envs.single_observation_space.shape, 2, 0)
+    injected = Trainer(envs, agent, cfg, tmp_path / "b", progress=False)
+    assert injected.reward_scaler is envs
+    injected.train()
+    for a, b in zip(_params(built), _params(injected), strict=True):
+        assert torch.equal(a, b)
+    assert built.reward_scaler.state_dict() == injected.reward_scaler.state_dict()
+    assert list(built.recent_returns) == list(injected.recent_returns)
+
+
+def test_helm_from_config_wraps_its_envs_in_the_users_wrapper(tmp_path, tiny_llama_dir):
+    cfg = _cfg(agent="helm", lm=str(tiny_llama_dir), mem_len=8, n_sink=2)
+    trainer = Trainer.from_config(cfg, tmp_path, progress=False)
+    assert isinstance(trainer.envs, FrozenHistoryObservation)
+    assert trainer.history is trainer.envs.frozen_history
+    assert not trainer.envs.final_history  # PPO never reads terminal histories
+    trainer.start_episodes()
+    rollout = trainer.collect()
+    assert set(rollout.obs) == {"observation", "history"}
+    assert rollout.obs["history"].shape == (16, 3, trainer.history.out_dim)
+
+
+def test_envs_the_trainer_would_mistrain_on_are_refused_in_one_line(tmp_path, tiny_llama_dir):
+    cfg = _cfg()
+    agent = agent_class("cnn").from_config(cfg.net(), (4,), 2, 0)
+    next_step = SyncVectorEnv([lambda: make_env(ENV)] * 3, autoreset_mode=AutoresetMode.NEXT_STEP)
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        Trainer(next_step, agent, cfg, tmp_path)
+    with pytest.raises(ValueError, match="n_envs is 3"):
+        Trainer(make_vec_env(ENV, 2), agent, cfg, tmp_path)
+    helm = agent_class("helm").from_config(cfg.net(), (4,), 2, 32)
+    with pytest.raises(ValueError, match="FrozenHistoryObservation"):
+        Trainer(make_vec_env(ENV, 3), helm, cfg, tmp_path)
+
+
+def test_scale_reward_divides_by_the_return_std_and_keeps_the_raw_reward():
+    class Constant(gym.Wrapper):
+        def step(self, action):
+            obs, _, term, trunc, info = self.env.step(action)
+            return obs, 2.0, term, trunc, info
+
+    envs = ScaleReward(make_vec_env(ENV, 2, wrapper=Constant), gamma=0.9, clip=1e9)
+    envs.reset(seed=0)
+    for _ in range(5):
+        _, scaled, term, trunc, _ = envs.step(np.zeros(2, dtype=np.int64))
+        np.testing.assert_array_equal(envs.original_reward, [2.0, 2.0])
+        np.testing.assert_allclose(scaled, 2.0 / np.sqrt(envs.rms.var + 1e-8))
+    assert envs.returns.max() > 2.0
+    saved = envs.state_dict()
+    envs.reset(seed=1)
+    assert not envs.returns.any() and envs.rms.count > 5  # episodes restart; the statistic stays
+    fresh = ScaleReward(make_vec_env(ENV, 2), gamma=0.9)
+    fresh.load_state_dict(saved)
+    assert fresh.state_dict() == saved
