@@ -48,7 +48,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     obs_shape, n_actions, hist = (56, 56, 3), 7, 576
-    from helmrl.models.precision import cpu_has_fast_bf16
+    from helmrl.frozen.precision import cpu_has_fast_bf16
 
     kinds = ["eager", "channels-last", "compile"] + (["bf16-autocast"] if cpu_has_fast_bf16() else [])
     built = {k: make_agent(k, obs_shape, n_actions, hist) for k in kinds}

@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 from helmrl.config import preset
-from helmrl.models import FrozenHopfield, NetConfig, agent_class, load_language_model, make_lm_memory
+from helmrl.frozen import FrozenHopfield, load_language_model, make_lm_memory
+from helmrl.models import NetConfig, agent_class
 from helmrl.ppo import Trainer
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from helmrl.models.precision import ISA_FLAGS, cpu_info
+from helmrl.frozen.precision import ISA_FLAGS, cpu_info
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = (

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from helmrl.analysis.memory_probe import env_trace, every_layer, record_states
-from helmrl.models import HistoryConfig, build_frozen_history, load_language_model
+from helmrl.frozen import HistoryConfig, build_frozen_history, load_language_model
 
 LAYERS = (4, 15, 30)
 
@@ -118,8 +118,8 @@ def main() -> None:
 
 def head_inputs(out: Path) -> None:
     from helmrl.config import preset
+    from helmrl.frozen.frozen_history import build_frozen_history
     from helmrl.models import agent_class
-    from helmrl.models.frozen_history import build_frozen_history
 
     rows = []
     for env, name in (("RandomMaze-v0", "randommaze"), ("MiniGrid-KeyCorridorS3R1-v0", "keycorridor")):

@@ -25,14 +25,14 @@ from pathlib import Path
 import torch
 from harness import RESULTS, host, median, time_interleaved, write_rows
 
-from helmrl.models import load_language_model, make_lm_memory
-from helmrl.models.precision import resolve_frozen_dtype
+from helmrl.frozen import load_language_model, make_lm_memory
+from helmrl.frozen.precision import resolve_frozen_dtype
 
 CASES = {"kc512": (512, 30, 270), "kc512-short": (512, 30, 110), "full64": (64, 100, 115)}
 
 
 def baseline_module(rev: str) -> types.ModuleType | None:
-    """``helmrl.models.lm_memory`` as it was at ``rev`` (None outside a git checkout)."""
+    """``helmrl.frozen.lm_memory`` as it was at ``rev`` (None outside a git checkout)."""
     try:
         src = subprocess.run(
             ["git", "show", f"{rev}:src/helmrl/models/lm_memory.py"],

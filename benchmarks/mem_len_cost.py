@@ -17,8 +17,8 @@ import time
 import torch
 
 from helmrl.devices import describe_device
-from helmrl.models import load_language_model, make_lm_memory
-from helmrl.models.precision import resolve_frozen_dtype
+from helmrl.frozen import load_language_model, make_lm_memory
+from helmrl.frozen.precision import resolve_frozen_dtype
 
 
 def main() -> None:

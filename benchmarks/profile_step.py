@@ -23,8 +23,8 @@ from helmrl.ppo import Trainer
 def profile_lm_step(args: argparse.Namespace) -> None:
     import torch
 
-    from helmrl.models import load_language_model, make_lm_memory
-    from helmrl.models.precision import resolve_frozen_dtype
+    from helmrl.frozen import load_language_model, make_lm_memory
+    from helmrl.frozen.precision import resolve_frozen_dtype
 
     lm = load_language_model(args.lm)
     n, dtype = args.n_envs, resolve_frozen_dtype("auto", args.device)

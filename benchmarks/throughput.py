@@ -30,8 +30,8 @@ import torch
 
 from helmrl.config import preset
 from helmrl.devices import describe_device, resolve_device
-from helmrl.models import FrozenHopfield, load_language_model, make_lm_memory
-from helmrl.models.precision import cpu_has_fast_bf16, resolve_frozen_dtype
+from helmrl.frozen import FrozenHopfield, load_language_model, make_lm_memory
+from helmrl.frozen.precision import cpu_has_fast_bf16, resolve_frozen_dtype
 from helmrl.ppo import Trainer
 
 ENV = "MiniGrid-KeyCorridorS3R1-v0"

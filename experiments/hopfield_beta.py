@@ -13,7 +13,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from helmrl.models import FrozenHopfield, load_language_model
+from helmrl.frozen import FrozenHopfield, load_language_model
 
 
 def main() -> None:

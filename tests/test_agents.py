@@ -1,6 +1,6 @@
 import torch
 
-from helmrl.models import FrozenHistory
+from helmrl.frozen import FrozenHistory
 
 from .conftest import tiny_llama
 

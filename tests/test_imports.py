@@ -13,7 +13,7 @@ import pytest
 
 from helmrl.config import TrainConfig
 
-HEAVY = ("helmrl.ppo.trainer", "helmrl.models.lm_memory")
+HEAVY = ("helmrl.ppo.trainer", "helmrl.frozen.lm_memory")
 
 # Runs the CLI with argv (or imports the module a string names) in-process, then prints which of
 # the watched modules got loaded.
@@ -84,8 +84,8 @@ def test_errors_module_imports_nothing_heavy_and_old_names_still_import():
     from helmrl.config import ConfigError
     from helmrl.devices import DeviceError
     from helmrl.envs import EnvError
-    from helmrl.models import HistoryConfigError, LanguageModelError
-    from helmrl.models.vision_encoder import VisionEncoderError
+    from helmrl.frozen import HistoryConfigError, LanguageModelError
+    from helmrl.frozen.vision_encoder import VisionEncoderError
     from helmrl.ppo import CheckpointError, NonFiniteError
     from helmrl.runs import RunDirError
     from helmrl.sweep import SpecError

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from helmrl import devices
-from helmrl.models import precision
-from helmrl.models.precision import CPUInfo, cpu_has_fast_bf16, cpu_info, resolve_frozen_dtype
+from helmrl.frozen import precision
+from helmrl.frozen.precision import CPUInfo, cpu_has_fast_bf16, cpu_info, resolve_frozen_dtype
 
 
 def test_cpu_info_is_read_once_and_matches_the_file():
@@ -64,7 +64,7 @@ def test_dtype_policy_and_host_record_read_the_same_flags(monkeypatch, flags, en
 
 
 def test_old_import_paths_still_work():
-    from helmrl.models.language_model import cpu_has_fast_bf16 as old_fast
-    from helmrl.models.language_model import resolve_frozen_dtype as old_resolve
+    from helmrl.frozen.language_model import cpu_has_fast_bf16 as old_fast
+    from helmrl.frozen.language_model import resolve_frozen_dtype as old_resolve
 
     assert old_fast is cpu_has_fast_bf16 and old_resolve is resolve_frozen_dtype

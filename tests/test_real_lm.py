@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helmrl.models import FrozenHopfield, load_language_model, make_lm_memory
+from helmrl.frozen import FrozenHopfield, load_language_model, make_lm_memory
 
 pytestmark = pytest.mark.slow  # the real LM / learning runs
 
@@ -41,7 +41,7 @@ def test_fast_memory_matches_hf_path_on_smollm2(smollm2):
 
 def _minigrid_episode_inputs(fh, n_envs: int, steps: int) -> list[torch.Tensor]:
     from helmrl.envs import make_vec_env
-    from helmrl.models.encoders import observation_to_vector
+    from helmrl.frozen.frozen_hopfield import observation_to_vector
 
     envs = make_vec_env("MiniGrid-KeyCorridorS3R1-v0", n_envs)
     obs, _ = envs.reset(seed=0)
@@ -70,7 +70,7 @@ def test_each_cpu_path_stays_close_to_plain_fp32_over_a_64_step_episode(smollm2,
     (Zen 4, 2026-11-26). Asked: median <= 5%, 95% of (env, step) cosines >= 0.9, all >= 0.2.
     The head trains on the same bf16 histories it acts on, so what must survive is the
     information, not the last digit. The pre-packed fp32 path must match to 1e-3."""
-    from helmrl.models.lm_memory import _onednn_usable
+    from helmrl.frozen.lm_memory import _onednn_usable
 
     if dtype == torch.bfloat16 and not _onednn_usable(torch.bfloat16):
         pytest.skip("no native bf16 on this CPU: helmrl never picks emulated bf16")
@@ -88,7 +88,7 @@ def test_each_cpu_path_stays_close_to_plain_fp32_over_a_64_step_episode(smollm2,
 
 
 def test_random_init_is_reproducible_from_its_seed_and_not_pretrained(smollm2):
-    from helmrl.models import RANDOM_INIT
+    from helmrl.frozen import RANDOM_INIT
 
     a = load_language_model(RANDOM_INIT, seed=1).model.state_dict()
     b = load_language_model(RANDOM_INIT, seed=1).model.state_dict()

@@ -103,6 +103,7 @@ def _close(a: str, b: str, rtol: float) -> bool:
     return math.isclose(x, y, rel_tol=rtol, abs_tol=rtol * 1e-2)
 
 
+@pytest.mark.slow
 def test_short_runs_match_the_recorded_metrics(tmp_path, tiny_llama_dir):
     runs = _runs(tmp_path, tiny_llama_dir)
     if os.environ.get("HELMRL_WRITE_GOLDEN") == "1":

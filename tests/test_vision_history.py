@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from helmrl.cli import main
-from helmrl.models import HistoryConfig, build_frozen_history, make_lm_memory
-from helmrl.models.embedding_rescale import width_map
-from helmrl.models.multi_token_memory import MultiTokenMemory
-from helmrl.models.vision_encoder import load_vision_encoder
-from helmrl.models.vision_history import VisionHistory
+from helmrl.frozen import HistoryConfig, build_frozen_history, make_lm_memory
+from helmrl.frozen.embedding_rescale import width_map
+from helmrl.frozen.multi_token_memory import MultiTokenMemory
+from helmrl.frozen.vision_encoder import load_vision_encoder
+from helmrl.frozen.vision_history import VisionHistory
 
 from .conftest import tiny_llama
 from .test_lm_memory import reference

@@ -10,7 +10,7 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from helmrl.envs import make_env, make_vec_env
-from helmrl.models import HistoryConfig, build_frozen_history
+from helmrl.frozen import HistoryConfig, build_frozen_history
 from helmrl.ppo.acting import ActingLoop
 from helmrl.wrappers import FrozenHistoryObservation, ObservationLayoutError
 

@@ -20,10 +20,10 @@ __version__ = "0.1.0"
 from . import envs as _envs  # noqa: F401 - registers helmrl's env ids and families with gymnasium
 
 _EXPORTS = {
-    "FrozenHopfield": "helmrl.models.frozen_hopfield",
-    "FrozenHistory": "helmrl.models.frozen_history",
-    "HistoryConfig": "helmrl.models.configs",
-    "build_frozen_history": "helmrl.models.frozen_history",
+    "FrozenHopfield": "helmrl.frozen.frozen_hopfield",
+    "FrozenHistory": "helmrl.frozen.frozen_history",
+    "HistoryConfig": "helmrl.frozen.history_config",
+    "build_frozen_history": "helmrl.frozen.frozen_history",
     "NetConfig": "helmrl.models.configs",
     "FrozenHistoryObservation": "helmrl.wrappers",
     "TrainConfig": "helmrl.config",
@@ -32,7 +32,7 @@ _EXPORTS = {
     "TrainResult": "helmrl.ppo.trainer",
     "train": "helmrl.runs",
 }
-_RENAMED = {"load_lm": ("helmrl.models.language_model", "load_language_model")}
+_RENAMED = {"load_lm": ("helmrl.frozen.language_model", "load_language_model")}
 
 __all__ = [
     "FrozenHistory",
@@ -51,10 +51,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .config import TrainConfig, preset
-    from .models.configs import HistoryConfig, NetConfig
-    from .models.frozen_history import FrozenHistory, build_frozen_history
-    from .models.frozen_hopfield import FrozenHopfield
-    from .models.language_model import load_language_model as load_lm
+    from .frozen.frozen_history import FrozenHistory, build_frozen_history
+    from .frozen.frozen_hopfield import FrozenHopfield
+    from .frozen.history_config import HistoryConfig
+    from .frozen.language_model import load_language_model as load_lm
+    from .models.configs import NetConfig
     from .ppo.trainer import Trainer, TrainResult
     from .runs import train
     from .wrappers import FrozenHistoryObservation

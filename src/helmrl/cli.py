@@ -549,7 +549,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
 def _usage_errors() -> tuple[type[Exception], ...]:
     """USAGE_ERRORS, and VisionEncoderError where its module was loaded (where it was not, nothing
     can have raised it; importing it here would load torch for every command)."""
-    vision = sys.modules.get("helmrl.models.vision_encoder")
+    vision = sys.modules.get("helmrl.frozen.vision_encoder")
     return USAGE_ERRORS + ((vision.VisionEncoderError,) if vision is not None else ())
 
 

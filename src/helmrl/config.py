@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
-from .models.configs import HistoryConfig, NetConfig, parse_history_layer
+from .frozen.history_config import HistoryConfig, parse_history_layer
+from .models.configs import NetConfig
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the field list

@@ -13,7 +13,7 @@ import time
 import torch
 
 from .errors import DeviceError
-from .models.precision import ISA_FLAGS, cpu_info
+from .frozen.precision import ISA_FLAGS, cpu_info
 
 
 def _cpu_times() -> tuple[int, int] | None:

@@ -6,7 +6,7 @@ helmrl, so the CLI can name them all without loading what raises them; the model
 (``helmrl.models``) may import its own from here for the same reason.
 
 All but ``NonFiniteError`` are bad input: ``helmrl`` prints them as one line and exits with 2.
-``VisionEncoderError`` stays in ``helmrl.models.vision_encoder`` (imported from there on first
+``VisionEncoderError`` stays in ``helmrl.frozen.vision_encoder`` (imported from there on first
 use) so that this module stays free of torch.
 """
 
@@ -76,5 +76,5 @@ class NonFiniteError(RuntimeError):
 
 def __getattr__(name: str) -> Any:
     if name == "VisionEncoderError":  # its module imports torch: only on first use
-        return importlib.import_module("helmrl.models.vision_encoder").VisionEncoderError
+        return importlib.import_module("helmrl.frozen.vision_encoder").VisionEncoderError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,14 +11,15 @@ import torch
 from .config import ConfigError, TrainConfig
 from .envs import check_env_id, make_vec_env
 from .errors import RunDirError
-from .models import DEFAULT_LM, LanguageModelError
+from .frozen import DEFAULT_LM, LanguageModelError
 from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, TrainResult, load_checkpoint, play_returns
 
 
 def check_inputs(cfg: TrainConfig) -> None:
     """Everything that can be checked before anything is written."""
     from .devices import resolve_device
-    from .models import RANDOM_INIT, agent_class
+    from .frozen import RANDOM_INIT
+    from .models import agent_class
 
     cfg.validate()
     check_env_id(cfg.env_id)
@@ -30,7 +31,7 @@ def check_inputs(cfg: TrainConfig) -> None:
                 f"--lm {cfg.lm}: no such folder; give a folder saved with save_pretrained or '{DEFAULT_LM}'"
             )
     if agent_class(cfg.agent).history_inputs != "hopfield":
-        from .models.vision_encoder import check_vision_encoder
+        from .frozen.vision_encoder import check_vision_encoder
 
         check_vision_encoder(cfg.vision_encoder)
 
@@ -92,7 +93,8 @@ def load_agent(run_dir: Path, device: str = "auto"):
     """(config, agent with the checkpoint's weights, frozen history stage or None), on
     ``device`` ('auto': a GPU when torch sees one, whatever the run trained on)."""
     from .devices import resolve_device
-    from .models import agent_class, build_frozen_history
+    from .frozen import build_frozen_history
+    from .models import agent_class
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).exists():

@@ -24,7 +24,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from torch import nn
 
 from .errors import ObservationLayoutError
-from .models.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
+from .frozen.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
 from .observation_keys import HISTORY, OBSERVATION
 
 

@@ -9,7 +9,8 @@ import torch
 from gymnasium.wrappers import RenderCollection
 
 from ..envs import make_vec_env
-from ..models import Agent, FrozenHistory
+from ..frozen import FrozenHistory
+from ..models import Agent
 from ..observation_keys import OBSERVATION
 from ..ppo import ActingLoop
 

@@ -2,7 +2,7 @@
 
 SHELM's memory is readable by construction: at every step the LM reads the k tokens of the
 vocabulary CLIP and the LM share whose CLIP text embeddings are most similar to the
-observation's CLIP image embedding (``helmrl.models.token_retrieval``). This decodes them.
+observation's CLIP image embedding (``helmrl.frozen.token_retrieval``). This decodes them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..models.vision_history import VisionHistory  # noqa: E402
+from ..frozen.vision_history import VisionHistory  # noqa: E402
 from .episodes import Episode  # noqa: E402
 
 

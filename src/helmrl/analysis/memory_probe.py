@@ -28,8 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..models import FrozenHistory  # noqa: E402
-from ..models.encoders import observation_to_vector  # noqa: E402
+from ..frozen import FrozenHistory  # noqa: E402
+from ..frozen.frozen_hopfield import observation_to_vector  # noqa: E402
 
 
 @dataclass

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
-    from ..models import Agent, FrozenHistory, FrozenHopfield, HistoryConfig
-    from ..models.vision_history import VisionHistory
+    from ..frozen import FrozenHistory, FrozenHopfield, HistoryConfig
+    from ..frozen.vision_history import VisionHistory
+    from ..models import Agent
 
 #: The env an analysis plays when neither a run nor ``--env`` names one.
 BARE_ENV = "MiniGrid-KeyCorridorS3R1-v0"
@@ -64,7 +65,7 @@ class Subject:
     def frozen_history(self) -> FrozenHistory:
         """The stage as FrozenHopfield + LM; refuses a HELMv2/SHELM stage (its LM reads CLIP's
         outputs, so FrozenHopfield's would describe a model that was never trained)."""
-        from ..models import FrozenHistory
+        from ..frozen import FrozenHistory
 
         if not isinstance(self.stage, FrozenHistory):
             reads = _READS[self.config.input_map]
@@ -80,7 +81,7 @@ class Subject:
         """The stage ``build_frozen_history`` builds for this subject's config with ``changes``
         (e.g. ``history_layer``), on the same LM module and device: so it differs from ``stage``
         only in what was asked, never in a setting an analysis forgot to pass on."""
-        from ..models import build_frozen_history
+        from ..frozen import build_frozen_history
 
         base = self.frozen_history
         cfg = dataclasses.replace(self.config, **changes)
@@ -175,7 +176,7 @@ def bare_subject(
     """An env under a random policy, seen through ``bare_config``'s stage."""
     from ..devices import resolve_device
     from ..envs import check_env_id, make_vec_env
-    from ..models import build_frozen_history
+    from ..frozen import build_frozen_history
 
     env_id = env_id or BARE_ENV
     check_env_id(env_id)
@@ -195,8 +196,8 @@ def load_tokenizer(name: str) -> object | None:
     and memory, and could differ from the stage's (``lm_layers``, a random-init seed)."""
     from transformers import AutoTokenizer
 
-    from ..models import DEFAULT_LM, RANDOM_INIT
-    from ..models import language_model as lm_module
+    from ..frozen import DEFAULT_LM, RANDOM_INIT
+    from ..frozen import language_model as lm_module
 
     if name == RANDOM_INIT:
         return None

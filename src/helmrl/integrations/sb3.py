@@ -22,8 +22,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from torch import nn
 
+from ..frozen.frozen_history import FrozenHistory, HistoryConfig
 from ..models.encoders import MLPEncoder, SmallImpalaCNN
-from ..models.frozen_history import FrozenHistory, HistoryConfig
 from ..wrappers import HISTORY, HistoryStream
 
 

@@ -111,11 +111,3 @@ def make_encoder(
     if len(obs_shape) == 1:
         return MLPEncoder(obs_shape[0], features)
     raise ValueError(f"observations must be images (H, W, C) or flat vectors, got shape {obs_shape}")
-
-
-def observation_to_vector(obs: Tensor) -> Tensor:
-    """FrozenHopfield's input: images scaled to [0, 1], averaged over the *colour* axis (the last
-    one, channel-last) and flattened to H·W; vectors pass through as float."""
-    if obs.ndim == 4:
-        return (obs.float() / 255.0).mean(dim=-1).flatten(1)
-    return obs.float().flatten(1)

@@ -18,7 +18,8 @@ from gymnasium.vector import VectorEnv
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
-from ..models import Agent, FrozenHistory, Observation, State
+from ..frozen import FrozenHistory
+from ..models import Agent, Observation, State
 from ..observation_keys import HISTORY, OBSERVATION
 
 

@@ -30,7 +30,8 @@ from ..config import TrainConfig
 from ..devices import resolve_device, warn_if_oversubscribed
 from ..envs import ScaleReward, default_reward_norm, find_wrapper, make_vec_env
 from ..errors import NonFiniteError
-from ..models import Agent, agent_class, build_frozen_history
+from ..frozen import build_frozen_history
+from ..models import Agent, agent_class
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .loss import ppo_loss

@@ -2,7 +2,7 @@
 
 The LM reads, per step, the CLIP image features of the observation, standardised over the envs
 of the batch and rescaled to the per-dimension mean and std of its token embeddings
-(``helmrl.models.embedding_rescale``). The networks that train are HELM's: the CNN of the
+(``helmrl.frozen.embedding_rescale``). The networks that train are HELM's: the CNN of the
 current observation and the actor-critic head on [history, CNN(obs)].
 """
 

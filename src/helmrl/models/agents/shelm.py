@@ -2,7 +2,7 @@
 
 Each observation becomes the k tokens (of the vocabulary CLIP and the LM share) whose CLIP text
 embeddings are most similar to its CLIP image embedding, and the LM reads those k tokens per step
-(``helmrl.models.token_retrieval``; ``helmrl analyze words RUN`` prints them). The networks that
+(``helmrl.frozen.token_retrieval``; ``helmrl analyze words RUN`` prints them). The networks that
 train are HELM's: the CNN of the current observation and the actor-critic head.
 """
 

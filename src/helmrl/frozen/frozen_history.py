@@ -18,9 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import HistoryConfigError
-from .configs import HistoryConfig, parse_history_layer
-from .encoders import observation_to_vector
-from .frozen_hopfield import FrozenHopfield
+from .frozen_hopfield import FrozenHopfield, observation_to_vector
+from .history_config import HistoryConfig, parse_history_layer
 from .lm_memory import StreamingLMMemory, make_lm_memory
 
 if TYPE_CHECKING:
@@ -161,7 +160,7 @@ def build_frozen_history(
 ) -> FrozenHistory | VisionHistory:
     """The history stage ``cfg`` describes, for observations of ``obs_shape``, on ``device``
     (the LM is loaded unless given): FrozenHopfield's (HELM), or a CLIP's (HELMv2, SHELM:
-    ``helmrl.models.vision_history``)."""
+    ``helmrl.frozen.vision_history``)."""
     from .language_model import load_language_model
     from .precision import resolve_frozen_dtype
 

@@ -97,3 +97,11 @@ class FrozenHopfield(nn.Module):
     def nearest_tokens(self, obs: Tensor) -> Tensor:
         """The token that β→∞ retrieves: argmax of the weights, (B,) token ids."""
         return self.logits(obs).argmax(dim=1)
+
+
+def observation_to_vector(obs: Tensor) -> Tensor:
+    """FrozenHopfield's input: images scaled to [0, 1], averaged over the *colour* axis (the last
+    one, channel-last) and flattened to H·W; vectors pass through as float."""
+    if obs.ndim == 4:
+        return (obs.float() / 255.0).mean(dim=-1).flatten(1)
+    return obs.float().flatten(1)

@@ -1,7 +1,7 @@
 """k LM inputs per env step (SHELM feeds its top-k tokens): the streaming memory, stepped k times.
 
 For env b at episode step t, input j (0 <= j < k) is the episode's token i = k·t + j, and the
-memory's rules apply to tokens (``helmrl.models.lm_memory``): token i attends to tokens
+memory's rules apply to tokens (``helmrl.frozen.lm_memory``): token i attends to tokens
 j <= i of the same episode with j < n_sink or i - j < mem_len - n_sink, at position i. So the
 memory holds ``mem_len`` tokens, i.e. mem_len / k steps (the authors: k = 4 and 1021 slots),
 and the step's output is the state at its last input, which has attended to all k of them.
