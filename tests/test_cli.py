@@ -212,3 +212,25 @@ def test_an_interrupted_sweep_cell_is_one_line_and_exit_130(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("helmrl sweep: cell CartPole-v1-cnn-s0 interrupted; ")
     assert needle in lines[0] and "run the same command" in lines[0] and "Traceback" not in captured.out
+
+
+def test_history_and_net_options_are_defined_once_in_the_model_configs():
+    """TrainConfig's history and network fields take default and help from HistoryConfig and
+    NetConfig, so the CLI, TrainConfig and the model layer cannot drift apart."""
+    from dataclasses import fields
+
+    from helmrl.config import HISTORY_OWN, TrainConfig
+    from helmrl.frozen.history_config import HistoryConfig
+    from helmrl.models.configs import NetConfig
+
+    own = {f.name: f for f in fields(TrainConfig)}
+    shared = 0
+    for config in (HistoryConfig, NetConfig):
+        for f in fields(config):
+            if f.name in HISTORY_OWN:
+                continue
+            assert f.name in own, f"TrainConfig lacks {config.__name__}.{f.name}"
+            assert own[f.name].default == f.default and own[f.name].metadata["help"] is f.metadata["help"], f.name
+            shared += 1
+    assert shared == 16
+    assert TrainConfig().history() == HistoryConfig() and TrainConfig().net() == NetConfig()

@@ -87,3 +87,22 @@ def test_scale_reward_divides_by_the_return_std_and_keeps_the_raw_reward():
     fresh = ScaleReward(make_vec_env(ENV, 2), gamma=0.9)
     fresh.load_state_dict(saved)
     assert fresh.state_dict() == saved
+
+
+def test_a_checkpoint_is_refused_under_an_edited_config(tmp_path, capsys):
+    import json
+
+    from helmrl.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "--agent", "cnn", "--env-id", ENV, "--total-steps", "48", "--n-envs", "3"]
+    assert main([*args, "--rollout-steps", "16", "--run-dir", str(run), "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "lr": 0.5}))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--total-steps", "96", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "lr=0.0001 there but 0.5 now" in err
+    assert main(["eval", str(run), "--episodes", "1"]) == 2  # eval rebuilds the model from config.json
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["train", "--resume", str(run), "--total-steps", "96", "--no-progress"]) == 0

@@ -23,6 +23,19 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the
     return field(default=default, metadata={"help": help})
 
 
+def _from(config: type, name: str) -> Any:
+    """The field ``name`` of a model-layer config, default and help text included: one definition."""
+    source = next(f for f in fields(config) if f.name == name)
+    return field(default=source.default, metadata=source.metadata)
+
+
+#: what ``helmrl train --resume RUN`` may change: nothing that alters what is learned
+RESUMABLE = frozenset({"total_steps", "checkpoint_every", "torch_threads", "device", "vec_env"})
+
+#: TrainConfig fields that are HistoryConfig's under another role: the run's seed seeds everything
+HISTORY_OWN = ("seed", "input_map")
+
+
 @dataclass
 class TrainConfig:
     # --- what to train
@@ -31,47 +44,24 @@ class TrainConfig:
     seed: int = _f(0, "seed of torch, numpy, the envs and FrozenHopfield's projection")
     total_steps: int = _f(500_000, "env steps to train for, summed over envs")
     n_envs: int = _f(16, "parallel envs")
-    # --- HELM's frozen history
-    lm: str = _f("smollm2-135m", "frozen LM: 'smollm2-135m', a local HF folder, or a cached hub id")
-    beta: float = _f(100.0, "FrozenHopfield inverse temperature β (> 0)")
-    similarity: Literal["cosine", "dot"] = _f(
-        "cosine", "FrozenHopfield similarity: cosine (authors' code) | dot (paper)"
-    )
-    mem_len: int = _f(64, "LM memory slots per env: n_sink first steps + the most recent ones")
-    n_sink: int = _f(4, "first steps of an episode the memory always keeps (attention sinks)")
-    frozen_dtype: Literal["auto", "float32", "bfloat16"] = _f(
-        "auto", "dtype of the frozen parts: auto (bf16 on CUDA and where the CPU has native bf16, else fp32)"
-    )
-    hopfield_cache: int = _f(
-        32768, "FrozenHopfield retrievals (HELMv2, SHELM: CLIP outputs) cached by observation (0: off; exact)"
-    )
-    history_layer: str = _f(
-        "last", "LM state(s) fed to the head: last (paper) | k (after k layers; 0 = inputs) | k,j,..."
-    )
-    history_norm: Literal["none", "layernorm", "rms", "standardize"] = _f(
-        "none",
-        "normalise each history state before the head: none (paper) | layernorm | rms | standardize "
-        "(per dimension, the LM's statistics on random tokens)",
-    )
-    lm_layers: int = _f(0, "use only the LM's first K layers (0: all)")
-    memory_impl: Literal["auto", "fast", "hf"] = _f(
-        "auto", "LM memory: auto | fast (Llama-style models) | hf (any causal LM)"
-    )
-    vision_encoder: str = _f(
-        "openai/clip-vit-base-patch16",
-        "HELMv2 and SHELM: the frozen CLIP, a folder saved with save_pretrained or a cached hub id",
-    )
-    top_k: int = _f(4, "SHELM: CLIP tokens fed to the LM per step (the memory holds mem_len tokens)")
-    # --- trainable networks
-    head: Literal["layernorm", "linear"] = _f(
-        "layernorm", "actor-critic head: layernorm (authors: hidden layer + LayerNorm) | linear (SB3/CleanRL)"
-    )
-    output_gain: Literal["authors", "small"] = _f(
-        "authors", "output-layer init: authors (orthogonal √2 on logits and value) | small (0.01 / 1, SB3)"
-    )
-    encoder: Literal["authors", "nature"] = _f(
-        "authors", "image CNN: authors (2-conv small Impala) | nature (SB3's 3-conv NatureCNN, 512 features)"
-    )
+    # --- HELM's frozen history: defaults and help are HistoryConfig's (helmrl.frozen.history_config)
+    lm: str = _from(HistoryConfig, "lm")
+    beta: float = _from(HistoryConfig, "beta")
+    similarity: Literal["cosine", "dot"] = _from(HistoryConfig, "similarity")
+    mem_len: int = _from(HistoryConfig, "mem_len")
+    n_sink: int = _from(HistoryConfig, "n_sink")
+    frozen_dtype: Literal["auto", "float32", "bfloat16"] = _from(HistoryConfig, "frozen_dtype")
+    hopfield_cache: int = _from(HistoryConfig, "hopfield_cache")
+    history_layer: str = _from(HistoryConfig, "history_layer")
+    history_norm: Literal["none", "layernorm", "rms", "standardize"] = _from(HistoryConfig, "history_norm")
+    lm_layers: int = _from(HistoryConfig, "lm_layers")
+    memory_impl: Literal["auto", "fast", "hf"] = _from(HistoryConfig, "memory_impl")
+    vision_encoder: str = _from(HistoryConfig, "vision_encoder")
+    top_k: int = _from(HistoryConfig, "top_k")
+    # --- trainable networks: defaults and help are NetConfig's (helmrl.models.configs)
+    head: Literal["layernorm", "linear"] = _from(NetConfig, "head")
+    output_gain: Literal["authors", "small"] = _from(NetConfig, "output_gain")
+    encoder: Literal["authors", "nature"] = _from(NetConfig, "encoder")
     # --- PPO
     lr: float = _f(1e-4, "AdamW learning rate")
     anneal_lr: bool = _f(False, "decay the lr linearly to 0 over the run (CleanRL); authors: constant")
@@ -113,9 +103,11 @@ class TrainConfig:
         (``input_map``) is the agent's."""
         from .models import AGENTS
 
-        names = [f.name for f in fields(HistoryConfig) if f.name != "input_map"]
+        names = [f.name for f in fields(HistoryConfig) if f.name not in HISTORY_OWN]
         input_map = getattr(AGENTS.get(self.agent), "history_inputs", "hopfield")
-        return HistoryConfig(**{name: getattr(self, name) for name in names}, input_map=input_map)
+        return HistoryConfig(
+            **{name: getattr(self, name) for name in names}, seed=self.seed, input_map=input_map
+        )
 
     def net(self) -> NetConfig:
         """The model layer's config of the trainable networks."""

@@ -8,11 +8,12 @@ from typing import Any
 
 import torch
 
-from .config import ConfigError, TrainConfig
+from .config import RESUMABLE, ConfigError, TrainConfig
 from .envs import check_env_id, make_vec_env
 from .errors import RunDirError
 from .frozen import DEFAULT_LM, LanguageModelError
 from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, TrainResult, load_checkpoint, play_returns
+from .ppo.checkpoint import check_config
 
 
 def check_inputs(cfg: TrainConfig) -> None:
@@ -75,7 +76,7 @@ def resume_run(
     if not (run_dir / CONFIG).exists() or not (run_dir / CHECKPOINT).exists():
         raise RunDirError(f"--resume {run_dir}: no config.json and checkpoint.pt there; is it a helmrl run?")
     cfg = TrainConfig.load(run_dir / CONFIG)
-    allowed = {"total_steps", "checkpoint_every", "torch_threads", "device", "vec_env"}
+    allowed = RESUMABLE
     changed = {k: v for k, v in overrides.items() if getattr(cfg, k) != v}
     if set(changed) - allowed:
         raise ConfigError(
@@ -101,6 +102,7 @@ def load_agent(run_dir: Path, device: str = "auto"):
         raise RunDirError(f"{run_dir}: no config.json; is it a helmrl run directory?")
     cfg = TrainConfig.load(run_dir / CONFIG)
     state = load_checkpoint(run_dir / CHECKPOINT)
+    check_config(state, cfg.to_dict(), run_dir / CHECKPOINT, may_differ=RESUMABLE)
     dev = resolve_device(device)
     envs = make_vec_env(cfg.env_id, 1)
     obs_shape, n_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)

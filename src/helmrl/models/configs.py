@@ -2,18 +2,21 @@
 config (``helmrl.config``, ``helmrl presets``) does not load the networks.
 
 ``TrainConfig.net()`` and ``TrainConfig.history()`` build these from a run's config; a library user
-builds them directly. The modules that use them re-export them (``helmrl.models.agents.base``,
-``helmrl.frozen.frozen_history``, ``heads``, ``encoders``).
+builds them directly. Each field's default and help text are the CLI's and ``TrainConfig``'s too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 HeadKind = Literal["layernorm", "linear"]
 OutputGain = Literal["authors", "small"]
 EncoderKind = Literal["authors", "nature"]
+
+
+def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the field list
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,12 @@ class NetConfig:
     The defaults are the authors' code: their small Impala CNN and LayerNorm heads with every
     output layer initialised orthogonally at gain √2."""
 
-    head: HeadKind = "layernorm"
-    output_gain: OutputGain = "authors"
-    encoder: EncoderKind = "authors"
+    head: HeadKind = _f(
+        "layernorm", "actor-critic head: layernorm (authors: hidden layer + LayerNorm) | linear (SB3/CleanRL)"
+    )
+    output_gain: OutputGain = _f(
+        "authors", "output-layer init: authors (orthogonal √2 on logits and value) | small (0.01 / 1, SB3)"
+    )
+    encoder: EncoderKind = _f(
+        "authors", "image CNN: authors (2-conv small Impala) | nature (SB3's 3-conv NatureCNN, 512 features)"
+    )

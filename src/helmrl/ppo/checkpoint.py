@@ -41,3 +41,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a helmrl checkpoint (format {FORMAT})")
     return state
+
+
+def check_config(state: dict[str, Any], config: dict[str, Any], path: Path, may_differ=frozenset()) -> None:
+    """The checkpoint records the config that trained it; refuse to load it under another one
+    (an edited config.json would otherwise rebuild a different model around the weights, or resume
+    PPO with other settings). Fields in ``may_differ`` (resume's own overrides) and fields one side
+    does not know (another helmrl version) are not compared."""
+    stored = state.get("config") or {}
+    diff = [k for k, v in config.items() if k in stored and k not in may_differ and stored[k] != v]
+    if diff:
+        shown = ", ".join(f"{k}={stored[k]!r} there but {config[k]!r} now" for k in diff[:3])
+        raise CheckpointError(
+            f"{path} was trained with another config ({shown}); restore config.json or train a new run"
+        )

@@ -26,14 +26,14 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from ..config import TrainConfig
+from ..config import RESUMABLE, TrainConfig
 from ..devices import resolve_device, warn_if_oversubscribed
 from ..envs import ScaleReward, default_reward_norm, find_wrapper, make_vec_env
 from ..errors import NonFiniteError
 from ..frozen import build_frozen_history
 from ..models import Agent, agent_class
 from .acting import ActingLoop
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT, check_config, load_checkpoint, save_checkpoint
 from .loss import ppo_loss
 from .metrics import (
     METRICS,
@@ -190,7 +190,9 @@ class Trainer:
     def train(self, resume: bool = False) -> TrainResult:
         cfg = self.cfg
         if resume:
-            self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT))
+            state = load_checkpoint(self.run_dir / CHECKPOINT)
+            check_config(state, cfg.to_dict(), self.run_dir / CHECKPOINT, may_differ=RESUMABLE)
+            self.load_state_dict(state)
             self.log(
                 f"resumed at update {self.update_count} (env step {self.global_step}); "
                 "every env starts a fresh episode"
