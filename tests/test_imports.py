@@ -106,3 +106,67 @@ def test_errors_module_imports_nothing_heavy_and_old_names_still_import():
         VisionEncoderError,
     ):
         assert getattr(errors, cls.__name__) is cls
+
+
+# Each package of helmrl and the layer it sits in: a module may import only from its own layer or
+# below (lazy imports inside functions included). ``helmrl`` itself is the lazy public facade.
+LAYERS = {
+    "errors": 0, "observation_keys": 0, "registry": 0,
+    "frozen": 1, "models": 1, "envs": 1, "devices": 1, "config": 1,
+    "wrappers": 2, "integrations": 2,
+    "ppo": 3,
+    "runs": 4,
+    "analysis": 5, "sweep": 5,
+    "cli": 6, "__main__": 6, "helmrl": 6,
+}  # fmt: skip
+
+
+def _import_graph() -> dict[str, set[str]]:
+    import ast
+
+    root = Path(__file__).parents[1] / "src" / "helmrl"
+    files = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - max(node.level - 1, 0)]
+                target = ".".join(base + [node.module or ""]).strip(".") if node.level else node.module or ""
+                for alias in node.names:
+                    full = f"{target}.{alias.name}"
+                    graph[name].add(full if full in files else target)
+            elif isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names)
+        graph[name] = {t for t in graph[name] if t in files and t != name}
+    return graph
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    return LAYERS[parts[1] if len(parts) > 1 else "helmrl"]
+
+
+def test_the_import_graph_has_no_cycles_and_no_module_imports_from_above_its_layer():
+    graph = _import_graph()
+    upward = [f"{m} -> {t}" for m, ts in graph.items() for t in ts if _layer(t) > _layer(m)]
+    assert not upward, upward
+    # cycles: depth-first search for a back edge
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(t) :] + [t]))
+            if t not in state:
+                visit(t, path + [t])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert len(graph) > 60  # the walk saw the whole package

@@ -27,7 +27,7 @@ from .token_retrieval import CLIPTokenRetrieval
 from .vision_encoder import FrozenCLIP, VisionEncoderError, check_vision_encoder, load_vision_encoder
 
 if TYPE_CHECKING:
-    from .frozen_history import HistoryConfig
+    from .history_config import HistoryConfig
 
 VisionInputs = Literal["clip-features", "clip-tokens"]
 
@@ -143,7 +143,8 @@ def build_vision_history(
 ) -> VisionHistory:
     """The HELMv2 (``input_map="clip-features"``) or SHELM (``"clip-tokens"``) stage ``cfg``
     describes, for RGB observations of ``obs_shape``; the LM and CLIP are loaded unless given."""
-    from .frozen_history import HistoryConfigError, parse_history_layer
+    from ..errors import HistoryConfigError
+    from .history_config import parse_history_layer
     from .language_model import load_language_model, resolve_frozen_dtype
 
     if len(obs_shape) != 3 or obs_shape[-1] != 3:
