@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. benchmarks/results/paper_curves.csv; default: none)",
     )
 
-    from .analysis.subject import BARE_ENV, DISTANCE_BETAS  # plain names: no torch to build the parser
+    from .analysis import defaults  # plain values: no torch to build the parser
 
     analyze = sub.add_parser("analyze", help="what FrozenHopfield and the frozen LM do (paper figures)")
     kinds = analyze.add_subparsers(dest="kind", required=True)
@@ -148,33 +148,44 @@ def build_parser() -> argparse.ArgumentParser:
         )
         k.add_argument("--run", type=Path, help="the same, as an option (default: none)")
         k.add_argument(
-            "--env", help=f"without a run: the env to play with random actions (default: {BARE_ENV})"
+            "--env", help=f"without a run: the env to play with random actions (default: {defaults.BARE_ENV})"
         )
         k.add_argument("--lm", help="without a run: the frozen LM (default: a default `helmrl train` run's)")
         k.add_argument(
             "--seed",
             type=int,
-            default=0,
+            default=defaults.SEED,
             help="seed of the envs and the policy's actions (without a run, also of FrozenHopfield's P)",
         )
         k.add_argument("--out", type=Path, default=Path(f"{kind}.png"), help="PNG (a CSV goes beside it)")
         beta_help = "without a run: FrozenHopfield β (default: a default `helmrl train` run's)"
         if kind == "memory":
             k.add_argument(
-                "--lags", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16], help="steps back to predict"
+                "--lags", type=int, nargs="+", default=list(defaults.PROBE_LAGS), help="steps back to predict"
             )
             k.add_argument(
                 "--layers",
                 type=int,
                 nargs="+",
-                help="layers to probe (default: 7 spread over the depth; 0 = inputs)",
+                help=f"layers to probe (default: {defaults.PROBE_LAYER_COUNT} spread over the depth; "
+                "0 = inputs)",
             )
             k.add_argument(
                 "--synthetic", action="store_true", help="random sequences of --symbols observations"
             )
-            k.add_argument("--symbols", type=int, default=4, help="distinct observations (synthetic mode)")
-            k.add_argument("--n-envs", type=int, default=16, help="envs (3/4 fit the probe, 1/4 test it)")
-            k.add_argument("--steps", type=int, default=200, help="steps per env")
+            k.add_argument(
+                "--symbols",
+                type=int,
+                default=defaults.PROBE_SYMBOLS,
+                help="distinct observations (synthetic mode)",
+            )
+            k.add_argument(
+                "--n-envs",
+                type=int,
+                default=defaults.PROBE_ENVS,
+                help="envs (3/4 fit the probe, 1/4 test it)",
+            )
+            k.add_argument("--steps", type=int, default=defaults.PROBE_STEPS, help="steps per env")
             k.add_argument(
                 "--mem-len",
                 type=int,
@@ -185,15 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
             k.add_argument("--beta", type=float, help=beta_help)
             continue
         if kind == "distances":
-            k.add_argument("--n", type=int, default=64, help="observations")
+            k.add_argument("--n", type=int, default=defaults.DISTANCE_OBSERVATIONS, help="observations")
             k.add_argument(
                 "--betas",
                 type=float,
                 nargs="+",
-                help=f"β values (default: {' '.join(f'{b:g}' for b in DISTANCE_BETAS)}, and a run's own)",
+                help=f"β values (default: {' '.join(f'{b:g}' for b in defaults.DISTANCE_BETAS)}, "
+                "and a run's own)",
             )
         else:
-            k.add_argument("--max-steps", type=int, default=48, help="steps of the episode shown")
+            k.add_argument(
+                "--max-steps", type=int, default=defaults.EPISODE_STEPS, help="steps of the episode shown"
+            )
         if kind == "attention":
             k.add_argument("--beta", type=float, help=beta_help)
 
@@ -356,8 +370,8 @@ def _analyze(args: argparse.Namespace) -> int:
     import torch
 
     from .analysis import representations as rep
+    from .analysis.defaults import DISTANCE_BETAS
     from .analysis.episodes import play_episode, random_observations
-    from .analysis.subject import DISTANCE_BETAS
 
     _check_analysis_args(args)
     subject = _analysis_subject(args)
@@ -415,10 +429,10 @@ def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # a Subject
 
 def _analyze_memory(args: argparse.Namespace, subject) -> int:  # a Subject
     from .analysis import memory_probe as mp
+    from .analysis.defaults import probe_layers
 
     n_layers = subject.frozen_history.lm.config.num_hidden_layers
-    # Default: seven layers spread over the depth (one probe per layer and lag is the cost).
-    layers = args.layers if args.layers else sorted({round(i * n_layers / 6) for i in range(7)})
+    layers = args.layers if args.layers else probe_layers(n_layers)
     if any(not 0 <= k <= n_layers for k in layers):
         raise UsageError(f"--layers: this LM has layers 0..{n_layers}")
     if args.synthetic:

@@ -22,16 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .defaults import BARE_ENV as BARE_ENV  # re-exported: its old home
+from .defaults import DISTANCE_BETAS as DISTANCE_BETAS
+
 if TYPE_CHECKING:
     from ..config import TrainConfig
     from ..frozen import FrozenHistory, FrozenHopfield, HistoryConfig
     from ..frozen.vision_history import VisionHistory
     from ..models import Agent
 
-#: The env an analysis plays when neither a run nor ``--env`` names one.
-BARE_ENV = "MiniGrid-KeyCorridorS3R1-v0"
-#: The β values ``analyze distances`` compares; on a run its own β is added.
-DISTANCE_BETAS = (1.0, 10.0, 100.0)
 #: Analyses that read FrozenHopfield's retrievals (a HELMv2 or SHELM run has none).
 HOPFIELD_ANALYSES = ("distances", "attention", "memory")
 
