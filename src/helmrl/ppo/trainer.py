@@ -121,6 +121,7 @@ class Trainer:
         in place of loading ``cfg.lm``). Seeds torch with ``cfg.seed`` before building anything."""
         from ..wrappers import FrozenHistoryObservation
 
+        cfg.validate()  # one line naming the first bad field, before anything is built
         device = resolve_device(cfg.device)
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
