@@ -11,22 +11,25 @@ rollout forward (16 envs, no grad) and a PPO minibatch forward + backward + fuse
 - torch.compile (inductor) of the whole agent forward,
 - bf16 autocast (only where the CPU has native bf16; it changes the trainable half's numerics,
   so it would need its own learning check before it could be a default).
-Prints median ms and the ratio to eager, with the CPU's flags; writes results/cpu_levers.csv.
+The harness's timer (benchmarks/harness.py: warm-up rounds, then the variants interleaved);
+prints median ms and the ratio to eager, with the host; rows (the harness's schema) are appended
+to benchmarks/results/cpu_levers-long.csv (results/cpu_levers.csv is an earlier run's table).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import statistics
-import time
 from pathlib import Path
 
 import torch
+from harness import RESULTS, check_out, host, median, row, time_interleaved, write_rows
 
 from helmrl.config import preset
-from helmrl.devices import describe_device
+from helmrl.frozen.precision import cpu_has_fast_bf16
 from helmrl.models import agent_class
+
+BENCH = "cpu_levers"
+KINDS = ("eager", "channels-last", "compile", "bf16-autocast")
 
 
 def make_agent(kind: str, obs_shape, n_actions: int, history_dim: int):
@@ -40,17 +43,27 @@ def make_agent(kind: str, obs_shape, n_actions: int, history_dim: int):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cpu_levers.csv")
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--repeats", type=int, default=30, help="timed calls per variant and phase")
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(KINDS),
+        choices=KINDS,
+        help="eager is always timed (the reference); bf16-autocast only where the CPU has native bf16",
+    )
+    ap.add_argument("--out", type=Path, default=RESULTS / "cpu_levers-long.csv", help="CSV to append to")
     args = ap.parse_args()
+    check_out(args.out)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     obs_shape, n_actions, hist = (56, 56, 3), 7, 576
-    from helmrl.frozen.precision import cpu_has_fast_bf16
-
-    kinds = ["eager", "channels-last", "compile"] + (["bf16-autocast"] if cpu_has_fast_bf16() else [])
+    kinds = ["eager", *(k for k in args.variants if k != "eager")]
+    if not cpu_has_fast_bf16() and "bf16-autocast" in kinds:
+        kinds.remove("bf16-autocast")
     built = {k: make_agent(k, obs_shape, n_actions, hist) for k in kinds}
     roll_obs = torch.randint(0, 256, (16, *obs_shape), dtype=torch.uint8)
     roll_hist = torch.randn(16, hist)
@@ -79,35 +92,22 @@ def main() -> None:
         loss.backward()
         opt.step()
 
-    times: dict[tuple[str, str], list[float]] = {}
+    print(f"host: {host()}", flush=True)
+    rows = []
     for phase, fn in (
         ("rollout forward, 16 envs", rollout),
         ("PPO minibatch of 64, fwd+bwd+AdamW", minibatch),
     ):
-        for kind in kinds:  # warm-up (compiles)
-            for _ in range(3):
-                fn(kind)
-        for _ in range(args.repeats):
-            for kind in kinds:  # interleaved: drift hits every variant alike
-                t = time.perf_counter()
-                fn(kind)
-                times.setdefault((phase, kind), []).append(time.perf_counter() - t)
-    host = describe_device(torch.device("cpu"))
-    print(f"host: {host}, torch {torch.__version__}")
-    rows = []
-    for (phase, kind), ts in times.items():
-        med = statistics.median(ts) * 1e3
-        base = statistics.median(times[(phase, "eager")]) * 1e3
-        rows.append(
-            {"phase": phase, "variant": kind, "median_ms": round(med, 3), "vs_eager": round(base / med, 3)}
-        )
-        print(f"{phase:38s} {kind:14s} {med:8.2f} ms  {base / med:5.2f}x eager")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=[*rows[0], "host"])
-        w.writeheader()
-        w.writerows({**r, "host": host} for r in rows)
-    print(f"written {args.out}")
+        calls = {k: (lambda k=k, fn=fn: fn(k)) for k in kinds}
+        times = time_interleaved(calls, reps=args.repeats)  # its warm-up calls compile
+        base = median(times["eager"]) * 1e3
+        for kind, ts in times.items():
+            med = median(ts) * 1e3
+            rows.append(row(BENCH, phase, kind, "median_ms", round(med, 3), "ms"))
+            rows.append(row(BENCH, phase, kind, "speedup_vs_eager", round(base / med, 3), "x"))
+            print(f"{phase:38s} {kind:14s} {med:8.2f} ms  {base / med:5.2f}x eager")
+    write_rows(args.out, rows)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Run sweep cells on a borrowed GPU machine that has no internet and no Ray: one `helmrl sweep
 # --cell` process per cell, JOBS at a time (xargs), each stopped by SIGINT at a shared deadline
 # (the trainer then finishes its update and saves). Finished cells come back as OUT_TAR (configs,
-# metrics, wall times, cell logs; no checkpoints) for benchmarks/collect_learning.py.
+# metrics, wall times, cell logs; no checkpoints) for experiments/collect_learning.py.
 #
 #   bash benchmarks/device_grid.sh prepare                                    # here, once
 #   bash benchmarks/device_grid.sh stage                                      # there, call 1..n-1

@@ -37,10 +37,12 @@ def episode_histories(model, dtype, device, xs, starts):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lm", default="random-init")
-    ap.add_argument("--n-envs", type=int, nargs="+", default=[16, 64, 256])
-    ap.add_argument("--no-throughput", action="store_true")
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("--lm", default="random-init", help="smollm2-135m, random-init or a folder")
+    ap.add_argument("--n-envs", type=int, nargs="+", default=[16, 64, 256], help="throughput.py's n_envs")
+    ap.add_argument("--no-throughput", action="store_true", help="skip step 4 (throughput.py)")
     ap.add_argument("--vec-env", default="auto", help="passed to throughput.py")
     ap.add_argument("--device", default="cuda", help="'cpu' dry-runs the script's own code here")
     args = ap.parse_args()
@@ -123,6 +125,8 @@ def main() -> int:
             args.device,
             "--lm",
             args.lm,
+            "--vec-env",
+            args.vec_env,
             "--n-envs",
         ]
         ok &= subprocess.call(cmd + [str(n) for n in args.n_envs]) == 0

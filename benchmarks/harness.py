@@ -5,7 +5,7 @@
 * ``host``: what ran it (CPU model and the flags that pick the LM's kernels, a kernel cap set
   through the environment, torch and its threads), written on every row.
 * ``write_rows``: one long-format CSV schema for every benchmark:
-  ``benchmark, case, variant, metric, value, unit`` + the host's columns.
+  ``benchmark, case, variant, metric, value, unit`` + the host's columns (``row`` builds one).
 
 Run benchmarks one at a time on a quiet machine: two torch jobs on two cores slow each other
 many times over.
@@ -96,14 +96,40 @@ def time_interleaved(
     return times
 
 
+def row(benchmark: str, case: str, variant: str, metric: str, value: float, unit: str) -> dict[str, object]:
+    """One result row (``write_rows`` adds the host's columns)."""
+    return {
+        "benchmark": benchmark,
+        "case": case,
+        "variant": variant,
+        "metric": metric,
+        "value": value,
+        "unit": unit,
+    }
+
+
 def median(xs: Iterable[float]) -> float:
     return statistics.median(list(xs))
 
 
+def check_out(path: Path) -> None:
+    """Stop (SystemExit) if ``path`` holds a CSV of another schema (an older result): call it before
+    a long run, so the run is not lost at the end; ``write_rows`` checks again."""
+    if path.exists():
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), None)
+        if header is not None and tuple(header) != COLUMNS:
+            raise SystemExit(
+                f"{path} has other columns than the harness's ({', '.join(COLUMNS)}); pass another --out"
+            )
+
+
 def write_rows(path: Path, rows: list[dict[str, object]], device: torch.device | str = "cpu") -> None:
-    """Append rows (benchmark, case, variant, metric, value, unit) with the host's columns."""
+    """Append rows (benchmark, case, variant, metric, value, unit) with the host's columns, never to
+    a file of another schema (``check_out``)."""
+    check_out(path)
     meta = host(device)
-    new = not path.exists()
+    new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)

@@ -23,7 +23,7 @@ import types
 from pathlib import Path
 
 import torch
-from harness import RESULTS, host, median, time_interleaved, write_rows
+from harness import RESULTS, check_out, host, median, time_interleaved, write_rows
 
 from helmrl.frozen import load_language_model, make_lm_memory
 from helmrl.frozen.precision import resolve_frozen_dtype
@@ -128,13 +128,14 @@ def main() -> None:
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     ap.add_argument("--baseline", default="f11408d", help="git commit whose lm_memory.py is the baseline")
-    ap.add_argument("--n-envs", type=int, default=16)
-    ap.add_argument("--reps", type=int, default=15)
-    ap.add_argument("--lm", default="smollm2-135m")
-    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--n-envs", type=int, default=16, help="envs in the LM step")
+    ap.add_argument("--reps", type=int, default=15, help="timed steps per variant and case")
+    ap.add_argument("--lm", default="smollm2-135m", help="smollm2-135m, random-init or a folder")
+    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), help="fills to time")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--out", type=Path, default=RESULTS / "lm_step.csv")
+    ap.add_argument("--out", type=Path, default=RESULTS / "lm_step.csv", help="CSV to append to")
     args = ap.parse_args()
+    check_out(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
 

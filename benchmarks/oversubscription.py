@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from harness import RESULTS, host, median, time_interleaved, write_rows
+from harness import RESULTS, check_out, host, median, time_interleaved, write_rows
 
 from helmrl.config import preset
 from helmrl.ppo import Trainer
@@ -27,11 +27,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    ap.add_argument("--preset", default="demo")
-    ap.add_argument("--agent", default="helm")
+    ap.add_argument("--preset", default="demo", help="the settings of this preset")
+    ap.add_argument("--agent", default="helm", help="helm, cnn or lstm")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds per variant")
-    ap.add_argument("--out", type=Path, default=RESULTS / "oversubscription.csv")
+    ap.add_argument("--out", type=Path, default=RESULTS / "oversubscription.csv", help="CSV to append to")
     args = ap.parse_args()
+    check_out(args.out)
     cfg = preset(args.preset, args.agent).replace(total_steps=10**7)
     with tempfile.TemporaryDirectory() as d:
         tr = Trainer.from_config(cfg.validate(), Path(d), progress=False, log=lambda *_: None)

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from harness import RESULTS, host, median, time_interleaved, write_rows
+from harness import RESULTS, check_out, host, median, time_interleaved, write_rows
 
 from helmrl.config import preset
 from helmrl.ppo import Trainer
@@ -28,12 +28,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    ap.add_argument("--n-envs", type=int, default=16)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--n-envs", type=int, default=16, help="envs per trainer")
+    ap.add_argument("--rounds", type=int, default=6, help="timed rounds per agent")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed rounds per agent first")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--out", type=Path, default=RESULTS / "training_ratio.csv")
+    ap.add_argument("--out", type=Path, default=RESULTS / "training_ratio.csv", help="CSV to append to")
     args = ap.parse_args()
+    check_out(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     base = preset("keycorridor", "helm").replace(

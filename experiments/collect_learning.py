@@ -1,13 +1,14 @@
 """Collect the finished cells of the evidence sweeps into benchmarks/results/.
 
-    .venv/bin/python benchmarks/collect_learning.py [--prefix learning] [SPEC:OUT ...]
+    .venv/bin/python experiments/collect_learning.py [--prefix learning] [SPEC:OUT ...]
 
 Default: benchmarks/sweeps/keycorridor.toml with sweeps/keycorridor and randommaze.toml with
 sweeps/randommaze. Writes learning.csv (one row per finished cell: env, agent, seed, steps,
 final_return, wall_s, fps), learning_iqm.csv, learning_tests.csv and learning.png, prints the
 IQM table and the Wilcoxon tests, and keeps each finished cell's config, metrics and wall time in
-results/cells/<sweep>/ (copy that folder to the sweep's OUT and the sweep skips those cells).
-Cells still running are left out (re-run when they finish).
+benchmarks/results/cells/<sweep>/ (copy that folder to the sweep's OUT and the sweep skips those
+cells). Outside peers (experiments/learning.py's `*-sb3-recurrentppo-s*` cells in OUT) join them
+once they reach the sweep's steps. Cells still running are left out (re-run when they finish).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from pathlib import Path
 from helmrl.sweep import SweepSpec, format_summary, summary_row, write_summary
 from helmrl.sweep.runner import is_done
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SWEEPS = ROOT / "benchmarks" / "sweeps"
 DEFAULT = [
-    f"{HERE}/sweeps/keycorridor.toml:sweeps/keycorridor",
-    f"{HERE}/sweeps/randommaze.toml:sweeps/randommaze",
+    f"{SWEEPS}/keycorridor.toml:sweeps/keycorridor",
+    f"{SWEEPS}/randommaze.toml:sweeps/randommaze",
 ]
 
 
@@ -35,13 +38,13 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
         done = [c for c in spec.cells() if is_done(Path(out) / c.name, c.config)]
         print(f"{spec.name}: {len(done)} of {len(spec.cells())} cells finished")
         rows += [summary_row(Path(out) / c.name) for c in done]
-        keep = HERE / "results" / "cells" / spec.name  # the light files of finished cells, committed
+        keep = RESULTS / "cells" / spec.name  # the light files of finished cells, committed
         for c in done:
             (keep / c.name).mkdir(parents=True, exist_ok=True)
             for f in ("config.json", "metrics.csv", "cell.json", "attempts.log"):
                 if (Path(out) / c.name / f).exists():
                     shutil.copy(Path(out) / c.name / f, keep / c.name / f)
-        for peer in sorted(Path(out).glob("*-sb3-recurrentppo-s*")):  # benchmarks/learning.py
+        for peer in sorted(Path(out).glob("*-sb3-recurrentppo-s*")):  # experiments/learning.py
             row = summary_row(peer)
             if row["steps"] >= spec.total_steps:
                 rows.append(row)
@@ -63,8 +66,8 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
         names = {src: f"{prefix}{suffix}" for src, suffix in suffixes.items()}
         for src, dst in names.items():
             if (Path(tmp) / src).exists():
-                shutil.copy(Path(tmp) / src, HERE / "results" / dst)
-        result["png"] = HERE / "results" / f"{prefix}.png"
+                shutil.copy(Path(tmp) / src, RESULTS / dst)
+        result["png"] = RESULTS / f"{prefix}.png"
         print(format_summary(result))
     return 0
 
@@ -72,8 +75,10 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
 if __name__ == "__main__":
     import argparse
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("pairs", nargs="*", help="SPEC.toml:OUT (default: the keycorridor and randommaze sweeps)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("pairs", nargs="*", default=DEFAULT, help="SPEC.toml:OUT pairs")
     ap.add_argument("--prefix", default="learning", help="file names in benchmarks/results/")
     args = ap.parse_args()
     sys.exit(main(args.pairs or DEFAULT, args.prefix))

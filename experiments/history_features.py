@@ -1,6 +1,6 @@
 """Why a random-init LM serves HELM as well as SmolLM2 on CueRecall: what the head is given.
 
-    .venv/bin/python benchmarks/history_features.py [--n-envs 64] [--steps 200]
+    .venv/bin/python experiments/history_features.py [--n-envs 64] [--steps 200]
 
 Drives CueRecall-v0 with random actions through FrozenHopfield and the streaming memory (as in
 training, fp32) for SmolLM2-135M and for `random-init` (same shapes, fresh weights), and at
@@ -33,6 +33,7 @@ import torch
 from helmrl.analysis.memory_probe import env_trace, every_layer, record_states
 from helmrl.frozen import HistoryConfig, build_frozen_history, load_language_model
 
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 LAYERS = (4, 15, 30)
 
 
@@ -62,10 +63,14 @@ def probe_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray, standardise:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-envs", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "history_features.csv")
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("--n-envs", type=int, default=64, help="CueRecall envs (3/4 fit the probe)")
+    ap.add_argument("--steps", type=int, default=200, help="random-action steps per env")
+    ap.add_argument(
+        "--out", type=Path, default=RESULTS / "history_features.csv", help="history_vs_cnn.csv goes beside it"
+    )
     args = ap.parse_args()
     torch.manual_seed(0)
     trace = env_trace("CueRecall-v0", args.n_envs, args.steps, seed=0)

@@ -561,7 +561,12 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=RESULTS, help=f"where the tables and figures go (default {RESULTS})"
     )
     ap.add_argument("--paper", type=Path, default=PAPER, help=f"the paper's points (default {PAPER})")
-    ap.add_argument("--sweeps", type=Path, default=SWEEPS, help="the groups' specs, for the seeds each plans")
+    ap.add_argument(
+        "--sweeps",
+        type=Path,
+        default=SWEEPS,
+        help=f"the groups' specs, for the seeds each plans (default {SWEEPS})",
+    )
     args = ap.parse_args(argv)
     report = build_report(args.cells, args.out, args.paper, args.sweeps)
     print("\ngroups (finished 300k cells):")

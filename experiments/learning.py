@@ -1,22 +1,20 @@
 """The outside peer of the evidence grid: sb3-contrib's RecurrentPPO on helmrl's env wrappers.
 
     .venv/bin/pip install sb3-contrib
-    .venv/bin/python benchmarks/learning.py --env keycorridor --seed 0   # resumable
+    .venv/bin/python experiments/learning.py --env keycorridor --seed 0   # resumable
 
 Writes an ordinary-looking cell `sweeps/<env>/<EnvId>-sb3-recurrentppo-s<seed>/` (config.json,
-metrics.csv with helmrl's columns, cell.json with the wall time) beside the helmrl sweep's cells,
-so `benchmarks/collect_learning.py` and `helmrl plot` include it. helmrl's own agents run with
-`helmrl sweep benchmarks/sweeps/<env>.toml`.
+metrics.csv in helmrl's columns from helmrl.integrations.sb3.MetricsCallback, cell.json with the
+wall time) beside the helmrl sweep's cells, so `experiments/collect_learning.py` and `helmrl plot`
+include it. helmrl's own agents run with `helmrl sweep benchmarks/sweeps/<env>.toml`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 from helmrl.config import TrainConfig, preset
@@ -40,11 +38,11 @@ def run_sb3_cell(
     they map (n_envs, n_steps, γ, λ, clip, entropy, lr), logging helmrl's metrics.csv columns."""
     try:
         from sb3_contrib import RecurrentPPO
-        from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
     except ImportError:
         sys.exit("the sb3 peer needs sb3-contrib: .venv/bin/pip install sb3-contrib")
     from helmrl.envs import make_env
+    from helmrl.integrations.sb3 import MetricsCallback
 
     cfg = cell_config(env, seed)
     d = cell_dir(env, seed, root)
@@ -53,8 +51,7 @@ def run_sb3_cell(
     venv = VecMonitor(DummyVecEnv([lambda: make_env(cfg.env_id) for _ in range(cfg.n_envs)]))
     policy = "CnnLstmPolicy" if min(venv.observation_space.shape[:2]) >= 36 else "MlpLstmPolicy"
     model_path = d / "sb3_model.zip"
-    metrics = d / "metrics.csv"
-    if model_path.exists() and metrics.exists():
+    if model_path.exists() and (d / "metrics.csv").exists():
         model = RecurrentPPO.load(model_path, env=venv, device=device)
     else:
         model = RecurrentPPO(
@@ -74,44 +71,12 @@ def run_sb3_cell(
             device=device,
             verbose=0,
         )
-        with open(metrics, "w", newline="") as fh:
-            csv.writer(fh).writerow(
-                ["update", "step", "episode_return_mean", "episode_length_mean", "fps", "time_s"]
-            )
 
-    class Log(BaseCallback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.returns: deque[float] = deque(maxlen=100)
-            self.lengths: deque[int] = deque(maxlen=100)
-            self.t0, self.s0 = time.perf_counter(), model.num_timesteps
-
-        def _on_step(self) -> bool:
-            for info in self.locals["infos"]:
-                if "episode" in info:
-                    self.returns.append(info["episode"]["r"])
-                    self.lengths.append(info["episode"]["l"])
-            return True
-
-        def _on_rollout_end(self) -> None:
-            elapsed = time.perf_counter() - self.t0
-            mean = lambda xs: f"{sum(xs) / len(xs):.6f}" if xs else ""  # noqa: E731
-            with open(metrics, "a", newline="") as fh:
-                csv.writer(fh).writerow(
-                    [
-                        self.model._n_updates,
-                        self.num_timesteps,
-                        mean(self.returns),
-                        mean(self.lengths),
-                        f"{(self.num_timesteps - self.s0) / elapsed:.2f}",
-                        f"{elapsed:.2f}",
-                    ]
-                )
-
+    logger = MetricsCallback(d)  # metrics.csv in helmrl's columns; one logger for every chunk
     t0 = time.perf_counter()
     while model.num_timesteps < cfg.total_steps:
         model.learn(
-            min(chunk, cfg.total_steps - model.num_timesteps), callback=Log(), reset_num_timesteps=False
+            min(chunk, cfg.total_steps - model.num_timesteps), callback=logger, reset_num_timesteps=False
         )
         model.save(model_path)
         info = json.loads((d / "cell.json").read_text()) if (d / "cell.json").exists() else {}
@@ -121,9 +86,11 @@ def run_sb3_cell(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--env", choices=sorted(ENVS), default="keycorridor")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("--env", choices=sorted(ENVS), default="keycorridor", help="the evidence grid's env")
+    ap.add_argument("--seed", type=int, default=0, help="the cell's seed")
     ap.add_argument("--out", type=Path, default=Path("sweeps"), help="cells go to OUT/<env>/")
     ap.add_argument("--device", default="auto", help="torch device for SB3 (auto, cpu, cuda)")
     ap.add_argument("--torch-threads", type=int, default=0, help="0 = torch's default")

@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=list(range(6)), help="(default: 0-5)")
     ap.add_argument("--agents", nargs="+", default=["helm", "lstm", "cnn"], help="(default: helm lstm cnn)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
-    ap.add_argument("--out", type=Path, required=True, help="CSV to append to")
+    ap.add_argument("--out", type=Path, required=True, help="CSV to append to (required: no default)")
     args = ap.parse_args()
     caps = " ".join(
         f"{k}={os.environ[k]}"

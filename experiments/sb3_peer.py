@@ -8,8 +8,8 @@
 Both take the PPO numbers of a helmrl preset (default: KeyCorridor's HELM settings: lr 3e-4,
 32 rollout steps, entropy 0.05, 8 minibatches, 3 epochs, γ = λ = 0.99) and the authors' reward
 normalisation (VecNormalize, returns' std, clipped to 1; MiniGrid and Procgen only). The run
-directory holds config.json and metrics.csv in helmrl's columns, so `helmrl plot` and the
-collect scripts read it; it resumes from its last chunk.
+directory holds config.json and metrics.csv in helmrl's columns (helmrl.integrations.sb3's
+MetricsCallback), so `helmrl plot` and the collect scripts read it; it resumes from its last chunk.
 
     .venv/bin/python experiments/sb3_peer.py --agent sb3-ppo --seed 0
 """
@@ -17,18 +17,13 @@ collect scripts read it; it resumes from its last chunk.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import time
-from collections import deque
 from pathlib import Path
 
 import torch
 
 from helmrl.config import preset
 from helmrl.envs import default_reward_norm, make_env
-
-COLUMNS = ["update", "step", "episode_return_mean", "episode_length_mean", "episodes", "fps", "time_s"]
 
 
 def run(
@@ -41,8 +36,9 @@ def run(
     overrides: dict | None = None,
 ) -> Path:
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
+
+    from helmrl.integrations.sb3 import MetricsCallback
 
     cfg = preset(preset_name, "helm").replace(seed=seed, total_steps=total_steps, **(overrides or {}))
     run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
@@ -62,12 +58,8 @@ def run(
     venv = VecMonitor(venv)
     if default_reward_norm(cfg.env_id):
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, clip_reward=1.0, gamma=cfg.gamma)
-    model_path, stats_path, metrics = (
-        run_dir / "sb3_model.zip",
-        run_dir / "vecnormalize.pkl",
-        run_dir / "metrics.csv",
-    )
-    if model_path.exists() and metrics.exists():
+    model_path, stats_path = run_dir / "sb3_model.zip", run_dir / "vecnormalize.pkl"
+    if model_path.exists() and (run_dir / "metrics.csv").exists():
         if isinstance(venv, VecNormalize):
             venv = VecNormalize.load(str(stats_path), venv.venv)
         model = PPO.load(model_path, env=venv)
@@ -90,50 +82,15 @@ def run(
             device="cpu",
             verbose=0,
         )
-        with open(metrics, "w", newline="") as fh:
-            csv.writer(fh).writerow(COLUMNS)
 
-    class Log(BaseCallback):
-        """One metrics.csv row per rollout: the mean raw return of the last 100 episodes."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.returns: deque[float] = deque(maxlen=100)
-            self.lengths: deque[int] = deque(maxlen=100)
-            self.episodes = 0
-            self.t0, self.s0 = time.perf_counter(), model.num_timesteps
-
-        def _on_step(self) -> bool:
-            for info in self.locals["infos"]:
-                if "episode" in info:
-                    self.returns.append(info["episode"]["r"])
-                    self.lengths.append(info["episode"]["l"])
-                    self.episodes += 1
-            return True
-
-        def _on_rollout_end(self) -> None:
-            elapsed = time.perf_counter() - self.t0
-            mean = lambda xs: f"{sum(xs) / len(xs):.6f}" if xs else ""  # noqa: E731
-            row = [
-                self.num_timesteps // (cfg.n_envs * cfg.rollout_steps),
-                self.num_timesteps,
-                mean(self.returns),
-                mean(self.lengths),
-                self.episodes,
-                f"{(self.num_timesteps - self.s0) / elapsed:.2f}",
-                f"{elapsed:.2f}",
-            ]
-            with open(metrics, "a", newline="") as fh:
-                csv.writer(fh).writerow(row)
-
-    logger = Log()
+    logger = MetricsCallback(run_dir)  # metrics.csv in helmrl's columns; raw returns (VecMonitor)
     while model.num_timesteps < cfg.total_steps:
         model.learn(
             min(chunk, cfg.total_steps - model.num_timesteps), callback=logger, reset_num_timesteps=False
         )
         model.save(model_path)
-        if isinstance(model.get_env(), VecNormalize):
-            model.get_env().save(str(stats_path))
+        if isinstance(venv, VecNormalize):  # model.get_env() may wrap it (VecTransposeImage)
+            venv.save(str(stats_path))
     return run_dir
 
 

@@ -230,7 +230,8 @@ def test_history_and_net_options_are_defined_once_in_the_model_configs():
             if f.name in HISTORY_OWN:
                 continue
             assert f.name in own, f"TrainConfig lacks {config.__name__}.{f.name}"
-            assert own[f.name].default == f.default and own[f.name].metadata["help"] is f.metadata["help"], f.name
+            mine = own[f.name]
+            assert mine.default == f.default and mine.metadata["help"] is f.metadata["help"], f.name
             shared += 1
     assert shared == 16
     assert TrainConfig().history() == HistoryConfig() and TrainConfig().net() == NetConfig()

@@ -113,9 +113,9 @@ def test_errors_module_imports_nothing_heavy_and_old_names_still_import():
 LAYERS = {
     "errors": 0, "observation_keys": 0, "registry": 0,
     "frozen": 1, "models": 1, "envs": 1, "devices": 1, "config": 1,
-    "wrappers": 2, "integrations": 2,
+    "wrappers": 2,
     "ppo": 3,
-    "runs": 4,
+    "runs": 4, "integrations": 4,
     "analysis": 5, "sweep": 5,
     "cli": 6, "__main__": 6, "helmrl": 6,
 }  # fmt: skip

@@ -161,6 +161,8 @@ class FastDecoderMemory(StreamingLMMemory):
     """
 
     state_dtype = torch.float32
+    #: the step's four GEMMs per layer; ``linear(x, f"{layer}.{name}")`` runs one of them
+    GEMMS: tuple[str, ...] = ("qkv", "o", "gate_up", "down")
 
     def __init__(
         self,
@@ -192,7 +194,7 @@ class FastDecoderMemory(StreamingLMMemory):
             if qn is not None:  # Qwen3-style per-head norms
                 w[f"{i}.qn"], w[f"{i}.kn"] = qn.weight, att.k_norm.weight
         w["norm"] = base.norm.weight
-        big = (".qkv", ".o", ".gate_up", ".down")
+        big = tuple(f".{g}" for g in self.GEMMS)
         self._w = {
             k: v.detach().to(dtype if k.endswith(big) else torch.float32).contiguous() for k, v in w.items()
         }
@@ -203,7 +205,10 @@ class FastDecoderMemory(StreamingLMMemory):
             for k in [k for k in self._w if k.endswith(big)]:
                 self._w[k] = torch.ops.mkldnn._reorder_linear_weight(self._w[k].t().contiguous(), n_envs)
 
-        self.fused_attention = False  # torch's SDPA instead: slower on the CPUs measured
+        #: The one-query attention through torch's fused ``scaled_dot_product_attention``
+        #: instead of two batched matmuls: the same arithmetic up to float rounding, slower on
+        #: the CPUs measured (benchmarks/lm_step_levers.py), so off.
+        self.fused_attention = False
         #: Attend over slots [0, filled) only, where ``filled`` is the most slots any env holds
         #: this step (a host sync, so CPU only). Exact: the slots beyond it are masked for every
         #: env, so they add exactly zero to each softmax; it only stops reading them. At 512
@@ -257,6 +262,50 @@ class FastDecoderMemory(StreamingLMMemory):
             self.use_cuda_graph = False
         for t, saved in zip((self.keys, self.values, self.position, self.valid), state, strict=True):
             t.copy_(saved)  # the warm-up steps must leave no trace
+
+    @property
+    def packed(self) -> bool:
+        """Whether the GEMMs run on oneDNN weights pre-packed for ``n_envs`` rows (``prepack``
+        asked for it, on a CPU whose oneDNN computes ``dtype`` natively)."""
+        return self._packed
+
+    def linear(self, x: Tensor, name: str) -> Tensor:
+        """One of the step's GEMMs alone, on the weights the step uses (pre-packed or not, in
+        ``dtype``): ``name`` is ``"<layer>.<gemm>"`` with ``gemm`` one of ``GEMMS``; fp32 in, fp32
+        out. For measuring the step's arithmetic floor (benchmarks/throughput.py)."""
+        layer, _, gemm = name.partition(".")
+        if gemm not in self.GEMMS or not layer.isdigit() or name not in self._w:
+            raise ValueError(f"no GEMM {name!r}: expected '<layer>.<gemm>' with gemm in {self.GEMMS}")
+        return self._mm(x, name)
+
+    def compile_step(self, freeze_weights: bool = False) -> None:
+        """Run the step through ``torch.compile`` (inductor) from the next call on; an experiment
+        (benchmarks/lm_step_levers.py), not used by training: it agrees with the eager step to
+        float rounding only, and was slower than it on the CPU measured
+        (benchmarks/results/lm_step_levers-cpu.txt).
+
+        Inductor cannot lower oneDNN's pre-packed weights, so by default the GEMMs stay eager and
+        everything between them (norms, rotary, attention, SiLU, residuals) is compiled. With
+        ``freeze_weights`` (needs ``prepack=False``) the weights become buffers that inductor's
+        ``freezing`` treats as constants, so inductor owns the whole step, GEMMs included.
+        Turns ``trim_unused_slots`` off (it is exact either way): static shapes, so one graph
+        rather than one per filled length. Raises dynamo's recompile limit to 256 (the graph
+        breaks around each eager GEMM)."""
+        import torch._dynamo
+
+        if freeze_weights and self._packed:
+            raise ValueError("compile_step(freeze_weights=True) needs prepack=False")
+        self.trim_unused_slots = False
+        if torch._dynamo.config.recompile_limit < 256:
+            torch._dynamo.config.recompile_limit = 256
+        if freeze_weights:
+            for k, v in self._w.items():  # buffers, so that freezing may treat them as constants
+                self.register_buffer("w_" + k.replace(".", "_"), v, persistent=False)
+            self._w = {k: getattr(self, "w_" + k.replace(".", "_")) for k in self._w}
+            self._step = torch.compile(self._step, dynamic=False, options={"freezing": True})
+        else:
+            self._mm = torch._dynamo.disable(self._mm)  # the packed GEMMs stay eager
+            self._step = torch.compile(self._step, dynamic=False)
 
     def _mm(self, x: Tensor, name: str) -> Tensor:
         """fp32 in, fp32 out; the GEMM itself in the weights' dtype."""

@@ -6,24 +6,34 @@
   closes with, so SB3's time-limit bootstrap sees the right value input.
 * ``HELMExtractor`` is a features extractor for ``MultiInputPolicy``: [history, CNN(image)], the
   input of HELM's actor-critic head; the CNN is the authors' small Impala.
+* ``MetricsCallback`` writes helmrl's metrics.csv (``helmrl.ppo.metrics.COLUMNS``) from an SB3
+  on-policy run, so ``helmrl plot``, the sweep summaries and the experiments read SB3 runs as
+  they read helmrl's.
 
-    venv = FrozenHistoryVecEnv(make_vec_env(...), HistoryConfig(mem_len=512))
-    PPO("MultiInputPolicy", venv, policy_kwargs=dict(features_extractor_class=HELMExtractor))
+    venv = VecMonitor(FrozenHistoryVecEnv(make_vec_env(...), HistoryConfig(mem_len=512)))
+    model = PPO("MultiInputPolicy", venv, policy_kwargs=dict(features_extractor_class=HELMExtractor))
+    model.learn(100_000, callback=MetricsCallback("runs/sb3-helm"))
 """
 
 from __future__ import annotations
 
+import csv
+import time
+from collections import deque
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from torch import nn
 
 from ..frozen.frozen_history import FrozenHistory, HistoryConfig
 from ..models.encoders import MLPEncoder, SmallImpalaCNN
+from ..ppo.metrics import METRICS, STAT_NAMES, append_metrics, truncate_metrics
 from ..wrappers import HISTORY, HistoryStream
 
 
@@ -91,3 +101,101 @@ class HELMExtractor(BaseFeaturesExtractor):
         x = observations[self.key]
         current = self.encoder.fc(self.encoder.convs(x)) if self._image else self.encoder(x)
         return torch.cat([observations[HISTORY], current], dim=1)
+
+
+#: helmrl's update statistics (``STAT_NAMES``) from SB3's logger keys: (key, sign). The same
+#: quantities: minibatch means of the clipped surrogate, the value MSE, the policy entropy (SB3
+#: logs its negative as ``entropy_loss``), the (r - 1) - log r KL estimate and the clip fraction.
+SB3_STATS: dict[str, tuple[str, float]] = {
+    "policy_loss": ("train/policy_gradient_loss", 1.0),
+    "value_loss": ("train/value_loss", 1.0),
+    "entropy": ("train/entropy_loss", -1.0),
+    "approx_kl": ("train/approx_kl", 1.0),
+    "clipfrac": ("train/clip_fraction", 1.0),
+}
+
+
+class MetricsCallback(BaseCallback):
+    """helmrl's ``run_dir/metrics.csv`` for an SB3 on-policy algorithm (PPO, sb3-contrib's
+    RecurrentPPO, ...): one row per update, in ``helmrl.ppo.metrics.COLUMNS``, as helmrl's trainer
+    writes it.
+
+    Per update (a rollout and the ``train()`` after it): ``update`` = env steps / (n_steps ×
+    n_envs), ``step`` = env steps so far, the mean return and length of the last ``window``
+    episodes (``info["episode"]``: wrap the VecEnv in ``VecMonitor`` *inside* any
+    ``VecNormalize``, so returns are raw; empty until an episode has finished), ``episodes`` so
+    far, env-steps/s and ``time_s`` since this callback's first ``learn()``, and the update's
+    statistics from SB3's logger (``SB3_STATS``; empty where the algorithm logs none).
+
+    Pass the same callback to every ``learn(..., reset_num_timesteps=False)`` call of a run. On a
+    resumed run (a saved model loaded in a new process) the rows after the model's update are
+    dropped, the episode count continues from the last row, and the return window starts empty.
+    """
+
+    def __init__(self, run_dir: Path | str, window: int = 100, verbose: int = 0):
+        super().__init__(verbose)
+        if window < 1:
+            raise ValueError(f"window must be a positive number of episodes, got {window}")
+        self.path = Path(run_dir) / METRICS
+        self.returns: deque[float] = deque(maxlen=window)
+        self.lengths: deque[int] = deque(maxlen=window)
+        self.episodes = 0
+        self._t0: float | None = None
+        self._s0 = 0
+        self._pending = False  # a rollout has ended; its row waits for the update's statistics
+
+    def _update_index(self) -> int:
+        return self.model.num_timesteps // (self.model.n_steps * self.model.n_envs)
+
+    def _on_training_start(self) -> None:
+        if self._t0 is not None:  # a later learn() of the same run
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        truncate_metrics(self.path, self._update_index())
+        if self.path.exists():
+            with open(self.path, newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            if rows and rows[-1].get("episodes"):
+                self.episodes = int(rows[-1]["episodes"])
+        self._t0, self._s0 = time.perf_counter(), self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:
+                self.returns.append(float(info["episode"]["r"]))
+                self.lengths.append(int(info["episode"]["l"]))
+                self.episodes += 1
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self._pending = True
+
+    def _on_rollout_start(self) -> None:  # after the previous rollout's train()
+        self._write_row()
+
+    def _on_training_end(self) -> None:  # after the last train() of this learn()
+        self._write_row()
+
+    def _write_row(self) -> None:
+        if not self._pending:
+            return
+        self._pending = False
+        elapsed = time.perf_counter() - self._t0
+        logged = self.model.logger.name_to_value  # a defaultdict: read with .get, never [key]
+        have = len(self.returns) > 0  # never pad with zeros before episodes finish
+        stats = {}
+        for name in STAT_NAMES:  # a statistic SB3_STATS does not map stays empty
+            key, sign = SB3_STATS.get(name, ("", 1.0))
+            value = logged.get(key)
+            stats[name] = "" if value is None else round(sign * float(value), 6)
+        row = {
+            "update": self._update_index(),
+            "step": self.model.num_timesteps,
+            "episode_return_mean": round(float(np.mean(self.returns)), 6) if have else "",
+            "episode_length_mean": round(float(np.mean(self.lengths)), 3) if have else "",
+            "episodes": self.episodes,
+            "fps": round((self.model.num_timesteps - self._s0) / max(elapsed, 1e-9), 2),
+            **stats,
+            "time_s": round(elapsed, 2),
+        }
+        append_metrics(self.path, row)  # writes COLUMNS, in order; a key outside them raises
