@@ -42,7 +42,7 @@ def run_sb3_cell(
     except ImportError:
         sys.exit("the sb3 peer needs sb3-contrib: .venv/bin/pip install sb3-contrib")
     from helmrl.envs import make_env
-    from helmrl.integrations.sb3 import MetricsCallback
+    from helmrl.integrations.sb3 import MetricsCallback, ppo_settings
 
     cfg = cell_config(env, seed)
     d = cell_dir(env, seed, root)
@@ -58,15 +58,7 @@ def run_sb3_cell(
             policy,
             venv,
             learning_rate=cfg.lr,
-            n_steps=cfg.rollout_steps,
-            batch_size=cfg.batch_size // cfg.n_minibatches,
-            n_epochs=cfg.epochs,
-            gamma=cfg.gamma,
-            gae_lambda=cfg.gae_lambda,
-            clip_range=cfg.clip_coef,
-            ent_coef=cfg.ent_coef,
-            vf_coef=cfg.vf_coef,
-            max_grad_norm=cfg.max_grad_norm,
+            **ppo_settings(cfg),
             seed=seed,
             device=device,
             verbose=0,

@@ -38,7 +38,7 @@ def run(
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
-    from helmrl.integrations.sb3 import MetricsCallback
+    from helmrl.integrations.sb3 import MetricsCallback, ppo_settings
 
     cfg = preset(preset_name, "helm").replace(seed=seed, total_steps=total_steps, **(overrides or {}))
     run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
@@ -68,15 +68,7 @@ def run(
             policy,
             venv,
             learning_rate=(lambda left: cfg.lr * left) if cfg.anneal_lr else cfg.lr,  # left: 1 -> 0
-            n_steps=cfg.rollout_steps,
-            batch_size=cfg.batch_size // cfg.n_minibatches,
-            n_epochs=cfg.epochs,
-            gamma=cfg.gamma,
-            gae_lambda=cfg.gae_lambda,
-            clip_range=cfg.clip_coef,
-            ent_coef=cfg.ent_coef,
-            vf_coef=cfg.vf_coef,
-            max_grad_norm=cfg.max_grad_norm,
+            **ppo_settings(cfg),
             policy_kwargs=kwargs or None,
             seed=seed,
             device="cpu",

@@ -199,3 +199,19 @@ class MetricsCallback(BaseCallback):
             "time_s": round(elapsed, 2),
         }
         append_metrics(self.path, row)  # writes COLUMNS, in order; a key outside them raises
+
+
+def ppo_settings(cfg) -> dict:  # a helmrl.config.TrainConfig
+    """SB3 PPO / RecurrentPPO keyword arguments for a TrainConfig's PPO settings (the learning
+    rate, its schedule and the policy are the caller's)."""
+    return dict(
+        n_steps=cfg.rollout_steps,
+        batch_size=cfg.batch_size // cfg.n_minibatches,
+        n_epochs=cfg.epochs,
+        gamma=cfg.gamma,
+        gae_lambda=cfg.gae_lambda,
+        clip_range=cfg.clip_coef,
+        ent_coef=cfg.ent_coef,
+        vf_coef=cfg.vf_coef,
+        max_grad_norm=cfg.max_grad_norm,
+    )
