@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helmrl.config import preset
+from helmrl.config import parse_override, preset
 from helmrl.ppo import Trainer, read_metrics
 
 
@@ -55,15 +55,6 @@ def curve_summary(rows: list[dict[str, float]], level: float = 0.95) -> dict:
     }
 
 
-def _parse_override(text: str) -> tuple[str, object]:
-    from helmrl.cli import _PARSERS
-    from helmrl.config import field_types
-
-    name, _, value = text.partition("=")
-    tp = field_types()[name]
-    return name, _PARSERS.get(tp, str)(value)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agents", nargs="+", default=["helm", "cnn"], help="(default: helm cnn)")
@@ -74,7 +65,7 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
     args = ap.parse_args()
-    overrides = dict(_parse_override(kv) for kv in args.set)
+    overrides = dict(parse_override(kv) for kv in args.set)
     rows = []
     for agent in args.agents:
         for seed in args.seeds:

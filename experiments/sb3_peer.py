@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from helmrl.config import preset
+from helmrl.config import parse_override, preset
 from helmrl.envs import default_reward_norm, make_env
 
 
@@ -107,9 +107,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     torch.set_num_threads(args.torch_threads)
-    from demo_seeds import _parse_override  # the same FIELD=VALUE parsing
 
-    overrides = dict(_parse_override(kv) for kv in args.set)
+    overrides = dict(parse_override(kv) for kv in args.set)
     print(run(args.agent, args.seed, args.out, args.preset, args.total_steps, args.chunk, overrides))
 
 

@@ -235,3 +235,38 @@ def test_history_and_net_options_are_defined_once_in_the_model_configs():
             shared += 1
     assert shared == 16
     assert TrainConfig().history() == HistoryConfig() and TrainConfig().net() == NetConfig()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("lr=3e-4", ("lr", 3e-4)),
+        ("rollout_steps=32", ("rollout_steps", 32)),
+        ("anneal_lr=off", ("anneal_lr", False)),
+        ("similarity=dot", ("similarity", "dot")),
+    ],
+)
+def test_field_overrides_parse_to_the_fields_type(text, expected):
+    from helmrl.config import parse_override
+
+    name, value = parse_override(text)
+    assert (name, value) == expected and type(value) is type(expected[1])
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("lr", "FIELD=VALUE"),
+        ("lrr=1", "FIELD=VALUE"),
+        ("rollout_steps=3.5", "rollout_steps"),
+        ("anneal_lr=maybe", "true/false"),
+        ("similarity=l2", "cosine"),
+    ],
+)
+def test_bad_field_overrides_are_one_line_config_errors(text, needle):
+    from helmrl.config import parse_override
+    from helmrl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=needle) as err:
+        parse_override(text)
+    assert "\n" not in str(err.value)

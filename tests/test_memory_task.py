@@ -25,6 +25,9 @@ pytestmark = pytest.mark.slow  # learning runs with the real LM
 LEARNS = {"helm": (16, 0.7), "lstm": (30, 0.85)}
 CNN_UPDATES, CNN_CEILING = 20, 0.7  # a memoryless policy cannot beat 0.5 at any length
 SEEDS = (0, 1, 2)
+# The same three seeds, tried first where they passed on every host and thread count measured
+# (docs/usage.md's table: HELM's seed 2, the LSTM's seed 1), so a passing host trains one seed.
+TRY_FIRST = {"helm": 2, "lstm": 1}
 
 
 def learning_check_config(agent: str, seed: int, updates: int) -> TrainConfig:
@@ -50,7 +53,7 @@ def final_return(cfg: TrainConfig, run_dir) -> float:
 def test_memory_agents_learn_the_cue_task_on_some_seed(agent, tmp_path):
     updates, bar = LEARNS[agent]
     returns = []
-    for seed in SEEDS:
+    for seed in sorted(SEEDS, key=lambda s: s != TRY_FIRST[agent]):
         returns.append(final_return(learning_check_config(agent, seed, updates), tmp_path / str(seed)))
         if returns[-1] >= bar:
             break  # shown: no need to train the other seeds

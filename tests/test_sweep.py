@@ -223,7 +223,7 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
     address, fifo = ray_cluster
     spec = tmp_path / "grid.toml"
     spec.write_text(
-        'name = "grid"\nenvs = ["CartPole-v1"]\nagents = ["lstm"]\nseeds = [0, 1]\ntotal_steps = 4096\n'
+        'name = "grid"\nenvs = ["CartPole-v1"]\nagents = ["lstm"]\nseeds = [0, 1]\ntotal_steps = 1024\n'
         "[overrides]\nn_envs = 2\nrollout_steps = 16\ncheckpoint_every = 2\n"
     )
     out = tmp_path / "out"
@@ -253,8 +253,8 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
     with open(out / "summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["agent"], r["seed"], r["steps"]) for r in rows] == [
-        ("lstm", "0", "4096"),
-        ("lstm", "1", "4096"),
+        ("lstm", "0", "1024"),
+        ("lstm", "1", "1024"),
     ]
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "cells: 2 done" in log

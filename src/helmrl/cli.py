@@ -16,7 +16,7 @@ import sys
 import typing
 from pathlib import Path
 
-from .config import PRESETS, TrainConfig, field_types, preset
+from .config import PRESETS, TrainConfig, field_types, parse_bool, preset
 from .errors import (
     CheckpointError,
     ConfigError,
@@ -45,11 +45,10 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _parse_bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+    try:
+        return parse_bool(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _PARSERS = {int: int, float: float, str: str, bool: _parse_bool}

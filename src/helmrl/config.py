@@ -203,6 +203,33 @@ def field_types() -> dict[str, Any]:
     return {f.name: hints[f.name] for f in fields(TrainConfig)}
 
 
+def parse_bool(text: str) -> bool:
+    """A boolean from its command-line spelling (true/false, yes/no, on/off, 1/0)."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``FIELD=VALUE`` as (field, value of the field's type); ConfigError in one line otherwise.
+    The form sweep specs and the experiment scripts take overrides in."""
+    name, sep, value = text.partition("=")
+    types = field_types()
+    if not sep or name not in types:
+        raise ConfigError(f"expected FIELD=VALUE with a TrainConfig field, got {text!r}")
+    tp = types[name]
+    if typing.get_origin(tp) is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(str, typing.get_args(tp)))}")
+        return name, value
+    try:
+        return name, {bool: parse_bool, int: int, float: float}.get(tp, str)(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Settings of every agent on this env; AGENT_PRESETS adds each agent's own.
     "keycorridor": dict(env_id="MiniGrid-KeyCorridorS3R1-v0", total_steps=500_000),
