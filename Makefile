@@ -31,14 +31,15 @@ demo: install
 	$(VENV)/bin/helmrl plot runs/demo-helm runs/demo-cnn --out runs/demo-curves.png
 
 # Everything but the GPU tests (those skip themselves without CUDA anyway); the 10 slowest named.
-# Two workers of one torch thread each (the learning tests' bars were measured at 1 and 2 threads).
+# Two workers of one torch thread each (the learning tests' bars were measured at 1 and 2 threads);
+# worksteal, so the few minute-long tests do not queue behind each other on one worker.
 test: install
-	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not gpu" -n 2 --durations=10
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not gpu" -n 2 --dist worksteal --durations=10
 
 # The edit loop: no real LM, no Ray cluster, no learning runs (under a minute). Two workers of
 # one torch thread each: two 2-thread workers on 2 cores would slow each other many times over.
 test-fast: install
-	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not slow and not gpu" -n 2 --durations=5
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest tests -p no:cacheprovider -m "not slow and not gpu" -n 2 --dist worksteal --durations=5
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks experiments examples

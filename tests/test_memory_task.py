@@ -23,11 +23,12 @@ pytestmark = pytest.mark.slow  # learning runs with the real LM
 
 # agent -> (updates, bar): mean return over the last 128 episodes >= bar (chance: 0.5 ± 0.044)
 LEARNS = {"helm": (16, 0.7), "lstm": (30, 0.85)}
-CNN_UPDATES, CNN_CEILING = 20, 0.7  # a memoryless policy cannot beat 0.5 at any length
+CNN_UPDATES, CNN_CEILING = 12, 0.7  # a memoryless policy cannot beat 0.5 at any length
 SEEDS = (0, 1, 2)
-# The same three seeds, tried first where they passed on every host and thread count measured
-# (docs/usage.md's table: HELM's seed 2, the LSTM's seed 1), so a passing host trains one seed.
-TRY_FIRST = {"helm": 2, "lstm": 1}
+# The same three seeds; HELM's seed 2 is tried first: it passed on every host and thread count in
+# docs/usage.md's table and on an AVX2-only EPYC (0.945), so such a host trains one HELM seed. No
+# LSTM seed passed everywhere (seed 1: 0.99-1.00 there, 0.46 on that EPYC), so it keeps the order.
+TRY_FIRST = {"helm": 2, "lstm": 0}
 
 
 def learning_check_config(agent: str, seed: int, updates: int) -> TrainConfig:
