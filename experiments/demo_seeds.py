@@ -5,6 +5,10 @@ last ``log_window`` episodes), the env step at which the logged curve first reac
 logged return after that (a collapse shows there). Writes one CSV row per run.
 
     .venv/bin/python experiments/demo_seeds.py --seeds 0 1 2 3 4 --out benchmarks/results/demo_seeds.csv
+    .venv/bin/python experiments/demo_seeds.py --from benchmarks/results/demo_seeds.csv  # summary only
+
+Ends with each agent's IQM of the final returns and its 95% stratified-bootstrap CI (rliable,
+``helmrl.analysis.statistics.iqm_with_ci``), over the runs it trained or the CSV rows it read.
 """
 
 from __future__ import annotations
@@ -55,6 +59,18 @@ def curve_summary(rows: list[dict[str, float]], level: float = 0.95) -> dict:
     }
 
 
+def summarize(rows: list[dict]) -> list[str]:
+    """One line per agent: IQM [95% CI] of the final returns over its seeds."""
+    from helmrl.analysis.statistics import iqm_with_ci
+
+    lines = []
+    for agent in dict.fromkeys(r["agent"] for r in rows):
+        finals = np.array([float(r["final_return"]) for r in rows if r["agent"] == agent])
+        mid, lo, hi = iqm_with_ci(finals)
+        lines.append(f"{agent}: IQM {mid:.2f} [{lo:.2f}, {hi:.2f}] over {len(finals)} seeds")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agents", nargs="+", default=["helm", "cnn"], help="(default: helm cnn)")
@@ -64,7 +80,25 @@ def main() -> None:
         "--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides (default: none)"
     )
     ap.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
+    ap.add_argument(
+        "--from",
+        dest="read",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="summarize these CSVs of earlier runs instead of training (default: train)",
+    )
     args = ap.parse_args()
+    if args.read:
+        rows = []
+        for path in args.read:
+            if not path.is_file():
+                raise SystemExit(f"error: {path}: no such CSV")
+            with open(path, newline="") as fh:
+                rows += list(csv.DictReader(fh))
+        print("\n".join(summarize(rows)))
+        return
     overrides = dict(parse_override(kv) for kv in args.set)
     rows = []
     for agent in args.agents:
@@ -77,6 +111,7 @@ def main() -> None:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
+    print("\n".join(summarize(rows)))
 
 
 if __name__ == "__main__":
