@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run sweep cells on a borrowed GPU machine that has no internet and no Ray: one `helmrl sweep
+# Run sweep cells on an offline GPU machine that has no internet and no Ray: one `helmrl sweep
 # --cell` process per cell, JOBS at a time (xargs), each stopped by SIGINT at a shared deadline
 # (the trainer then finishes its update and saves). Finished cells come back as OUT_TAR (configs,
 # metrics, wall times, cell logs; no checkpoints) for experiments/collect_learning.py.

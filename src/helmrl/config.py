@@ -273,8 +273,9 @@ AGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "keycorridor": {
         # HELM: the TrXL memory (511 steps) covers a whole episode (at most 270 steps). β = 1000,
         # not the paper's 100 (tuned for TrXL's embeddings): with SmolLM2 at β = 100 the retrievals
-        # of different observations are nearly parallel and HELM was at 0.004 after 100k steps;
-        # at β = 1000, 0.90 after 100k (seed 0; docs/results.md).
+        # of different observations are nearly parallel. A lead from screening (n = 1 per β: 0.004
+        # after 100k at β = 100, 0.90 at β = 1000); the five-seed grid at β = 1000 and
+        # benchmarks/sweeps/keycorridor-beta100.toml test it (docs/results.md).
         "helm": dict(lr=3e-4, rollout_steps=32, ent_coef=0.05, mem_len=512, beta=1000.0),
         "lstm": dict(lr=5e-5, rollout_steps=64, ent_coef=0.05),
         "cnn": dict(lr=1e-5, rollout_steps=64, ent_coef=0.005),

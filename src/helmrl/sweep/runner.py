@@ -82,7 +82,7 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
 
 def source_commit() -> str:
     """The git commit of the helmrl source that ran (with ``+dirty`` for uncommitted changes);
-    outside a checkout, ``$HELMRL_COMMIT`` (a copied tree without .git, e.g. on a borrowed GPU
+    outside a checkout, ``$HELMRL_COMMIT`` (a copied tree without .git, e.g. on an offline GPU
     machine) or ``unknown``. A cell resumed on newer code lists every commit it ran on."""
     here = Path(__file__).resolve().parent
     try:
