@@ -22,6 +22,8 @@ no cell has finished, so no stale table is left):
 - <group>-curves.png and <group>-curves.csv: per group, the curves of its finished cells with the
   paper's points (`helmrl plot --reference`'s drawing); a group without finished cells has none;
 - keycorridor-helm-screen.csv: HELM's screening cells at the paper's points;
+- keycorridor-repro-cells.md: the finished grid cells as a Markdown table (returns at 100k, 200k
+  and 300k, the final return, the commits and device each ran on, the paper's means), for the docs;
 - keycorridor-ablation.csv: the CNN-PPO screening variants at 200k against the keycorridor grid's CNN-PPO
   (every agent at HELM's settings; value loss 0.25·MSE, weight decay 0, output gains 0.01 / 1).
 It prints the tables and one verdict line per part of the paper's claim (docs/results.md quotes them).
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,6 +213,38 @@ def _r(x: float | None, digits: int = 3) -> float | str:
 
 
 # ---------------------------------------------------------------------------------- tables
+def ran_on(run: Path) -> tuple[str, str]:
+    """(commits, device) as the cell's cell.json names them, else its attempts.log's commits."""
+    try:
+        info = json.loads((run / "cell.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        info = {}
+    commits = info.get("commits") or []
+    if not commits and (run / "attempts.log").exists():
+        for line in (run / "attempts.log").read_text().splitlines():
+            commits += [w.split("=", 1)[1] for w in line.split() if w.startswith("commit=")]
+    return ", ".join(dict.fromkeys(commits)) or "not recorded", info.get("device") or "not recorded"
+
+
+def cells_markdown(finished: list[Cell], paper: dict[tuple[str, int], float]) -> str:
+    """The finished grid cells, one table row each, as docs/results.md shows them."""
+    head = (
+        "| group | agent | seed | 100k | 200k | 300k | final | commit | device | paper 100k / 200k / 300k |"
+    )
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for c in finished:
+        at = [c.return_at(s) for s in CHECKPOINTS]
+        ref = " / ".join(
+            f"{paper[(c.cfg.agent, s)]:.2f}" if (c.cfg.agent, s) in paper else "-" for s in CHECKPOINTS
+        )
+        commit, device = ran_on(c.run)
+        vals = " | ".join("-" if v is None else f"{v:.3f}" for v in at)
+        final = c.rows[-1]["episode_return_mean"]
+        who = f"{c.group} | {name(c.key)} | {c.cfg.seed}"
+        lines.append(f"| {who} | {vals} | {final:.3f} | {commit} | {device} | {ref} |")
+    return "\n".join(lines) + "\n"
+
+
 def cell_rows(finished: list[Cell]) -> list[dict[str, Any]]:
     """One row per finished 300k cell: learning.csv's columns plus the group."""
     rows = []
@@ -525,6 +560,8 @@ def build_report(
     }
     rows = cell_rows(finished)
     write(paths["cells"], rows, CELL_COLUMNS)
+    paths["cells_md"] = out / "keycorridor-repro-cells.md"
+    paths["cells_md"].write_text(cells_markdown(grid, paper))
     table = iqm_table(finished, paper)
     write(paths["iqm"], table, IQM_COLUMNS)
     comps = comparisons(finished)

@@ -142,8 +142,30 @@ def test_no_cells_rewrites_every_table_and_removes_stale_figures(report, tmp_pat
     (tmp_path / "cells").mkdir()
     result = build(report, tmp_path)
     for path in result["paths"].values():
+        if path.suffix == ".md":  # the Markdown table: its header and rule only
+            assert len(path.read_text().splitlines()) == 2
+            continue
         header, rows = read(path)
         assert header and rows == []
     assert read(out / "keycorridor-repro.csv")[0] == ["group", *COLUMNS]
     assert not (out / "keycorridor-repro-curves.png").exists()
     assert result["verdicts"][0].startswith("HELM > Impala-PPO, overall: open: n = 0 (HELM)")
+
+
+def test_the_cells_table_names_each_finished_cell_with_its_commit_and_device(report, tmp_path) -> None:
+    cells = tmp_path / "cells"
+    run = cell(cells, "keycorridor-repro", "helm", 0, 0.9)
+    (run / "cell.json").write_text(
+        '{"wall_s": 1.0, "device": "CPU X (avx2), 1 torch threads", "commits": ["abc1234"]}'
+    )
+    old = cell(cells, "keycorridor-fair", "cnn", 3, 0.5)
+    (old / "cell.json").write_text('{"wall_s": 1.0}')
+    (old / "attempts.log").write_text("t pid=1 start update=0 commit=def5678 host=h\n")
+    cell(cells, "keycorridor-fair", "lstm", 0, 0.4, upto=150_000)  # unfinished: not in the table
+    lines = build(report, tmp_path)["paths"]["cells_md"].read_text().splitlines()
+    assert len(lines) == 4 and all(ln.count("|") == lines[0].count("|") for ln in lines)
+    helm = next(ln for ln in lines if "| HELM |" in ln)
+    assert "abc1234" in helm and "CPU X (avx2)" in helm and "0.27 / 0.87 / 0.94" in helm
+    assert "| 0.900 |" in helm  # the 300k return and the final one
+    cnn = next(ln for ln in lines if "CNN-PPO" in ln)
+    assert "keycorridor-fair" in cnn and "def5678" in cnn and "not recorded" in cnn
