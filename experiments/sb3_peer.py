@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def run(
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
     from helmrl.integrations.sb3 import MetricsCallback, ppo_settings
-    from helmrl.sweep.runner import CELL_INFO, source_commit
+    from helmrl.sweep.runner import record_cell_info, source_commit
 
     cfg = preset(preset_name, "helm").replace(seed=seed, total_steps=total_steps, **(overrides or {}))
     run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
@@ -88,14 +87,7 @@ def run(
         model.save(model_path)
         if isinstance(venv, VecNormalize):  # model.get_env() may wrap it (VecTransposeImage)
             venv.save(str(stats_path))
-    # What ran it, as a sweep cell records it (wall time over resumes, device, host, commits).
-    info_path = run_dir / CELL_INFO
-    info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    info["wall_s"] = info.get("wall_s", 0.0) + time.perf_counter() - t0
-    info["device"] = describe_device(torch.device("cpu"))
-    info["host"] = platform.node()
-    info["commits"] = sorted(set(info.get("commits", [])) | {commit})
-    info_path.write_text(json.dumps(info) + "\n")
+    record_cell_info(run_dir, time.perf_counter() - t0, describe_device(torch.device("cpu")), commit)
     return run_dir
 
 

@@ -214,7 +214,7 @@ def parse_bool(text: str) -> bool:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``FIELD=VALUE`` as (field, value of the field's type); ConfigError in one line otherwise.
-    The form sweep specs and the experiment scripts take overrides in."""
+    The experiment scripts' ``--set`` overrides."""
     name, sep, value = text.partition("=")
     types = field_types()
     if not sep or name not in types:

@@ -69,15 +69,21 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
             )
         t0 = time.perf_counter()
         result = trainer.train(resume=resume)
-        info = _cell_info(path)
-        info["wall_s"] = info.get("wall_s", 0.0) + time.perf_counter() - t0
-        info["device"] = describe_device(trainer.device)
-        info["host"] = platform.node()
-        info["commits"] = sorted(set(info.get("commits", [])) | {commit})
-        (path / CELL_INFO).write_text(json.dumps(info) + "\n")
+        record_cell_info(path, time.perf_counter() - t0, describe_device(trainer.device), commit)
         if result.interrupted:
             raise KeyboardInterrupt(f"cell {path.name} interrupted")
     return summary_row(path)
+
+
+def record_cell_info(path: Path, seconds: float, device: str, commit: str) -> None:
+    """Add one attempt to the cell's cell.json: its wall time (summed over resumes), the device and
+    host that ran it, and its commit (every commit the cell ran on is kept)."""
+    info = _cell_info(path)
+    info["wall_s"] = info.get("wall_s", 0.0) + seconds
+    info["device"] = device
+    info["host"] = platform.node()
+    info["commits"] = sorted(set(info.get("commits", [])) | {commit})
+    (path / CELL_INFO).write_text(json.dumps(info) + "\n")
 
 
 def source_commit() -> str:
