@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	# Procgen (memory mode) via procgen2's gym3 interface. --no-deps: their pins (numpy<2, old
 	# gym's deps) are stricter than this path needs; it runs with numpy 2 (tests/test_envs.py).
 	$(PY) -m pip install -q --no-deps 'procgen2==0.10.7' 'gym3==0.3.3' 'gym==0.26.2' 'gym_notices'
+	# Convert the default LM's GGUF to safetensors in ~/.cache/helmrl ($$HELMRL_CACHE) now, once
+	# (~20 s of GGUF parsing), rather than inside the first training run or test that loads it.
+	$(PY) -c 'from helmrl.frozen import load_language_model; load_language_model()'
 	touch $(STAMP)
 
 install: $(STAMP)
