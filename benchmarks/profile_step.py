@@ -36,6 +36,8 @@ def top_ops(prof: profile, device: torch.device, top: int, case: str) -> tuple[s
     ranked = sorted(events, key=lambda e: getattr(e, attr), reverse=True)[:top]
     metric = "self_cuda_ms" if device.type == "cuda" else "self_cpu_ms"
     rows = [row(BENCH, case, e.key, metric, round(getattr(e, attr) / 1e3, 3), "ms") for e in ranked]
+    total = sum(getattr(e, attr) for e in events) / 1e3  # the denominator of any share quoted
+    rows.append(row(BENCH, case, "(all operators)", metric, round(total, 3), "ms"))
     return events.table(sort_by=attr, row_limit=top, max_name_column_width=40), rows
 
 
