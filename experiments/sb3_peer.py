@@ -1,13 +1,17 @@
 """Stable-Baselines3 PPO as an outside peer, logging helmrl's run-directory format.
 
 * ``sb3-ppo``: PPO with SB3's CnnPolicy (NatureCNN, linear heads), as a plain-PPO reference.
+* ``sb3-lstm``: sb3-contrib's RecurrentPPO with CnnLstmPolicy (NatureCNN, an LSTM(256) shared by
+  actor and critic, linear heads), at the preset's Impala-PPO settings (KeyCorridor: lr 5e-5,
+  64 rollout steps, entropy 0.05): an independent LSTM-PPO beside helmrl's ``lstm`` agent.
 * ``sb3-helm``: PPO with HELM's memory from helmrl.integrations.sb3 (FrozenHistoryVecEnv +
   HELMExtractor, heads [128] / [512]): an independent PPO over the same frozen history as
   helmrl's own ``helm`` agent, so the two trainers can be compared on equal terms.
 
-Both take the PPO numbers of a helmrl preset (default: KeyCorridor's HELM settings: lr 3e-4,
-32 rollout steps, entropy 0.05, 8 minibatches, 3 epochs, γ = λ = 0.99) and the authors' reward
-normalisation (VecNormalize, returns' std, clipped to 1; MiniGrid and Procgen only). The run
+``sb3-ppo`` and ``sb3-helm`` take the PPO numbers of a helmrl preset (default: KeyCorridor's
+HELM settings: lr 3e-4, 32 rollout steps, entropy 0.05, 8 minibatches, 3 epochs, γ = λ = 0.99);
+all three take the authors' reward normalisation (VecNormalize, returns' std, clipped to 1;
+MiniGrid and Procgen only). The run
 directory holds config.json and metrics.csv in helmrl's columns (helmrl.integrations.sb3's
 MetricsCallback), so `helmrl plot` and the collect scripts read it; it resumes from its last chunk.
 
@@ -43,14 +47,21 @@ def run(
     from helmrl.integrations.sb3 import MetricsCallback, ppo_settings
     from helmrl.sweep.runner import record_cell_info, source_commit
 
-    cfg = preset(preset_name, "helm").replace(seed=seed, total_steps=total_steps, **(overrides or {}))
+    own = "lstm" if agent == "sb3-lstm" else "helm"  # whose preset settings the peer takes
+    cfg = preset(preset_name, own).replace(seed=seed, total_steps=total_steps, **(overrides or {}))
     run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps({**cfg.to_dict(), "agent": agent}, indent=2) + "\n")
     venv = DummyVecEnv([lambda: make_env(cfg.env_id) for _ in range(cfg.n_envs)])
     venv.seed(seed)
-    policy, kwargs = "CnnPolicy", {}
-    if agent == "sb3-helm":
+    policy, kwargs, algo = "CnnPolicy", {}, PPO
+    if agent == "sb3-lstm":
+        from sb3_contrib import RecurrentPPO
+
+        image = len(venv.observation_space.shape) == 3
+        policy, algo = ("CnnLstmPolicy" if image else "MlpLstmPolicy"), RecurrentPPO
+        kwargs = dict(lstm_hidden_size=256)
+    elif agent == "sb3-helm":
         from helmrl.integrations.sb3 import FrozenHistoryVecEnv, HELMExtractor
 
         venv = FrozenHistoryVecEnv(venv, cfg.history())
@@ -65,9 +76,9 @@ def run(
     if model_path.exists() and (run_dir / "metrics.csv").exists():
         if isinstance(venv, VecNormalize):
             venv = VecNormalize.load(str(stats_path), venv.venv)
-        model = PPO.load(model_path, env=venv)
+        model = algo.load(model_path, env=venv)
     else:
-        model = PPO(
+        model = algo(
             policy,
             venv,
             learning_rate=(lambda left: cfg.lr * left) if cfg.anneal_lr else cfg.lr,  # left: 1 -> 0
@@ -93,7 +104,9 @@ def run(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--agent", choices=["sb3-ppo", "sb3-helm"], default="sb3-ppo", help="(default: sb3-ppo)")
+    ap.add_argument(
+        "--agent", choices=["sb3-ppo", "sb3-lstm", "sb3-helm"], default="sb3-ppo", help="(default: sb3-ppo)"
+    )
     ap.add_argument("--seed", type=int, default=0, help="(default: 0)")
     ap.add_argument(
         "--preset", default="keycorridor", help="helmrl preset for env and PPO numbers (default: keycorridor)"
