@@ -10,6 +10,8 @@ metrics.csv, cell.json) and only reads them. Groups:
 - keycorridor-random-init: HELM with a randomly initialised LM of SmolLM2's architecture;
 - keycorridor-beta100: HELM at the paper's β = 100;
 - keycorridor-peers: outside peers (experiments/sb3_peer.py);
+- keycorridor-sb3-split: screening, SB3's network and weight decay in helmrl's CNN-PPO at HELM's
+  settings, together and apart (why CNN-PPO at fair settings trails SB3's PPO);
 - keycorridor-screen: screening cells (n = 1 or 2 per variant, mostly 200k steps).
 
 Writes into benchmarks/results/ (every table is rewritten on each run, with its header even when
@@ -18,7 +20,9 @@ no cell has finished, so no stale table is left):
 - keycorridor-repro-iqm.csv: per group and agent, the IQM with a 95% stratified-bootstrap CI (rliable)
   of the return at 100k, 200k and 300k over the finished cells, beside the paper's mean (n = 1: no CI);
 - keycorridor-repro-tests.csv: one-sided Mann-Whitney rank-sum tests (HELM > each baseline, SmolLM2
-  HELM > random-init HELM, β = 1000 > β = 100) at each of those steps;
+  HELM > random-init HELM, β = 1000 > β = 100, and the chases of a baseline's gap: each outside
+  peer and each keycorridor-sb3-split variant > the helmrl baseline it stands beside) at each of
+  those steps;
 - <group>-curves.png and <group>-curves.csv: per group, the curves of its finished cells with the
   paper's points (`helmrl plot --reference`'s drawing); a group without finished cells has none;
 - keycorridor-helm-screen.csv: HELM's screening cells at the paper's points;
@@ -63,6 +67,7 @@ BOOT_REPS = 2000  # bootstrap resamples per CI
 REPRO, FAIR = "keycorridor-repro", "keycorridor-fair"
 RANDOM, BETA100 = "keycorridor-random-init", "keycorridor-beta100"
 PEERS, SCREEN, KC_GRID = "keycorridor-peers", "keycorridor-screen", "keycorridor"
+SPLIT = "keycorridor-sb3-split"
 # group -> (what it is, seeds per agent when benchmarks/sweeps/<group>.toml is not there to say)
 GROUPS: dict[str, tuple[str, int]] = {
     REPRO: ("the paper's settings: each agent at its authors' tuning (--preset keycorridor)", 5),
@@ -70,6 +75,7 @@ GROUPS: dict[str, tuple[str, int]] = {
     RANDOM: ("HELM with a randomly initialised LM of SmolLM2's architecture (--lm random-init)", 5),
     BETA100: ("HELM at the paper's β = 100", 2),
     PEERS: ("outside peers (experiments/sb3_peer.py)", 5),
+    SPLIT: ("screening: SB3's network and weight decay in CNN-PPO at HELM's settings", 5),
     SCREEN: ("screening cells, n = 1 or 2 per variant (keycorridor-screen.toml and one 300k cell)", 1),
 }
 NAMES = {"helm": "HELM", "lstm": "Impala-PPO", "cnn": "CNN-PPO"}
@@ -309,7 +315,7 @@ def comparisons(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[
     ]
     seen = {b for _, _, b in claim}
     more = []
-    for group in (RANDOM, BETA100, PEERS, REPRO, FAIR):
+    for group in (RANDOM, BETA100, PEERS, SPLIT, REPRO, FAIR):
         keys = {c.key for c in finished if c.group == group}
         if group == RANDOM:
             keys = keys or {"helm"}
@@ -328,7 +334,25 @@ def comparisons(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[
             else:
                 label = title + (f" ({name(key)})" if len(keys) > 1 else "")
             more.append((label, REFERENCE, (group, key)))
-    return claim + more
+    return claim + more + chases(finished)
+
+
+# the helmrl baseline each outside peer stands beside: the same PPO numbers (sb3_peer.py)
+PEER_OF = {"sb3-ppo": (FAIR, "cnn"), "sb3-lstm": (REPRO, "lstm")}
+
+
+def chases(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    """(title, a, b) for the tests that chase a baseline's gap: each outside peer > the helmrl
+    baseline at its PPO numbers, and each keycorridor-sb3-split variant > CNN-PPO at HELM's settings
+    (the group's plain "cnn" cells would be keycorridor-fair's own, so they are not compared)."""
+    out = []
+    for key in sorted({c.key for c in finished if c.group == PEERS} & set(PEER_OF)):
+        b = PEER_OF[key]
+        at = " at its authors' settings" if b[0] == REPRO else ""
+        out.append((f"{side_name(PEERS, key)} > {side_name(*b)}{at}", (PEERS, key), b))
+    for key in sorted({c.key for c in finished if c.group == SPLIT} - {"cnn"}):
+        out.append((f"{side_name(SPLIT, key)} > {side_name(FAIR, 'cnn')}", (SPLIT, key), (FAIR, "cnn")))
+    return out
 
 
 def compare(finished: list[Cell], comp: tuple, step: int) -> dict[str, Any]:
@@ -363,7 +387,7 @@ def tests_table(finished: list[Cell], comps: list) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------------- verdicts
 SIDE = {FAIR: "{} at HELM's settings", RANDOM: "random-init {}", BETA100: "{} at β = 100",
-        PEERS: "{} (outside peer)", SCREEN: "{} (screening)"}  # fmt: skip
+        PEERS: "{} (outside peer)", SCREEN: "{} (screening)", SPLIT: "{} (screening)"}  # fmt: skip
 
 
 def side_name(group: str, key: str) -> str:

@@ -169,3 +169,30 @@ def test_the_cells_table_names_each_finished_cell_with_its_commit_and_device(rep
     assert "| 0.900 |" in helm  # the 300k return and the final one
     cnn = next(ln for ln in lines if "CNN-PPO" in ln)
     assert "keycorridor-fair" in cnn and "def5678" in cnn and "not recorded" in cnn
+
+
+def test_the_chases_compare_each_peer_and_split_variant_with_the_baseline_beside_it(report, tmp_path) -> None:
+    cells = tmp_path / "cells"
+    for seed in range(5):
+        cell(cells, "keycorridor-repro", "helm", seed, 0.95)
+        cell(cells, "keycorridor-repro", "lstm", seed, 0.1 + 0.01 * seed)
+        cell(cells, "keycorridor-fair", "cnn", seed, 0.2 + 0.01 * seed)
+        cell(cells, "keycorridor-peers", "sb3-ppo", seed, 0.9 - 0.01 * seed)
+        cell(cells, "keycorridor-peers", "sb3-lstm", seed, 0.05 + 0.01 * seed)  # below Impala-PPO
+    for seed in range(3):
+        cell(cells, "keycorridor-sb3-split", "cnn", seed, 0.9, label="cnn-sb3")
+        cell(cells, "keycorridor-sb3-split", "cnn", seed, 0.9)  # the fair group's own cells: ignored
+    result = build(report, tmp_path)
+    by_title = {t["comparison"]: t for t in result["tests"] if t["step"] == 300_000}
+    peer = by_title["sb3-ppo (outside peer) > CNN-PPO at HELM's settings"]
+    assert (peer["group_b"], peer["agent_b"], peer["n_a"], peer["n_b"]) == ("keycorridor-fair", "cnn", 5, 5)
+    assert peer["significant"] is True
+    lstm = by_title["sb3-lstm (outside peer) > Impala-PPO at its authors' settings"]
+    assert lstm["group_b"] == "keycorridor-repro" and lstm["significant"] is False
+    split = by_title["CNN-PPO (cnn-sb3) (screening) > CNN-PPO at HELM's settings"]
+    assert (split["n_a"], split["n_b"]) == (3, 5)
+    assert not any("keycorridor-sb3-split" == t["group_a"] and t["agent_a"] == "cnn" for t in result["tests"])
+    lines = result["verdicts"]
+    split_line = "CNN-PPO (cnn-sb3) (screening) > CNN-PPO at HELM's settings: open: n = 3"  # 3 of 5 seeds
+    assert any(v.startswith(split_line) for v in lines)
+    assert any(v.startswith("sb3-ppo (outside peer) > CNN-PPO at HELM's settings: confirmed") for v in lines)
