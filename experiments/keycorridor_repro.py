@@ -487,7 +487,7 @@ def figure(cells: list[Cell], group: str, out: Path, reference: list[dict]) -> P
                 f.unlink()
                 print(f"removed {f}: {group} has no finished cell")
         return None
-    res = plot_runs(runs, png, reference=reference)
+    res = plot_runs(runs, png, reference=reference, title=f"{group}: {GROUPS[group][0]}")
     res["summary_csv"].unlink()  # its finals are keycorridor-repro-iqm.csv's, which knows n = 1 has no CI
     print(f"wrote {png} and {curves}")
     return png

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,10 +83,15 @@ def read_reference(path: Path) -> list[dict]:
 
 
 def plot_runs(
-    run_dirs: list[Path], out: Path, points: int = 100, reference: list[dict] | None = None
+    run_dirs: list[Path],
+    out: Path,
+    points: int = 100,
+    reference: list[dict] | None = None,
+    title: str | None = None,
 ) -> dict:
     """Curves grouped by (env, agent) with mean and 95% bootstrap band across seeds -> PNG + CSVs.
-    ``reference`` points (``read_reference``) are drawn as markers in their agent's colour.
+    ``reference`` points (``read_reference``) are drawn as markers in their agent's colour;
+    ``title`` goes above the panels (each panel is titled with its env).
 
     The summary table (``<out>_summary.csv``) has the IQM of the groups' final returns with its 95%
     stratified-bootstrap CI; a group of one run has no CI (``ci_low``/``ci_high`` empty, None in the
@@ -145,6 +151,8 @@ def plot_runs(
         )
     for ax in axes[0]:
         ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(textwrap.fill(title, 40 * len(envs) + 35), fontsize=8)
     fig.tight_layout()
     out = Path(out)
     fig.savefig(out)
