@@ -1,0 +1,46 @@
+"""experiments/sb3_peer.py on a short CueRecall run: each peer writes helmrl's run-directory
+format, takes the PPO numbers of its own agent's preset, and resumes from its last save."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("stable_baselines3")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def peer():
+    spec = importlib.util.spec_from_file_location("sb3_peer", ROOT / "experiments" / "sb3_peer.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize(("agent", "lr"), [("sb3-ppo", 3e-4), ("sb3-lstm", 5e-5)])
+def test_each_peer_takes_its_agents_settings_and_resumes(peer, tmp_path, agent, lr) -> None:
+    if agent == "sb3-lstm":
+        pytest.importorskip("sb3_contrib")
+    # the keycorridor preset's PPO numbers on a vector task, so the run takes seconds
+    settings = {"env_id": "CueRecall-v0", "n_envs": 2, "rollout_steps": 16, "n_minibatches": 2}
+    run = peer.run(agent, 0, tmp_path, "keycorridor", 64, 32, settings)
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["agent"], cfg["lr"], cfg["rollout_steps"]) == (agent, lr, 16)
+    first = rows(run)
+    assert [int(r["step"]) for r in first] == [32, 64]
+    assert float(first[0]["entropy"]) > 0
+    assert json.loads((run / "cell.json").read_text())["wall_s"] > 0
+    peer.run(agent, 0, tmp_path, "keycorridor", 96, 32, settings)  # 32 steps more, from the save
+    assert [int(r["step"]) for r in rows(run)] == [32, 64, 96]
