@@ -179,6 +179,7 @@ def test_the_chases_compare_each_peer_and_split_variant_with_the_baseline_beside
         cell(cells, "keycorridor-fair", "cnn", seed, 0.2 + 0.01 * seed)
         cell(cells, "keycorridor-peers", "sb3-ppo", seed, 0.9 - 0.01 * seed)
         cell(cells, "keycorridor-peers", "sb3-lstm", seed, 0.05 + 0.01 * seed)  # below Impala-PPO
+        cell(cells, "keycorridor-lstm-segments", "lstm", seed, 0.8 + 0.01 * seed)
     for seed in range(3):
         cell(cells, "keycorridor-sb3-split", "cnn", seed, 0.9, label="cnn-sb3")
         cell(cells, "keycorridor-sb3-split", "cnn", seed, 0.9)  # the fair group's own cells: ignored
@@ -189,6 +190,12 @@ def test_the_chases_compare_each_peer_and_split_variant_with_the_baseline_beside
     assert peer["significant"] is True
     lstm = by_title["sb3-lstm (outside peer) > Impala-PPO at its authors' settings"]
     assert lstm["group_b"] == "keycorridor-repro" and lstm["significant"] is False
+    segments = by_title["Impala-PPO with episode-segment minibatches > Impala-PPO at its authors' settings"]
+    assert (segments["group_b"], segments["agent_b"], segments["significant"]) == (
+        "keycorridor-repro",
+        "lstm",
+        True,
+    )
     split = by_title["CNN-PPO (cnn-sb3) (screening) > CNN-PPO at HELM's settings"]
     assert (split["n_a"], split["n_b"]) == (3, 5)
     assert not any("keycorridor-sb3-split" == t["group_a"] and t["agent_a"] == "cnn" for t in result["tests"])

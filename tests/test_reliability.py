@@ -285,6 +285,7 @@ BAD_FIELDS = [
     ("anneal_lr", "yes"),
     ("rollout_steps", 0),
     ("n_minibatches", 0),
+    ("segments_per_minibatch", -1),
     ("device", "tpu"),
     ("device", "cuda:x"),
     ("vec_env", "threads"),

@@ -67,6 +67,11 @@ class TrainConfig:
     anneal_lr: bool = _f(False, "decay the lr linearly to 0 over the run (CleanRL); authors: constant")
     rollout_steps: int = _f(128, "steps per env per rollout")
     n_minibatches: int = _f(8, "minibatches per epoch (recurrent agents: at most n_envs, env groups)")
+    segments_per_minibatch: int = _f(
+        0,
+        "recurrent agents: 0 = n_minibatches groups of whole env rollouts; k > 0 = minibatches of k "
+        "episode segments (the authors' Impala-PPO: 8)",
+    )
     epochs: int = _f(3, "PPO epochs per rollout")
     gamma: float = _f(0.99, "discount")
     gae_lambda: float = _f(0.99, "GAE λ")
@@ -172,6 +177,7 @@ class TrainConfig:
         need(self.lr > 0, "lr", "> 0")
         need(self.rollout_steps > 0, "rollout_steps", "a positive integer")
         need(self.n_minibatches > 0, "n_minibatches", "a positive integer")
+        need(self.segments_per_minibatch >= 0, "segments_per_minibatch", ">= 0 (0: whole env rollouts)")
         need(self.epochs > 0, "epochs", "a positive integer")
         need(0 < self.gamma <= 1, "gamma", "in (0, 1]")
         need(0 <= self.gae_lambda <= 1, "gae_lambda", "in [0, 1]")

@@ -16,13 +16,16 @@ _EXPORTS = {
     "TrainResult": ".trainer",
     "Trainer": ".trainer",
     "compute_gae": ".rollout",
+    "episode_segments": ".rollout",
     "load_checkpoint": ".checkpoint",
     "minibatch_indices": ".rollout",
     "play_returns": ".acting",
     "ppo_loss": ".loss",
     "read_metrics": ".metrics",
     "save_checkpoint": ".checkpoint",
+    "segment_minibatches": ".rollout",
     "select": ".rollout",
+    "select_segments": ".rollout",
 }
 
 
@@ -45,11 +48,14 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "compute_gae",
+    "episode_segments",
     "load_checkpoint",
     "minibatch_indices",
     "play_returns",
     "ppo_loss",
     "read_metrics",
     "save_checkpoint",
+    "segment_minibatches",
     "select",
+    "select_segments",
 ]

@@ -2,7 +2,9 @@
 
 Recurrent agents are updated on whole per-env sequences (minibatches are groups of envs, each
 replayed from the state its rollout started with, as in CleanRL's ppo_atari_lstm and sb3-contrib's
-RecurrentPPO); the others on random single samples.
+RecurrentPPO), or on episode segments (each env's rollout cut at its episode starts, a fixed number
+of segments per minibatch, zero-padded and masked: the authors' Impala-PPO, whose minibatches hold
+8 segments); the others on random single samples.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Rollout:
     initial_state: State  # the agent's state before step 0 (recurrent agents replay from it)
     advantages: torch.Tensor | None = None
     returns: torch.Tensor | None = None
+    mask: torch.Tensor | None = None  # (T', n) bool: the steps a padded minibatch really holds
 
 
 def compute_gae(
@@ -60,6 +63,52 @@ def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):
     else:
         for chunk in torch.randperm(T * N).tensor_split(min(n_minibatches, T * N)):
             yield chunk // N, chunk % N
+
+
+def episode_segments(starts: torch.Tensor) -> list[tuple[int, int, int]]:
+    """(env, t0, t1) for each run of steps [t0, t1) of one env's rollout between episode starts
+    (``starts[t]``: obs t opened an episode). Every (t, env) lies in exactly one segment, and a
+    segment with t0 > 0 opens an episode, so replaying it from any state gives the same outputs."""
+    T, N = starts.shape
+    cpu = starts.detach().bool().cpu()
+    segments = []
+    for env in range(N):
+        cuts = [0, *(int(t) for t in torch.nonzero(cpu[1:, env]).flatten() + 1), T]
+        segments += [(env, a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    return segments
+
+
+def segment_minibatches(starts: torch.Tensor, per_minibatch: int):
+    """Random groups of ``per_minibatch`` episode segments (the last group may be smaller): as the
+    authors' recurrent buffer, so early on, when episodes outlast the rollout, there are few large
+    minibatches, and later, with short episodes, many. Uses torch's CPU RNG."""
+    segments = episode_segments(starts)
+    order = torch.randperm(len(segments))
+    for chunk in order.split(per_minibatch):
+        yield [segments[i] for i in chunk.tolist()]
+
+
+def select_segments(rollout: Rollout, segments: list[tuple[int, int, int]]) -> Rollout:
+    """A minibatch of episode segments as (L, n) tensors, L the longest segment: segment j's steps
+    fill column j from row 0 and ``mask`` marks them; the rows past a segment's end repeat its last
+    step and are masked out of the loss. Each column starts from its env's rollout-start state,
+    which the agent zeroes where the segment opens an episode (every segment but a rollout's first)."""
+    device = rollout.actions.device
+    env = torch.tensor([e for e, _, _ in segments], device=device)
+    t0 = torch.tensor([a for _, a, _ in segments], device=device)
+    length = torch.tensor([b - a for _, a, b in segments], device=device)
+    steps = torch.arange(int(length.max()), device=device)[:, None]  # (L, 1)
+    mask = steps < length[None, :]
+    t_idx = t0[None, :] + torch.minimum(steps, length[None, :] - 1)
+    e_idx = env[None, :].expand_as(t_idx)
+
+    def pick(x: torch.Tensor) -> torch.Tensor:
+        return x[t_idx, e_idx]
+
+    out = {name: None if (x := getattr(rollout, name)) is None else pick(x) for name in TENSOR_FIELDS}
+    obs = {k: pick(v) for k, v in rollout.obs.items()}
+    state = {k: v[env] for k, v in rollout.initial_state.items()}
+    return Rollout(obs, **out, initial_state=state, mask=mask)
 
 
 TENSOR_FIELDS = (

@@ -44,7 +44,7 @@ from .metrics import (
     tensorboard,
     truncate_metrics,
 )
-from .rollout import Rollout, compute_gae, minibatch_indices, select
+from .rollout import Rollout, compute_gae, minibatch_indices, segment_minibatches, select, select_segments
 
 
 @dataclass
@@ -98,6 +98,8 @@ class Trainer:
                 f"note: {cfg.agent} splits minibatches by env, so n_minibatches {cfg.n_minibatches} -> "
                 f"{cfg.n_envs} (one per env), as sb3-contrib's RecurrentPPO adapts its batches"
             )
+        if cfg.segments_per_minibatch and not agent.recurrent:
+            log(f"note: segments_per_minibatch applies to recurrent agents; {cfg.agent} ignores it")
         # counters and episode statistics
         self.update_count = 0
         self.global_step = 0
@@ -275,13 +277,12 @@ class Trainer:
             cfg.gamma,
             cfg.gae_lambda,
         )
-        T, N = rollout.actions.shape
         totals = []
         for _ in range(cfg.epochs):
-            for t_idx, e_idx in minibatch_indices(T, N, self.n_minibatches, self.agent.recurrent):
+            for mb in self._minibatches(rollout):
                 loss, stats, terms = ppo_loss(
                     self.agent,
-                    select(rollout, t_idx, e_idx),
+                    mb,
                     clip_coef=cfg.clip_coef,
                     ent_coef=cfg.ent_coef,
                     vf_coef=cfg.vf_coef,
@@ -298,6 +299,17 @@ class Trainer:
         self.update_count += 1
         means = torch.stack(totals).mean(0).tolist()  # one device sync per update
         return dict(zip(STAT_NAMES, means, strict=True))
+
+    def _minibatches(self, rollout: Rollout):
+        """One epoch's minibatches: episode segments where configured, else whole env rollouts
+        (recurrent agents) or random single samples."""
+        if self.agent.recurrent and self.cfg.segments_per_minibatch > 0:
+            for segments in segment_minibatches(rollout.starts, self.cfg.segments_per_minibatch):
+                yield select_segments(rollout, segments)
+            return
+        T, N = rollout.actions.shape
+        for t_idx, e_idx in minibatch_indices(T, N, self.n_minibatches, self.agent.recurrent):
+            yield select(rollout, t_idx, e_idx)
 
     def _track_episodes(self, reward: np.ndarray, done: np.ndarray) -> None:
         self.ep_return += reward
