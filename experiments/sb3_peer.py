@@ -48,7 +48,9 @@ def run(
     from helmrl.sweep.runner import record_cell_info, source_commit
 
     own = "lstm" if agent == "sb3-lstm" else "helm"  # whose preset settings the peer takes
+    # SB3 builds its own minibatches (batch_size samples, ppo_settings), so no segment count is recorded
     cfg = preset(preset_name, own).replace(seed=seed, total_steps=total_steps, **(overrides or {}))
+    cfg = cfg.replace(segments_per_minibatch=0)
     run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps({**cfg.to_dict(), "agent": agent}, indent=2) + "\n")
