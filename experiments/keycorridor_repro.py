@@ -345,15 +345,20 @@ PEER_OF = {"sb3-ppo": (FAIR, "cnn"), "sb3-lstm": (REPRO, "lstm")}
 
 
 def chases(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
-    """(title, a, b) for the tests that chase a baseline's gap: each outside peer > the helmrl
-    baseline at its PPO numbers, Impala-PPO with the authors' episode-segment minibatches > with
-    whole-rollout ones, and each keycorridor-sb3-split variant > CNN-PPO at HELM's settings
-    (the group's plain "cnn" cells would be keycorridor-fair's own, so they are not compared)."""
+    """(title, a, b) for the tests that chase a baseline's gap: each outside peer (and each variant
+    of one) > the helmrl baseline at its PPO numbers, each peer > its variants, Impala-PPO with the
+    authors' episode-segment minibatches > with whole-rollout ones, and each keycorridor-sb3-split
+    variant > CNN-PPO at HELM's settings (the group's plain "cnn" cells would be keycorridor-fair's
+    own, so they are not compared)."""
     out = []
-    for key in sorted({c.key for c in finished if c.group == PEERS} & set(PEER_OF)):
-        b = PEER_OF[key]
+    peers = sorted(k for k in {c.key for c in finished if c.group == PEERS} if k.partition(":")[0] in PEER_OF)
+    for key in peers:
+        base = key.partition(":")[0]
+        b = PEER_OF[base]
         at = " at its authors' settings" if b[0] == REPRO else ""
         out.append((f"{side_name(PEERS, key)} > {side_name(*b)}{at}", (PEERS, key), b))
+        if key != base:  # a variant of a peer (e.g. no-bootstrap): does the change cost it?
+            out.append((f"{side_name(PEERS, base)} > {side_name(PEERS, key)}", (PEERS, base), (PEERS, key)))
     if any(c.group == SEGMENTS and c.key == "lstm" for c in finished):
         title = f"{side_name(SEGMENTS, 'lstm')} > Impala-PPO at its authors' settings"
         out.append((title, (SEGMENTS, "lstm"), (REPRO, "lstm")))

@@ -32,6 +32,27 @@ from helmrl.devices import describe_device
 from helmrl.envs import default_reward_norm, make_env
 
 
+class DropTruncation:
+    """Makes SB3 treat a time-limit truncation as a termination, as helmrl and the authors' code do
+    (gym 0.19 had only ``done``): SB3's PPO and RecurrentPPO add γ·V(final observation) to the
+    last reward where an info says ``TimeLimit.truncated``; this wrapper removes that key."""
+
+    def __new__(cls, venv):
+        from stable_baselines3.common.vec_env import VecEnvWrapper
+
+        class _Drop(VecEnvWrapper):
+            def reset(self):
+                return self.venv.reset()
+
+            def step_wait(self):
+                obs, rewards, dones, infos = self.venv.step_wait()
+                for info in infos:
+                    info.pop("TimeLimit.truncated", None)
+                return obs, rewards, dones, infos
+
+        return _Drop(venv)
+
+
 def run(
     agent: str,
     seed: int,
@@ -40,6 +61,7 @@ def run(
     total_steps: int,
     chunk: int,
     overrides: dict | None = None,
+    bootstrap_truncated: bool = True,
 ) -> Path:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
@@ -51,7 +73,9 @@ def run(
     # SB3 builds its own minibatches (batch_size samples, ppo_settings), so no segment count is recorded
     cfg = preset(preset_name, own).replace(seed=seed, total_steps=total_steps, **(overrides or {}))
     cfg = cfg.replace(segments_per_minibatch=0)
-    run_dir = out / f"{cfg.env_id}-{agent}-s{seed}"
+    if not bootstrap_truncated:
+        cfg = cfg.replace(label=cfg.label or "no-bootstrap")
+    run_dir = out / f"{cfg.env_id}-{agent}{'-' + cfg.label if cfg.label else ''}-s{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps({**cfg.to_dict(), "agent": agent}, indent=2) + "\n")
     venv = DummyVecEnv([lambda: make_env(cfg.env_id) for _ in range(cfg.n_envs)])
@@ -72,6 +96,8 @@ def run(
     elif len(venv.observation_space.shape) != 3:
         policy = "MlpPolicy"
     venv = VecMonitor(venv)
+    if not bootstrap_truncated:  # inside VecNormalize, which passes the infos on as they are
+        venv = DropTruncation(venv)
     if default_reward_norm(cfg.env_id):
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, clip_reward=1.0, gamma=cfg.gamma)
     model_path, stats_path = run_dir / "sb3_model.zip", run_dir / "vecnormalize.pkl"
@@ -123,13 +149,20 @@ def main() -> None:
     )
     ap.add_argument("--torch-threads", type=int, default=1, help="(default: 1)")
     ap.add_argument(
+        "--no-truncation-bootstrap",
+        action="store_true",
+        help="treat time-limit truncations as terminations, as helmrl and the authors' code do; the "
+        "run's label is no-bootstrap (default: SB3's bootstrap of truncated episodes)",
+    )
+    ap.add_argument(
         "--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides (default: none)"
     )
     args = ap.parse_args()
     torch.set_num_threads(args.torch_threads)
 
     overrides = dict(parse_override(kv) for kv in args.set)
-    print(run(args.agent, args.seed, args.out, args.preset, args.total_steps, args.chunk, overrides))
+    runs = (args.agent, args.seed, args.out, args.preset, args.total_steps, args.chunk, overrides)
+    print(run(*runs, bootstrap_truncated=not args.no_truncation_bootstrap))
 
 
 if __name__ == "__main__":

@@ -44,3 +44,25 @@ def test_each_peer_takes_its_agents_settings_and_resumes(peer, tmp_path, agent, 
     assert json.loads((run / "cell.json").read_text())["wall_s"] > 0
     peer.run(agent, 0, tmp_path, "keycorridor", 96, 32, settings)  # 32 steps more, from the save
     assert [int(r["step"]) for r in rows(run)] == [32, 64, 96]
+
+
+def test_without_the_truncation_bootstrap_sb3_sees_no_truncation(peer, tmp_path) -> None:
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+
+    def make():
+        return gym.make("CartPole-v1", max_episode_steps=3)
+
+    def truncated_infos(venv) -> list[bool]:
+        venv.reset()
+        for _ in range(3):  # the third step hits the time limit (CartPole does not fall in 3 steps)
+            _, _, dones, infos = venv.step([0])
+        assert dones.all()
+        return [info.get("TimeLimit.truncated", False) for info in infos]
+
+    assert truncated_infos(VecMonitor(DummyVecEnv([make]))) == [True]
+    assert truncated_infos(peer.DropTruncation(VecMonitor(DummyVecEnv([make])))) == [False]
+    settings = {"env_id": "CueRecall-v0", "n_envs": 2, "rollout_steps": 16, "n_minibatches": 2}
+    run = peer.run("sb3-ppo", 0, tmp_path, "keycorridor", 32, 32, settings, bootstrap_truncated=False)
+    assert run.name.endswith("-sb3-ppo-no-bootstrap-s0")
+    assert json.loads((run / "config.json").read_text())["label"] == "no-bootstrap"
