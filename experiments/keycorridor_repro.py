@@ -12,6 +12,7 @@ metrics.csv, cell.json) and only reads them. Groups:
 - keycorridor-peers: outside peers (experiments/sb3_peer.py);
 - keycorridor-lstm-segments: Impala-PPO at its authors' settings with their episode-segment
   minibatches (8 segments each; keycorridor-repro's Impala-PPO uses groups of whole env rollouts);
+- keycorridor-bootstrap: CNN-PPO at HELM's settings with SB3's bootstrap of time-limit truncations;
 - keycorridor-sb3-split: screening, SB3's network and weight decay in helmrl's CNN-PPO at HELM's
   settings, together and apart (why CNN-PPO at fair settings trails SB3's PPO);
 - keycorridor-screen: screening cells (n = 1 or 2 per variant, mostly 200k steps).
@@ -70,6 +71,7 @@ REPRO, FAIR = "keycorridor-repro", "keycorridor-fair"
 RANDOM, BETA100 = "keycorridor-random-init", "keycorridor-beta100"
 PEERS, SCREEN, KC_GRID = "keycorridor-peers", "keycorridor-screen", "keycorridor"
 SPLIT, SEGMENTS = "keycorridor-sb3-split", "keycorridor-lstm-segments"
+BOOT = "keycorridor-bootstrap"
 # group -> (what it is, seeds per agent when benchmarks/sweeps/<group>.toml is not there to say)
 GROUPS: dict[str, tuple[str, int]] = {
     REPRO: ("the paper's settings: each agent at its authors' tuning (--preset keycorridor)", 5),
@@ -78,6 +80,7 @@ GROUPS: dict[str, tuple[str, int]] = {
     BETA100: ("HELM at the paper's β = 100", 2),
     PEERS: ("outside peers (experiments/sb3_peer.py)", 5),
     SEGMENTS: ("Impala-PPO at its authors' settings with their episode-segment minibatches", 5),
+    BOOT: ("CNN-PPO at HELM's settings with SB3's bootstrap of time-limit truncations", 5),
     SPLIT: ("screening: SB3's network and weight decay in CNN-PPO at HELM's settings", 5),
     SCREEN: ("screening cells, n = 1 or 2 per variant (keycorridor-screen.toml and one 300k cell)", 1),
 }
@@ -318,7 +321,7 @@ def comparisons(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[
     ]
     seen = {b for _, _, b in claim}
     more = []
-    for group in (RANDOM, BETA100, PEERS, SEGMENTS, SPLIT, REPRO, FAIR):
+    for group in (RANDOM, BETA100, PEERS, SEGMENTS, BOOT, SPLIT, REPRO, FAIR):
         keys = {c.key for c in finished if c.group == group}
         if group == RANDOM:
             keys = keys or {"helm"}
@@ -347,9 +350,9 @@ PEER_OF = {"sb3-ppo": (FAIR, "cnn"), "sb3-lstm": (REPRO, "lstm")}
 def chases(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
     """(title, a, b) for the tests that chase a baseline's gap: each outside peer (and each variant
     of one) > the helmrl baseline at its PPO numbers, each peer > its variants, Impala-PPO with the
-    authors' episode-segment minibatches > with whole-rollout ones, and each keycorridor-sb3-split
-    variant > CNN-PPO at HELM's settings (the group's plain "cnn" cells would be keycorridor-fair's
-    own, so they are not compared)."""
+    authors' episode-segment minibatches > with whole-rollout ones, CNN-PPO with the truncation
+    bootstrap > without it, and each keycorridor-sb3-split variant > CNN-PPO at HELM's settings
+    (the group's plain "cnn" cells would be keycorridor-fair's own, so they are not compared)."""
     out = []
     peers = sorted(k for k in {c.key for c in finished if c.group == PEERS} if k.partition(":")[0] in PEER_OF)
     for key in peers:
@@ -362,6 +365,9 @@ def chases(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[str, 
     if any(c.group == SEGMENTS and c.key == "lstm" for c in finished):
         title = f"{side_name(SEGMENTS, 'lstm')} > Impala-PPO at its authors' settings"
         out.append((title, (SEGMENTS, "lstm"), (REPRO, "lstm")))
+    for key in sorted({c.key for c in finished if c.group == BOOT}):
+        without = (FAIR, "cnn") if key == "cnn" else (SPLIT, key)  # the same cells but the bootstrap
+        out.append((f"{side_name(BOOT, key)} > {side_name(*without)}", (BOOT, key), without))
     for key in sorted({c.key for c in finished if c.group == SPLIT} - {"cnn"}):
         out.append((f"{side_name(SPLIT, key)} > {side_name(FAIR, 'cnn')}", (SPLIT, key), (FAIR, "cnn")))
     return out
@@ -400,7 +406,8 @@ def tests_table(finished: list[Cell], comps: list) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------- verdicts
 SIDE = {FAIR: "{} at HELM's settings", RANDOM: "random-init {}", BETA100: "{} at β = 100",
         PEERS: "{} (outside peer)", SCREEN: "{} (screening)", SPLIT: "{} (screening)",
-        SEGMENTS: "{} with episode-segment minibatches"}  # fmt: skip
+        SEGMENTS: "{} with episode-segment minibatches",
+        BOOT: "{} with the truncation bootstrap"}  # fmt: skip
 
 
 def side_name(group: str, key: str) -> str:

@@ -181,6 +181,7 @@ def test_the_chases_compare_each_peer_and_split_variant_with_the_baseline_beside
         cell(cells, "keycorridor-peers", "sb3-lstm", seed, 0.05 + 0.01 * seed)  # below Impala-PPO
         cell(cells, "keycorridor-peers", "sb3-ppo", seed, 0.3 + 0.01 * seed, label="no-bootstrap")
         cell(cells, "keycorridor-lstm-segments", "lstm", seed, 0.8 + 0.01 * seed)
+        cell(cells, "keycorridor-bootstrap", "cnn", seed, 0.85 + 0.01 * seed)
     for seed in range(3):
         cell(cells, "keycorridor-sb3-split", "cnn", seed, 0.9, label="cnn-sb3")
         cell(cells, "keycorridor-sb3-split", "cnn", seed, 0.9)  # the fair group's own cells: ignored
@@ -204,6 +205,8 @@ def test_the_chases_compare_each_peer_and_split_variant_with_the_baseline_beside
         True,
     )
     assert "sb3-ppo (no-bootstrap) (outside peer) > CNN-PPO at HELM's settings" in by_title
+    boot = by_title["CNN-PPO with the truncation bootstrap > CNN-PPO at HELM's settings"]
+    assert (boot["group_b"], boot["agent_b"], boot["significant"]) == ("keycorridor-fair", "cnn", True)
     split = by_title["CNN-PPO (cnn-sb3) (screening) > CNN-PPO at HELM's settings"]
     assert (split["n_a"], split["n_b"]) == (3, 5)
     assert not any("keycorridor-sb3-split" == t["group_a"] and t["agent_a"] == "cnn" for t in result["tests"])

@@ -303,6 +303,7 @@ BAD_FIELDS = [
     ("max_grad_norm", 0.0),
     ("weight_decay", -1.0),
     ("norm_adv", "yes"),
+    ("bootstrap_truncated", "yes"),
     ("reward_norm", "maybe"),
     ("checkpoint_every", 0),
     ("log_window", 0),

@@ -81,6 +81,11 @@ class TrainConfig:
     max_grad_norm: float = _f(0.5, "gradient norm clip")
     weight_decay: float = _f(0.01, "AdamW weight decay (0.01: torch's default, as the authors' AdamW)")
     norm_adv: bool = _f(True, "normalise advantages per minibatch")
+    bootstrap_truncated: bool = _f(
+        False,
+        "add γ·V(final obs) to the reward where an episode hits its time limit (SB3); "
+        "off: a truncation ends the return like a termination (the authors' code, CleanRL)",
+    )
     reward_norm: Literal["auto", "on", "off"] = _f(
         "auto", "auto (on for MiniGrid/Procgen, off for RandomMaze) | on | off"
     )

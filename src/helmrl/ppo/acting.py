@@ -35,6 +35,7 @@ class Step:
     reward: np.ndarray  # (N,) raw env reward
     done: np.ndarray  # (N,) terminated | truncated (the next obs is the next episode's first)
     info: dict  # the vector env's infos ("final_obs" holds terminal observations)
+    truncated: np.ndarray | None = None  # (N,) bool: the episode hit a time limit, not a terminal state
 
 
 class ActingLoop:
@@ -90,9 +91,28 @@ class ActingLoop:
             action = logits.argmax(-1) if greedy else dist.sample()
             logprob = dist.log_prob(action)
         next_obs, reward, term, trunc, info = self.envs.step(action.cpu().numpy())
-        done = term | trunc  # truncation counts as an end (no bootstrap), as in CleanRL
+        done = term | trunc  # an end either way; the trainer may bootstrap truncations (SB3)
         self._arrive(next_obs, done)
-        return Step(obs, start, action, logprob, value, reward, done, info)
+        truncated = np.asarray(trunc) & ~np.asarray(term)
+        return Step(obs, start, action, logprob, value, reward, done, info, truncated)
+
+    @torch.no_grad()
+    def final_value(self, step: Step, envs: np.ndarray) -> Tensor:
+        """V(final observation) of the episodes that ``step`` ended in ``envs``, under the agent's
+        state after that step (before the next step zeroes it): SB3's bootstrap of truncated
+        episodes. Needs the vector env's ``info["final_obs"]`` (same-step autoreset) and, for agents
+        that read the frozen history, ``FrozenHistoryObservation(..., final_history=True)``."""
+        assert self.agent is not None
+        finals = [step.info["final_obs"][int(i)] for i in envs]
+        keys = finals[0].keys() if isinstance(finals[0], dict) else None
+        if keys is None:
+            obs = {OBSERVATION: torch.as_tensor(np.stack(finals)).to(self.device)}
+        else:
+            obs = {k: torch.as_tensor(np.stack([f[k] for f in finals])).to(self.device) for k in keys}
+        idx = torch.as_tensor(envs, device=self.device)
+        state = {k: v[idx] for k, v in self.agent_state.items()}
+        start = torch.zeros(len(envs), dtype=torch.bool, device=self.device)
+        return self.agent(obs, state, start)[1]
 
     @torch.no_grad()
     def next_value(self) -> Tensor:

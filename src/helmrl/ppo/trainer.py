@@ -140,7 +140,7 @@ class Trainer:
         history_dim = 0
         if agent_cls.uses_history:
             stage = build_frozen_history(cfg.history(), obs_shape, device, lm_model)
-            envs = FrozenHistoryObservation(envs, stage, device, final_history=False)
+            envs = FrozenHistoryObservation(envs, stage, device, final_history=cfg.bootstrap_truncated)
             history_dim = stage.out_dim
         agent = agent_cls.from_config(cfg.net(), obs_shape, n_actions, history_dim)
         return cls(envs, agent, cfg, run_dir, progress=progress, log=log)
@@ -257,6 +257,9 @@ class Trainer:
             raw = self.reward_scaler.original_reward if self.reward_scaler else s.reward
             self._track_episodes(raw, s.done)
             rewards[t] = s.reward  # scaled where ScaleReward wraps the envs
+            if self.cfg.bootstrap_truncated and s.truncated is not None and s.truncated.any():
+                ended = np.flatnonzero(s.truncated)  # as SB3: r += γ·V(final obs), in the scaled units
+                rewards[t, ended] += self.cfg.gamma * loop.final_value(s, ended).float().cpu().numpy()
         self.global_step += T * N
         return Rollout(
             obs, starts, actions, logprobs, values, torch.as_tensor(rewards).to(dev), initial_state
@@ -359,6 +362,13 @@ def _check_envs(envs: VectorEnv, agent: Agent, cfg: TrainConfig) -> None:
         raise ValueError(
             f"{agent.name or type(agent).__name__} reads {missing} that the envs do not give{hint}"
         )
+    if cfg.bootstrap_truncated and "history" in agent.obs_keys:
+        wrapper = find_wrapper(envs, _history_wrapper())
+        if wrapper is not None and not wrapper.final_history:
+            raise ValueError(
+                "bootstrap_truncated needs the final observations' history: wrap the envs in "
+                "FrozenHistoryObservation(..., final_history=True)"
+            )
 
 
 def _resume_seed(seed: int, update: int) -> int:
