@@ -1,7 +1,7 @@
 """Stable-Baselines3's PPO with HELM's frozen memory: the history is part of the observation.
 
-    pip install -e '.[sb3]'
-    python examples/sb3_helm.py --env MiniGrid-KeyCorridorS3R1-v0 --total-steps 300000
+pip install -e '.[sb3]'
+python examples/sb3_helm.py --env MiniGrid-KeyCorridorS3R1-v0 --total-steps 300000
 """
 
 import argparse
