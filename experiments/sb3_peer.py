@@ -32,25 +32,24 @@ from helmrl.devices import describe_device
 from helmrl.envs import default_reward_norm, make_env
 
 
-class DropTruncation:
-    """Makes SB3 treat a time-limit truncation as a termination, as helmrl and the authors' code do
-    (gym 0.19 had only ``done``): SB3's PPO and RecurrentPPO add γ·V(final observation) to the
-    last reward where an info says ``TimeLimit.truncated``; this wrapper removes that key."""
+def drop_truncation(venv):
+    """``venv`` wrapped so that SB3 treats a time-limit truncation as a termination, as helmrl and
+    the authors' code do (gym 0.19 had only ``done``): SB3's PPO and RecurrentPPO add
+    γ·V(final observation) to the last reward where an info says ``TimeLimit.truncated``; the
+    wrapper removes that key."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper
 
-    def __new__(cls, venv):
-        from stable_baselines3.common.vec_env import VecEnvWrapper
+    class DropTruncation(VecEnvWrapper):
+        def reset(self):
+            return self.venv.reset()
 
-        class _Drop(VecEnvWrapper):
-            def reset(self):
-                return self.venv.reset()
+        def step_wait(self):
+            obs, rewards, dones, infos = self.venv.step_wait()
+            for info in infos:
+                info.pop("TimeLimit.truncated", None)
+            return obs, rewards, dones, infos
 
-            def step_wait(self):
-                obs, rewards, dones, infos = self.venv.step_wait()
-                for info in infos:
-                    info.pop("TimeLimit.truncated", None)
-                return obs, rewards, dones, infos
-
-        return _Drop(venv)
+    return DropTruncation(venv)
 
 
 def run(
@@ -97,7 +96,7 @@ def run(
         policy = "MlpPolicy"
     venv = VecMonitor(venv)
     if not bootstrap_truncated:  # inside VecNormalize, which passes the infos on as they are
-        venv = DropTruncation(venv)
+        venv = drop_truncation(venv)
     if default_reward_norm(cfg.env_id):
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, clip_reward=1.0, gamma=cfg.gamma)
     model_path, stats_path = run_dir / "sb3_model.zip", run_dir / "vecnormalize.pkl"

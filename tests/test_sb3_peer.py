@@ -61,7 +61,7 @@ def test_without_the_truncation_bootstrap_sb3_sees_no_truncation(peer, tmp_path)
         return [info.get("TimeLimit.truncated", False) for info in infos]
 
     assert truncated_infos(VecMonitor(DummyVecEnv([make]))) == [True]
-    assert truncated_infos(peer.DropTruncation(VecMonitor(DummyVecEnv([make])))) == [False]
+    assert truncated_infos(peer.drop_truncation(VecMonitor(DummyVecEnv([make])))) == [False]
     settings = {"env_id": "CueRecall-v0", "n_envs": 2, "rollout_steps": 16, "n_minibatches": 2}
     run = peer.run("sb3-ppo", 0, tmp_path, "keycorridor", 32, 32, settings, bootstrap_truncated=False)
     assert run.name.endswith("-sb3-ppo-no-bootstrap-s0")

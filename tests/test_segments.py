@@ -26,7 +26,7 @@ def test_segments_cover_every_step_once_and_cut_at_episode_starts() -> None:
     starts[3, 2] = True  # env 1: one segment; env 2: [0, 3), [3, 6)
     assert episode_segments(starts) == [(0, 0, 2), (0, 2, 5), (0, 5, 6), (1, 0, 6), (2, 0, 3), (2, 3, 6)]
     torch.manual_seed(0)
-    groups = list(segment_minibatches(starts, 4))
+    groups = list(segment_minibatches(episode_segments(starts), 4))
     assert [len(g) for g in groups] == [4, 2]
     assert sorted(s for g in groups for s in g) == sorted(episode_segments(starts))
 
@@ -90,8 +90,8 @@ def test_the_trainer_updates_on_segments(agent, tmp_path, capsys) -> None:
     tr = Trainer.from_config(cfg, tmp_path, progress=False)
     masked, real = [], tr._minibatches
 
-    def spy(rollout):
-        for mb in real(rollout):
+    def spy(rollout, segments=None):
+        for mb in real(rollout, segments):
             masked.append(mb.mask is not None)
             yield mb
 

@@ -78,11 +78,10 @@ def episode_segments(starts: torch.Tensor) -> list[tuple[int, int, int]]:
     return segments
 
 
-def segment_minibatches(starts: torch.Tensor, per_minibatch: int):
-    """Random groups of ``per_minibatch`` episode segments (the last group may be smaller): as the
-    authors' recurrent buffer, so early on, when episodes outlast the rollout, there are few large
-    minibatches, and later, with short episodes, many. Uses torch's CPU RNG."""
-    segments = episode_segments(starts)
+def segment_minibatches(segments: list[tuple[int, int, int]], per_minibatch: int):
+    """Random groups of ``per_minibatch`` of ``segments`` (``episode_segments``; the last group may
+    be smaller): as the authors' recurrent buffer, so early on, when episodes outlast the rollout,
+    there are few large minibatches, and later, with short episodes, many. Uses torch's CPU RNG."""
     order = torch.randperm(len(segments))
     for chunk in order.split(per_minibatch):
         yield [segments[i] for i in chunk.tolist()]
@@ -101,14 +100,8 @@ def select_segments(rollout: Rollout, segments: list[tuple[int, int, int]]) -> R
     mask = steps < length[None, :]
     t_idx = t0[None, :] + torch.minimum(steps, length[None, :] - 1)
     e_idx = env[None, :].expand_as(t_idx)
-
-    def pick(x: torch.Tensor) -> torch.Tensor:
-        return x[t_idx, e_idx]
-
-    out = {name: None if (x := getattr(rollout, name)) is None else pick(x) for name in TENSOR_FIELDS}
-    obs = {k: pick(v) for k, v in rollout.obs.items()}
     state = {k: v[env] for k, v in rollout.initial_state.items()}
-    return Rollout(obs, **out, initial_state=state, mask=mask)
+    return _gather(rollout, lambda x: x[t_idx, e_idx], state, mask)
 
 
 TENSOR_FIELDS = (
@@ -134,7 +127,12 @@ def select(rollout: Rollout, t_idx: slice | torch.Tensor, e_idx: torch.Tensor) -
     def pick(x: torch.Tensor) -> torch.Tensor:
         return x[:, e_idx] if whole else x[t_idx, e_idx][None]
 
+    state = {k: v[e_idx] for k, v in rollout.initial_state.items()} if whole else {}
+    return _gather(rollout, pick, state)
+
+
+def _gather(rollout: Rollout, pick, state: State, mask: torch.Tensor | None = None) -> Rollout:
+    """The minibatch ``pick`` takes from every (T, N, ...) tensor of ``rollout``."""
     out = {name: None if (x := getattr(rollout, name)) is None else pick(x) for name in TENSOR_FIELDS}
     obs = {k: pick(v) for k, v in rollout.obs.items()}
-    state = {k: v[e_idx] for k, v in rollout.initial_state.items()} if whole else {}
-    return Rollout(obs, **out, initial_state=state)
+    return Rollout(obs, **out, initial_state=state, mask=mask)

@@ -44,7 +44,15 @@ from .metrics import (
     tensorboard,
     truncate_metrics,
 )
-from .rollout import Rollout, compute_gae, minibatch_indices, segment_minibatches, select, select_segments
+from .rollout import (
+    Rollout,
+    compute_gae,
+    episode_segments,
+    minibatch_indices,
+    segment_minibatches,
+    select,
+    select_segments,
+)
 
 
 @dataclass
@@ -281,8 +289,10 @@ class Trainer:
             cfg.gae_lambda,
         )
         totals = []
+        segmented = self.agent.recurrent and cfg.segments_per_minibatch > 0
+        segments = episode_segments(rollout.starts) if segmented else None  # once per update
         for _ in range(cfg.epochs):
-            for mb in self._minibatches(rollout):
+            for mb in self._minibatches(rollout, segments):
                 loss, stats, terms = ppo_loss(
                     self.agent,
                     mb,
@@ -303,12 +313,12 @@ class Trainer:
         means = torch.stack(totals).mean(0).tolist()  # one device sync per update
         return dict(zip(STAT_NAMES, means, strict=True))
 
-    def _minibatches(self, rollout: Rollout):
-        """One epoch's minibatches: episode segments where configured, else whole env rollouts
-        (recurrent agents) or random single samples."""
-        if self.agent.recurrent and self.cfg.segments_per_minibatch > 0:
-            for segments in segment_minibatches(rollout.starts, self.cfg.segments_per_minibatch):
-                yield select_segments(rollout, segments)
+    def _minibatches(self, rollout: Rollout, segments: list[tuple[int, int, int]] | None = None):
+        """One epoch's minibatches: groups of ``segments`` (the rollout's episode segments) where
+        given, else whole env rollouts (recurrent agents) or random single samples."""
+        if segments is not None:
+            for group in segment_minibatches(segments, self.cfg.segments_per_minibatch):
+                yield select_segments(rollout, group)
             return
         T, N = rollout.actions.shape
         for t_idx, e_idx in minibatch_indices(T, N, self.n_minibatches, self.agent.recurrent):
