@@ -51,7 +51,7 @@ def test_crop_matches_the_maze_and_pads_with_wall():
         for dx in range(-r, r + 1):
             y, x = y0 + dy, x0 + dx
             pixel = tuple(obs[dy + r, dx + r])
-            if (dy, dx) == (0, 0):
+            if (dy, dx) == (0, 0) and (y, x) != tuple(env.goal):
                 assert pixel == COLORS["agent"]
             elif not (0 <= y < env.grid.shape[0] and 0 <= x < env.grid.shape[1]):
                 assert pixel == COLORS["wall"]
@@ -59,6 +59,72 @@ def test_crop_matches_the_maze_and_pads_with_wall():
                 assert pixel == COLORS["goal"]
             else:
                 assert pixel == COLORS["wall" if env.grid[y, x] == WALL else "free"]
+
+
+def test_palette_is_mazelabs_deepmind_colours():
+    # What FrozenHopfield sees is the channel mean of these: 224 free, 160 wall, ~153 agent, ~186 goal.
+    assert COLORS == {
+        "free": (224, 224, 224),
+        "wall": (160, 160, 160),
+        "agent": (51, 153, 255),
+        "goal": (51, 255, 51),
+    }
+    env = RandomMazeEnv()
+    obs, _ = env.reset(seed=0)
+    colours = {tuple(p) for p in obs.reshape(-1, 3)}
+    assert colours <= set(COLORS.values()) and COLORS["wall"] in colours
+
+
+def test_start_is_any_free_cell_goal_included_and_goal_is_drawn_over_the_agent():
+    env = RandomMazeEnv(min_side=5, max_side=5)  # few free cells: the goal is drawn often
+    on_goal = 0
+    for seed in range(400):
+        obs, _ = env.reset(seed=seed)
+        assert env.grid[tuple(env.agent)] == FREE
+        if (env.agent == env.goal).all():
+            on_goal += 1
+            r = env.radius
+            assert tuple(obs[r, r]) == COLORS["goal"]  # mazelab draws the goal after the agent
+            # Standing on the goal pays nothing; stepping off and back on pays +1.
+            for away, back in ((0, 1), (2, 3)):  # north then south, or west then east
+                target = env.goal + np.array([(-1, 0), (0, -1)][away // 2])
+                if env.grid[tuple(target)] == FREE:
+                    _, r1, term1, _, _ = env.step(away)
+                    _, r2, term2, _, _ = env.step(back)
+                    assert (r1, term1) == (pytest.approx(-0.01), False) and (r2, term2) == (1.0, True)
+                    break
+    free_cells = len(np.argwhere(env.grid == FREE))
+    assert on_goal > 400 / free_cells / 3  # about 1 in free_cells resets, not never
+
+
+def test_goal_is_checked_before_the_moves_validity():
+    # The goal is always free in RandomMaze-v0, so the order shows only where a goal is put on a
+    # wall: bumping into it ends the episode with +1, and the agent does not move.
+    env = RandomMazeEnv()
+    env.reset(seed=7)
+    y, x = env.agent
+    wall_neighbours = [
+        a for a, (dy, dx) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))) if env.grid[y + dy, x + dx] == WALL
+    ]
+    assert wall_neighbours
+    a = wall_neighbours[0]
+    env.goal = env.agent + np.array([(-1, 0), (1, 0), (0, -1), (0, 1)][a])
+    _, reward, term, trunc, _ = env.step(a)
+    assert (reward, term, trunc) == (1.0, True, False) and (env.agent == (y, x)).all()
+
+
+def test_actions_are_north_south_west_east():
+    env = RandomMazeEnv()
+    for seed in range(50):
+        env.reset(seed=seed)
+        for a, delta in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
+            before = env.agent.copy()
+            target = before + np.array(delta)
+            if env.grid[tuple(target)] == FREE and not (target == env.goal).all():
+                env.step(a)
+                assert (env.agent == target).all()
+                return
+    raise AssertionError("no free move found")
 
 
 def test_wall_bump_costs_one_and_agent_stays_other_steps_cost_a_hundredth():

@@ -1,14 +1,30 @@
-"""RandomMaze-v0: the paper's procedurally generated maze (re-implemented; the authors' version
-depends on a git-only package).
+"""RandomMaze-v0: the paper's procedurally generated maze, rule for rule as the authors' env
+(``envs/random_maze.py`` in ml-jku/helm, on mazelab's ``random_maze`` and ``DeepMindColor``),
+re-implemented because mazelab is a git-only package on the old gym API.
 
-Each reset draws a side length uniformly from 5..25 and builds a maze with the classic
-random-maze algorithm (complexity 0.75, density 0.75): walls grow from even coordinates, free
-cells lie on odd ones, so the grid is odd-sized ((side // 2) * 2 + 1) and its free space is
-connected. The goal is the bottom-right inner cell; the agent starts on a random free cell.
+The rules, each pinned by ``tests/test_envs.py``:
 
-Observation: a 9×9×3 RGB crop centred on the agent (view radius 4; outside the maze is wall).
-Actions: 0 up, 1 down, 2 left, 3 right. Reward: +1 at the goal (terminates), −1 for bumping a
-wall (the agent stays; no step penalty then), −0.01 otherwise. 100 steps at most (truncation).
+- **Size.** Each reset draws a side s uniformly from 5..25 and builds a maze with the classic
+  random-maze algorithm (complexity 0.75, density 0.75): walls grow from even coordinates, so
+  the grid is odd-sized, ``(s // 2) * 2 + 1``, every odd/odd cell is free and the free space is
+  connected.
+- **Goal.** The inner bottom-right cell ``(h − 2, w − 2)`` of that odd grid, on every reset. The
+  authors' ``reset`` places it from the wall-padded maze's size (side + 2·view − 2 − view), which
+  lands on the odd/odd cell for every side. (Their ``_sample_env`` also computes a ``goal_idx``
+  from the drawn side s, which would be a wall pillar for even s; nothing reads it.)
+- **Start.** Uniform over every free cell, the goal's included (about 1% of resets). An agent
+  that starts on the goal is not rewarded until it steps off and back on; the goal's colour is
+  drawn over the agent's there, as mazelab draws its objects in the order free, wall, agent, goal.
+- **Step.** Actions 0 north, 1 south, 2 west, 3 east (mazelab's ``VonNeumannMotion``). The goal
+  is checked on the target cell before the move's validity: +1 and termination there; −1 for a
+  wall bump (the agent stays); −0.01 otherwise. Since the goal is always free, the order
+  changes no outcome. Truncation after 100 steps (the authors' ``max_episode_steps``).
+- **Observation.** A 9×9×3 crop centred on the agent (view radius 4) of the maze padded with
+  wall, in mazelab's DeepMind palette: free (224, 224, 224), wall (160, 160, 160), agent
+  (51, 153, 255), goal (51, 255, 51).
+- **Random numbers.** Each env draws from its own generator (gymnasium's ``np_random``, seeded
+  by ``reset(seed=...)``), where the authors' envs share numpy's global one: the same
+  distributions, not the same draws.
 """
 
 from __future__ import annotations
@@ -19,13 +35,14 @@ import numpy as np
 from .families import EnvFamily, register_family
 
 FREE, WALL = 0, 1
+#: mazelab's DeepMindColor
 COLORS = {
-    "free": (0, 0, 0),
-    "wall": (255, 255, 255),
-    "goal": (0, 255, 0),
-    "agent": (255, 0, 0),
+    "free": (224, 224, 224),
+    "wall": (160, 160, 160),
+    "agent": (51, 153, 255),
+    "goal": (51, 255, 51),
 }
-MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])  # up, down, left, right as (row, col)
+MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])  # north, south, west, east as (row, col)
 
 
 def random_maze(
@@ -89,8 +106,7 @@ class RandomMazeEnv(gym.Env):
         self.grid = random_maze(self.side, self.np_random)
         h, w = self.grid.shape
         self.goal = np.array([h - 2, w - 2])
-        free = np.argwhere(self.grid == FREE)
-        free = free[(free != self.goal).any(axis=1)]
+        free = np.argwhere(self.grid == FREE)  # the goal's cell included, as the authors'
         self.agent = free[int(self.np_random.integers(len(free)))].copy()
         self.steps = 0
         return self._obs(), {"side": self.side}
@@ -98,37 +114,32 @@ class RandomMazeEnv(gym.Env):
     def step(self, action: int):
         target = self.agent + MOVES[int(action)]
         self.steps += 1
-        if self.grid[target[0], target[1]] == WALL:
-            reward, terminated = -1.0, False
-        else:
+        valid = self.grid[target[0], target[1]] == FREE
+        if valid:
             self.agent = target
-            terminated = bool((self.agent == self.goal).all())
-            reward = 1.0 if terminated else -0.01
+        terminated = bool((target == self.goal).all())  # the goal before validity, as the authors'
+        reward = 1.0 if terminated else -0.01 if valid else -1.0
         truncated = not terminated and self.steps >= self.max_steps
         return self._obs(), reward, terminated, truncated, {"side": self.side}
 
-    def _rgb(self, grid: np.ndarray) -> np.ndarray:
+    def _draw(self, grid: np.ndarray, offset: int = 0) -> np.ndarray:
+        """mazelab's ``to_rgb``: free, wall, agent, then goal, each over the ones before."""
         img = np.empty((*grid.shape, 3), dtype=np.uint8)
         img[grid == FREE] = COLORS["free"]
         img[grid == WALL] = COLORS["wall"]
+        img[tuple(self.agent + offset)] = COLORS["agent"]
+        img[tuple(self.goal + offset)] = COLORS["goal"]
         return img
 
     def _obs(self) -> np.ndarray:
         r = self.radius
-        padded = np.pad(self.grid, r, constant_values=WALL)
-        gy, gx = self.goal + r
-        img = self._rgb(padded)
-        img[gy, gx] = COLORS["goal"]
+        img = self._draw(np.pad(self.grid, r, constant_values=WALL), offset=r)
         y, x = self.agent + r
-        crop = img[y - r : y + r + 1, x - r : x + r + 1].copy()
-        crop[r, r] = COLORS["agent"]
-        return crop
+        return img[y - r : y + r + 1, x - r : x + r + 1].copy()
 
     def render(self) -> np.ndarray:
         """The whole maze, 8 px per cell, for videos."""
-        img = self._rgb(self.grid)
-        img[tuple(self.goal)] = COLORS["goal"]
-        img[tuple(self.agent)] = COLORS["agent"]
+        img = self._draw(self.grid)
         return np.kron(img, np.ones((8, 8, 1), dtype=np.uint8))
 
 
@@ -138,7 +149,7 @@ RANDOM_MAZE = register_family(
     EnvFamily(
         name="randommaze",
         prefixes=("RandomMaze",),
-        description="the paper's RandomMaze: side 5..25, goal bottom-right, 9x9x3 crop",
+        description="the paper's RandomMaze (the authors' rules): side 5..25, goal bottom-right, 9x9x3 crop",
         reward_norm=False,
     )
 )
