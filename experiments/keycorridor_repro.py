@@ -20,12 +20,15 @@ metrics.csv, cell.json) and only reads them. Groups:
 Writes into benchmarks/results/ (every table is rewritten on each run, with its header even when
 no cell has finished, so no stale table is left):
 - keycorridor-repro.csv: one row per finished 300k cell, learning.csv's columns plus `group`;
-- keycorridor-repro-iqm.csv: per group and agent, the IQM with a 95% stratified-bootstrap CI (rliable)
-  of the return at 100k, 200k and 300k over the finished cells, beside the paper's mean (n = 1: no CI);
+- keycorridor-repro-iqm.csv: per group and agent, the return at 100k, 200k and 300k over the finished
+  cells, beside the paper's mean: the IQM with a 95% stratified-bootstrap CI (rliable) from 4 runs
+  on; with 2 or 3 runs the IQM is the plain mean and the bootstrap's bounds the lowest and highest
+  run, so those rows give the mean with no CI (the range in the `ci` column); one run: no CI;
 - keycorridor-repro-tests.csv: one-sided Mann-Whitney rank-sum tests (HELM > each baseline, SmolLM2
   HELM > random-init HELM, β = 1000 > β = 100, and the chases of a baseline's gap: each outside
   peer and each keycorridor-sb3-split variant > the helmrl baseline it stands beside) at each of
-  those steps;
+  those steps: the exact permutation p (ties included), Holm's adjustment of it within the test's
+  family (the tests of one claim, at the same step) and the normal approximation;
 - <group>-curves.png and <group>-curves.csv: per group, the curves of its finished cells with the
   paper's points (`helmrl plot --reference`'s drawing); a group without finished cells has none;
 - keycorridor-helm-screen.csv: HELM's screening cells at the paper's points;
@@ -33,7 +36,9 @@ no cell has finished, so no stale table is left):
   and 300k, the final return, the commits and device each ran on, the paper's means), for the docs;
 - keycorridor-ablation.csv: the CNN-PPO screening variants at 200k against the keycorridor grid's CNN-PPO
   (every agent at HELM's settings; value loss 0.25·MSE, weight decay 0, output gains 0.01 / 1).
-It prints the tables and one verdict line per part of the paper's claim (docs/results.md quotes them).
+It prints the tables, the families of the tests and one verdict line per comparison (docs/results.md
+quotes them). "confirmed" needs n >= 5 runs on both sides and p < 0.05 exact, Holm-adjusted
+within the family; with fewer runs on a side the line reads as a screen.
 A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S.
 """
 
@@ -50,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from helmrl.analysis.curves import plot_runs, read_reference
-from helmrl.analysis.statistics import iqm_with_ci
+from helmrl.analysis.statistics import holm, iqm, iqm_with_ci, rank_sum_one_sided
 from helmrl.config import TrainConfig
 from helmrl.ppo.metrics import read_metrics
 from helmrl.sweep import summary_row
@@ -65,6 +70,8 @@ ENV = "MiniGrid-KeyCorridorS3R1-v0"
 CHECKPOINTS = (100_000, 200_000, 300_000)
 FINAL = 300_000
 ALPHA = 0.05
+CONFIRM_N = 5  # runs needed on each side before a verdict may read "confirmed"; fewer: a screen
+SMALL_N = 3  # up to this many runs the IQM is the plain mean and its bootstrap CI the min-max
 BOOT_REPS = 2000  # bootstrap resamples per CI
 
 REPRO, FAIR = "keycorridor-repro", "keycorridor-fair"
@@ -87,14 +94,16 @@ GROUPS: dict[str, tuple[str, int]] = {
 NAMES = {"helm": "HELM", "lstm": "Impala-PPO", "cnn": "CNN-PPO"}
 REFERENCE = (REPRO, "helm")  # the HELM every comparison starts from: SmolLM2, the preset's β = 1000
 CELL_COLUMNS = ["group", *COLUMNS]
-IQM_COLUMNS = "group agent step runs seeds iqm ci_low ci_high ci returns paper_mean".split()
+IQM_COLUMNS = "group agent step runs seeds measure iqm ci_low ci_high ci returns paper_mean".split()
 TEST_COLUMNS = (
-    "comparison group_a agent_a group_b agent_b step n_a n_b iqm_a iqm_b u p_exact p_normal significant"
+    "comparison family family_size group_a agent_a group_b agent_b step n_a n_b iqm_a iqm_b u "
+    "p_exact p_holm p_normal significant significant_holm"
 ).split()
 CURVE_COLUMNS = ["env_id", "agent", "step", "mean", "ci_low", "ci_high"]
 SCREEN_COLUMNS = ["variant", "seed", "step", "return_", "paper_mean"]
 ABLATION_COLUMNS = (
-    "variant runs returns_at_200k iqm ci_low ci_high ci mean_minus_grid_cnn diff_ci_low diff_ci_high diff_ci"
+    "variant runs returns_at_200k measure iqm ci_low ci_high ci mean_minus_grid_cnn diff_ci_low diff_ci_high "
+    "diff_ci"
 ).split()
 NO_CI = "n=1, no CI"
 GRID_CNN = "keycorridor grid cnn (value loss 0.25·MSE, weight decay 0, gains 0.01 / 1)"
@@ -157,20 +166,34 @@ def expected_seeds(sweeps: Path, group: str, key: str) -> int:
 
 
 # ---------------------------------------------------------------------------------- statistics
-def iqm(values: np.ndarray) -> float:
-    """The interquartile mean (rliable's: the mean of the middle 50%, scipy's trim_mean)."""
-    from scipy.stats import trim_mean
-
-    return float(trim_mean(np.asarray(values, dtype=float), 0.25))
-
-
 def iqm_ci(values: np.ndarray) -> tuple[float, float | None, float | None]:
     """IQM and its 95% stratified-bootstrap CI over seeds (rliable; one task, so the seeds are the
-    one stratum); no CI for a single run."""
+    one stratum), from 4 runs on. With 2 or 3 runs the IQM trims nothing (it is the plain mean)
+    and the bootstrap's 2.5% and 97.5% points are the lowest and highest run, so this gives the
+    mean and no CI (:func:`spread` names the range); one run: its value, no CI."""
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values[0]), None, None
+    if len(values) <= SMALL_N:
+        return float(values.mean()), None, None
     return _iqm_ci(tuple(values.tolist()), BOOT_REPS)
+
+
+def measure(n: int) -> str:
+    """What iqm_ci's point and interval are for n runs."""
+    if n == 1:
+        return "one run"
+    return "mean, min-max" if n <= SMALL_N else "IQM, 95% CI"
+
+
+def spread(values: np.ndarray) -> str:
+    """The figure of n runs with its honest label: 'IQM 0.948 [0.913, 0.950]' from 4 runs on,
+    'mean 0.366 (min 0.112, max 0.621), n = 2' for 2 or 3, '0.171 (n = 1, no CI)' for one."""
+    values = np.asarray(values, dtype=float)
+    point, lo, hi = iqm_ci(values)
+    if len(values) == 1:
+        return f"{point:.3f} (n = 1, no CI)"
+    if lo is None:
+        return f"mean {point:.3f} (min {values.min():.3f}, max {values.max():.3f}), n = {len(values)}"
+    return f"IQM {point:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 @functools.cache
@@ -192,20 +215,22 @@ def _iqm_ci(values: tuple[float, ...], reps: int) -> tuple[float, float, float]:
         np.random.set_state(state)
 
 
-def ci_text(lo: float | None, hi: float | None) -> str:
-    return NO_CI if lo is None else f"[{lo:.3f}, {hi:.3f}]"
+def ci_text(lo: float | None, hi: float | None, values: np.ndarray | None = None) -> str:
+    """The CI as a table writes it; without one, why not (and, for 2 or 3 runs, their range)."""
+    if lo is not None:
+        return f"[{lo:.3f}, {hi:.3f}]"
+    if values is None or len(values) < 2:
+        return NO_CI
+    return f"n={len(values)}, no CI; min {np.min(values):.3f}, max {np.max(values):.3f}"
 
 
 def one_sided(a: np.ndarray, b: np.ndarray) -> dict[str, float] | None:
-    """Mann-Whitney rank-sum test of a > b: the exact permutation p (ties counted) and the normal
-    approximation the paper used (Wilcoxon rank-sum). None when a side has fewer than 2 runs."""
-    from scipy.stats import PermutationMethod, mannwhitneyu, ranksums
-
+    """Mann-Whitney rank-sum test of a > b (helmrl.analysis.statistics.rank_sum_one_sided): the
+    exact permutation p, ties included, and the normal approximation the paper used (Wilcoxon
+    rank-sum). None when a side has fewer than 2 runs."""
     if len(a) < 2 or len(b) < 2:
         return None
-    exact = mannwhitneyu(a, b, alternative="greater", method=PermutationMethod(n_resamples=np.inf))
-    normal = ranksums(a, b, alternative="greater")
-    return {"u": float(exact.statistic), "p_exact": float(exact.pvalue), "p_normal": float(normal.pvalue)}
+    return rank_sum_one_sided(a, b)
 
 
 def diff_ci(a: np.ndarray, b: np.ndarray, reps: int = 5000) -> tuple[float, float | None, float | None]:
@@ -291,10 +316,11 @@ def iqm_table(finished: list[Cell], paper: dict[tuple[str, int], float]) -> list
                     step=step,
                     runs=len(vals),
                     seeds=" ".join(map(str, seeds)),
+                    measure=measure(len(vals)),
                     iqm=round(point, 3),
                     ci_low=_r(lo),
                     ci_high=_r(hi),
-                    ci=ci_text(lo, hi),
+                    ci=ci_text(lo, hi, vals),
                     returns=" ".join(f"{v:.3f}" for v in vals),
                     paper_mean=paper.get((key.partition(":")[0], step), ""),
                 )
@@ -373,14 +399,44 @@ def chases(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[str, 
     return out
 
 
+# the families of Holm's adjustment: the tests that belong to one claim, adjusted together at each step
+CLAIM = "the paper's claim: HELM > Impala-PPO and > CNN-PPO, at both settings"
+FAMILIES = {
+    CLAIM: "HELM beats both baselines, at the paper's settings and at fair settings",
+    "the pretrained LM": "SmolLM2 HELM > random-init HELM, a claim of its own",
+    "β": "HELM at β = 1000 > at β = 100, a claim of its own",
+    "HELM > the outside peers": "HELM against each Stable-Baselines3 peer",
+    "HELM > the baselines' variants": "HELM against each changed Impala-PPO or CNN-PPO",
+    "Impala-PPO's gap": "what closes Impala-PPO's gap to the paper: each change > Impala-PPO",
+    "CNN-PPO's gap": "what closes CNN-PPO's gap to SB3's PPO: each peer or change > the one beside it",
+}
+
+
+def family(comp: tuple) -> str:
+    """The family (a key of FAMILIES) one comparison belongs to."""
+    title, a, (gb, kb) = comp
+    if title.startswith(("HELM > Impala-PPO, ", "HELM > CNN-PPO, ")) and gb in (REPRO, FAIR):
+        return CLAIM
+    if a == REFERENCE:
+        if gb == RANDOM:
+            return "the pretrained LM"
+        if gb == BETA100:
+            return "β"
+        return "HELM > the outside peers" if gb == PEERS else "HELM > the baselines' variants"
+    return "Impala-PPO's gap" if kb.partition(":")[0] == "lstm" else "CNN-PPO's gap"
+
+
 def compare(finished: list[Cell], comp: tuple, step: int) -> dict[str, Any]:
-    """One comparison a > b at one step: the runs on each side and the one-sided test."""
+    """One comparison a > b at one step: the runs on each side and the one-sided test (Holm's
+    adjustment needs its family: all_tests adds it)."""
     title, (ga, ka), (gb, kb) = comp
     a, _ = returns_of(finished, ga, ka, step)
     b, _ = returns_of(finished, gb, kb, step)
     t = one_sided(a, b)
     return dict(
         comparison=title,
+        family=family(comp),
+        family_size="",
         group_a=ga,
         agent_a=ka,
         group_b=gb,
@@ -392,14 +448,34 @@ def compare(finished: list[Cell], comp: tuple, step: int) -> dict[str, Any]:
         iqm_b=round(iqm(b), 3) if len(b) else "",
         u="" if t is None else t["u"],
         p_exact="" if t is None else round(t["p_exact"], 4),
+        p_holm="",
         p_normal="" if t is None else round(t["p_normal"], 4),
         significant="" if t is None else t["p_exact"] < ALPHA,
+        significant_holm="",
+        _p=None if t is None else t["p_exact"],
     )
 
 
-def tests_table(finished: list[Cell], comps: list) -> list[dict[str, Any]]:
-    """Every comparison at 100k, 200k and 300k where both sides have a run."""
+def all_tests(finished: list[Cell], comps: list) -> list[dict[str, Any]]:
+    """Every comparison at 100k, 200k and 300k, with Holm's adjustment of its exact p over the
+    tests of its family at the same step that have a p (family_size says how many)."""
     rows = [compare(finished, comp, step) for comp in comps for step in CHECKPOINTS]
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["_p"] is not None:
+            groups.setdefault((r["family"], r["step"]), []).append(r)
+    for members in groups.values():
+        for r, adjusted in zip(members, holm([r["_p"] for r in members]), strict=True):
+            r.update(
+                family_size=len(members),
+                p_holm=round(float(adjusted), 4),
+                significant_holm=bool(adjusted < ALPHA),
+            )
+    return rows
+
+
+def tests_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tests where both sides have a run."""
     return [r for r in rows if r["n_a"] and r["n_b"]]
 
 
@@ -420,23 +496,39 @@ def _side(finished: list[Cell], group: str, key: str, paper: dict) -> str:
     ref_text = "" if ref is None else f" (paper {ref:.2f})"
     if len(vals) == 0:
         return f"{side_name(group, key)}: no finished cell{ref_text}"
-    point, lo, hi = iqm_ci(vals)
-    ci = f"({NO_CI})" if lo is None else ci_text(lo, hi)
-    return f"{side_name(group, key)} IQM {point:.3f} {ci}{ref_text}"
+    return f"{side_name(group, key)} {spread(vals)}{ref_text}"
 
 
 @dataclass
 class Verdict:
     title: str
-    status: str  # "open", "confirmed", "only" (significant before 300k only) or "not"
+    # "open", "screen" (fewer than CONFIRM_N runs on a side), "confirmed", "unadjusted" (p < 0.05
+    # before Holm's adjustment only), "only" (significant before 300k only) or "not"
+    status: str
     counts: str  # "n = 1 (HELM) and 1 (Impala-PPO) of 5 seeds finished"
     line: str
 
 
-def verdict(finished: list[Cell], comp: tuple, sweeps: Path, paper: dict) -> Verdict:
-    """The verdict on one comparison a > b: its test at 300k once every planned seed finished."""
+def _p_text(row: dict[str, Any]) -> str:
+    """The test's p-values: exact, Holm-adjusted in its family, normal approximation."""
+    if row["p_exact"] == "":
+        return "no test yet (n < 2 on a side)"
+    size = row["family_size"]
+    if size == 1:
+        holm_text = f'family "{row["family"]}" has this one test, no adjustment'
+    else:
+        holm_text = f'Holm-adjusted {row["p_holm"]:.4f} over the {size} tests of family "{row["family"]}"'
+    return (
+        f"one-sided Mann-Whitney p = {row['p_exact']:.4f} exact ({holm_text}), "
+        f"{row['p_normal']:.4f} normal approx."
+    )
+
+
+def verdict(finished: list[Cell], comp: tuple, rows: dict[int, dict], sweeps: Path, paper: dict) -> Verdict:
+    """The verdict on one comparison a > b from its tests (``rows``, by step): open while planned
+    seeds are missing; a screen when a side has fewer than CONFIRM_N runs; else the test at 300k,
+    "confirmed" only where its exact p is below ALPHA after Holm's adjustment too."""
     title, (ga, ka), (gb, kb) = comp
-    rows = {step: compare(finished, comp, step) for step in CHECKPOINTS}
     final = rows[FINAL]
     na, nb = final["n_a"], final["n_b"]
     ea, eb = expected_seeds(sweeps, ga, ka), expected_seeds(sweeps, gb, kb)
@@ -446,19 +538,25 @@ def verdict(finished: list[Cell], comp: tuple, sweeps: Path, paper: dict) -> Ver
     else:
         counts = f"n = {na} of {ea} ({a}) and {nb} of {eb} ({b}) seeds finished"
     numbers = f"at 300k {_side(finished, ga, ka, paper)}; {_side(finished, gb, kb, paper)}"
-    if final["p_exact"] == "":
-        p = "no test yet (n < 2 on a side)"
-    else:
-        p = f"one-sided Mann-Whitney p = {final['p_exact']:.4f} exact, {final['p_normal']:.4f} normal approx."
+    p = _p_text(final)
     if na < ea or nb < eb:
         return Verdict(title, "open", counts, f"{title}: open: {counts}; {numbers}; {p}")
-    if final["significant"] is True:
+    if min(na, nb) < CONFIRM_N:
+        what = {True: "significant, ", False: "not significant, "}.get(final["significant"], "")
+        line = f"{title}: screen (n = {na} vs {nb}, under {CONFIRM_N} a side): {what}{p} at 300k; {numbers}"
+        return Verdict(title, "screen", counts, line)
+    if final["significant_holm"] is True:
         return Verdict(title, "confirmed", counts, f"{title}: confirmed ({p} at 300k, {counts}); {numbers}")
+    if final["significant"] is True:
+        line = f"{title}: significant before Holm's adjustment only ({p} at 300k, {counts}); {numbers}"
+        return Verdict(title, "unadjusted", counts, line)
     early = [s for s in CHECKPOINTS[:-1] if rows[s]["significant"] is True]
     if early:
         when = " and ".join(f"{s // 1000}k" for s in early)
-        ps = ", ".join(f"p = {rows[s]['p_exact']:.4f} at {s // 1000}k" for s in early)
-        line = f"{title}: confirmed only at {when} steps, not at 300k ({ps}; {p} at 300k); {numbers}"
+        ps = ", ".join(
+            f"p = {rows[s]['p_exact']:.4f} at {s // 1000}k (Holm {rows[s]['p_holm']:.4f})" for s in early
+        )
+        line = f"{title}: significant only at {when} steps, not at 300k ({ps}; {p} at 300k); {numbers}"
         return Verdict(title, "only", counts, line)
     return Verdict(title, "not", counts, f"{title}: not confirmed ({p} at 300k, {counts}); {numbers}")
 
@@ -468,6 +566,8 @@ def overall(part: str, at_paper: Verdict, at_fair: Verdict) -> str:
     baseline = part.split("> ")[1]
     if "open" in (at_paper.status, at_fair.status):
         what = f"open: {at_paper.counts} at the paper's settings; {at_fair.counts} at fair settings"
+    elif "screen" in (at_paper.status, at_fair.status):
+        what = f"a screen only (under {CONFIRM_N} runs on a side): see the two lines below"
     elif at_paper.status == at_fair.status == "confirmed":
         what = "confirmed, at the paper's settings and at fair settings"
     elif at_paper.status == "confirmed":
@@ -479,9 +579,26 @@ def overall(part: str, at_paper: Verdict, at_fair: Verdict) -> str:
     return f"{part}, overall: {what}"
 
 
-def verdict_lines(finished: list[Cell], comps: list, sweeps: Path, paper: dict) -> list[str]:
+def family_lines(comps: list, rows: list[dict[str, Any]]) -> list[str]:
+    """Each family of Holm's adjustment with its tests, and how many of them have a p at 300k."""
+    out = []
+    for fam, what in FAMILIES.items():
+        titles = [c[0] for c in comps if family(c) == fam]
+        if not titles:
+            continue
+        tested = sum(1 for r in rows if r["family"] == fam and r["step"] == FINAL and r["_p"] is not None)
+        out.append(f'"{fam}" ({what}; {tested} of {len(titles)} with a test at 300k): ' + "; ".join(titles))
+    return out
+
+
+def verdict_lines(finished: list[Cell], comps: list, sweeps: Path, paper: dict, rows=None) -> list[str]:
     """The two parts of the claim over both settings, then every comparison's own verdict."""
-    verdicts = {comp[0]: verdict(finished, comp, sweeps, paper) for comp in comps}
+    rows = all_tests(finished, comps) if rows is None else rows
+    by = {(r["comparison"], r["step"]): r for r in rows}
+    verdicts = {
+        comp[0]: verdict(finished, comp, {s: by[(comp[0], s)] for s in CHECKPOINTS}, sweeps, paper)
+        for comp in comps
+    }
     parts = ("HELM > Impala-PPO", "HELM > CNN-PPO")
     head = [overall(p, verdicts[f"{p}, paper's settings"], verdicts[f"{p}, fair settings"]) for p in parts]
     return head + [v.line for v in verdicts.values()]
@@ -490,7 +607,7 @@ def verdict_lines(finished: list[Cell], comps: list, sweeps: Path, paper: dict) 
 # ---------------------------------------------------------------------------------- files
 def write(path: Path, rows: list[dict], columns: list[str]) -> None:
     with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns)
+        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {path} ({len(rows)} rows)" if rows else f"wrote {path}: header only, no row yet")
@@ -548,10 +665,11 @@ def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[d
                 variant=key.partition(":")[2] or key,
                 runs=len(vals),
                 returns_at_200k=" ".join(f"{v:.3f}" for v in vals),
+                measure=measure(len(vals)),
                 iqm=round(point, 3),
                 ci_low=_r(lo),
                 ci_high=_r(hi),
-                ci=ci_text(lo, hi),
+                ci=ci_text(lo, hi, vals),
                 mean_minus_grid_cnn=_r(d),
                 diff_ci_low=_r(dlo),
                 diff_ci_high=_r(dhi),
@@ -566,10 +684,11 @@ def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[d
                 variant=GRID_CNN,
                 runs=len(base),
                 returns_at_200k=" ".join(f"{v:.3f}" for v in base),
+                measure=measure(len(base)),
                 iqm=round(point, 3),
                 ci_low=_r(lo),
                 ci_high=_r(hi),
-                ci=ci_text(lo, hi),
+                ci=ci_text(lo, hi, base),
                 mean_minus_grid_cnn=0.0,
                 diff_ci_low="",
                 diff_ci_high="",
@@ -609,7 +728,8 @@ def build_report(
     table = iqm_table(finished, paper)
     write(paths["iqm"], table, IQM_COLUMNS)
     comps = comparisons(finished)
-    tests = tests_table(finished, comps)
+    every_test = all_tests(finished, comps)
+    tests = tests_table(every_test)
     write(paths["tests"], tests, TEST_COLUMNS)
     figures = {}
     for group in GROUPS:
@@ -618,7 +738,7 @@ def build_report(
     helm, ablation = screening(cells_root, by_group[SCREEN], paper)
     write(paths["helm_screen"], helm, SCREEN_COLUMNS)
     write(paths["ablation"], ablation, ABLATION_COLUMNS)
-    verdicts = verdict_lines(finished, comps, sweeps, paper)
+    verdicts = verdict_lines(finished, comps, sweeps, paper, every_test)
     return {
         "paths": paths,
         "figures": figures,
@@ -628,6 +748,7 @@ def build_report(
         "helm_screen": helm,
         "ablation": ablation,
         "verdicts": verdicts,
+        "families": family_lines(comps, every_test),
     }
 
 
@@ -653,13 +774,23 @@ def main(argv: list[str] | None = None) -> int:
     print("\ngroups (finished 300k cells):")
     for group, (what, _) in GROUPS.items():
         print(f"  {group:24s} {sum(r['group'] == group for r in report['rows'])}  {what}")
-    print("\nIQM [95% CI] of the return at 100k / 200k / 300k steps, finished 300k cells:")
+    print(
+        "\nthe return at 100k / 200k / 300k steps, finished 300k cells: IQM [95% CI] from 4 runs on;"
+        " with 2 or 3 runs the mean (the IQM of so few) and the runs' range, no CI:"
+    )
     for r in report["iqm"]:
+        what = "IQM" if r["ci_low"] != "" else "mean" if r["runs"] > 1 else "    "
         print(
-            f"  {r['group']:24s} {r['agent']:20s} {r['step'] // 1000:3d}k n={r['runs']} {r['iqm']:.3f} "
-            f"{r['ci']:18s} paper {r['paper_mean'] or '-'}  ({r['returns']})"
+            f"  {r['group']:24s} {r['agent']:20s} {r['step'] // 1000:3d}k n={r['runs']} {what} "
+            f"{r['iqm']:.3f} {r['ci']:18s} paper {r['paper_mean'] or '-'}  ({r['returns']})"
         )
-    print("\nverdicts (one-sided Mann-Whitney rank-sum test at 300k, exact permutation p < 0.05):")
+    print("\nfamilies of Holm's adjustment (the tests of one claim, adjusted together at each step):")
+    for line in report["families"]:
+        print(f"  {line}")
+    print(
+        "\nverdicts (one-sided Mann-Whitney rank-sum test at 300k, exact permutation p < 0.05 after Holm's"
+        f" adjustment; n >= {CONFIRM_N} on both sides to confirm, fewer: a screen):"
+    )
     for line in report["verdicts"]:
         print(f"  {line}")
     return 0

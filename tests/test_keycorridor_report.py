@@ -1,5 +1,7 @@
 """experiments/keycorridor_repro.py on tiny fake sweep cells: one row per finished cell, labels and
-counts from the cells' configs, no CI for one run, the direction of the one-sided tests."""
+counts from the cells' configs, no CI for one run and the plain mean and range for 2 or 3, the
+direction of the one-sided tests, Holm's adjustment within a family, and no "confirmed" on fewer
+than five runs a side."""
 
 from __future__ import annotations
 
@@ -95,14 +97,33 @@ def test_labels_and_runs_come_from_the_configs(report, tmp_path) -> None:
     cell(cells, "keycorridor-screen", "helm", 0, 0.76, label="helm-beta100")
     for seed, final in enumerate((0.9, 0.8, 0.95)):
         cell(cells, "keycorridor-repro", "helm", seed, final)
+    for seed, final in enumerate((0.5, 0.6, 0.7, 0.9)):
+        cell(cells, "keycorridor-fair", "cnn", seed, final)
     rows = {(r["group"], r["agent"], r["step"]): r for r in read(build(report, tmp_path)["paths"]["iqm"])[1]}
     beta100 = rows[("keycorridor-screen", "helm:helm-beta100", "300000")]
     assert beta100["runs"] == "1" and beta100["ci"] == "n=1, no CI" and beta100["ci_low"] == ""
-    assert beta100["paper_mean"] == "0.94"
-    helm = rows[("keycorridor-repro", "helm", "300000")]
-    assert helm["runs"] == "3" and helm["seeds"] == "0 1 2"
-    assert float(helm["ci_low"]) <= float(helm["iqm"]) <= float(helm["ci_high"])
+    assert beta100["paper_mean"] == "0.94" and beta100["measure"] == "one run"
+    helm = rows[("keycorridor-repro", "helm", "300000")]  # 3 runs: the plain mean and the range, no CI
+    assert helm["runs"] == "3" and helm["seeds"] == "0 1 2" and helm["measure"] == "mean, min-max"
+    assert float(helm["iqm"]) == pytest.approx((0.9 + 0.8 + 0.95) / 3, abs=1e-3)
+    assert helm["ci_low"] == helm["ci_high"] == "" and helm["ci"] == "n=3, no CI; min 0.800, max 0.950"
+    cnn = rows[("keycorridor-fair", "cnn", "300000")]  # 4 runs: the IQM and its bootstrap CI
+    assert cnn["measure"] == "IQM, 95% CI" and float(cnn["iqm"]) == pytest.approx(0.65)
+    assert float(cnn["ci_low"]) <= float(cnn["iqm"]) <= float(cnn["ci_high"])
     assert ("keycorridor-repro", "helm:helm-beta100", "300000") not in rows
+
+
+def test_few_runs_are_labelled_mean_and_range_not_iqm_and_ci(report) -> None:
+    assert report.spread(np.array([0.171])) == "0.171 (n = 1, no CI)"
+    assert report.spread(np.array([0.112, 0.621])) == "mean 0.366 (min 0.112, max 0.621), n = 2"
+    assert report.spread(np.array([0.663, 0.499, 0.407])) == "mean 0.523 (min 0.407, max 0.663), n = 3"
+    assert report.spread(np.array([0.1, 0.5, 0.7, 0.9, 0.3])).startswith("IQM 0.500 [")
+    # why: with 2 or 3 runs the IQM trims nothing and the bootstrap's 2.5% / 97.5% points are the
+    # lowest and highest run (each is every draw with a chance of 1/n**n >= 1/27 > 2.5%)
+    values = np.array([0.663, 0.499, 0.407])
+    assert report._iqm_ci(tuple(values.tolist()), report.BOOT_REPS) == pytest.approx(
+        (values.mean(), 0.407, 0.663)
+    )
 
 
 def test_one_run_has_no_ci_anywhere(report, tmp_path) -> None:
@@ -128,10 +149,58 @@ def test_one_sided_tests_point_the_right_way(report, tmp_path) -> None:
         cell(cells, "keycorridor-repro", "helm", seed, high[seed])
         cell(cells, "keycorridor-repro", "lstm", seed, low[seed])
         cell(cells, "keycorridor-repro", "cnn", seed, min(1.0, high[seed] + 0.05))
-    verdicts = build(report, tmp_path)["verdicts"]
+    result = build(report, tmp_path)
+    verdicts = result["verdicts"]
     assert any(v.startswith("HELM > Impala-PPO, paper's settings: confirmed") for v in verdicts)
     assert any(v.startswith("HELM > CNN-PPO, paper's settings: not confirmed") for v in verdicts)
     assert any(v.startswith("HELM > CNN-PPO, fair settings: open: n = 5 (HELM) and 0") for v in verdicts)
+    # the claim's family at 300k: the two tests at the paper's settings (the fair cells are missing)
+    claim = {
+        t["comparison"]: t for t in result["tests"] if t["step"] == 300_000 and t["family"] == report.CLAIM
+    }
+    assert sorted(claim) == ["HELM > CNN-PPO, paper's settings", "HELM > Impala-PPO, paper's settings"]
+    impala = claim["HELM > Impala-PPO, paper's settings"]
+    assert impala["family_size"] == 2 and impala["p_holm"] == pytest.approx(2 / 252, abs=1e-4)
+    assert impala["significant_holm"] is True
+    assert "Holm-adjusted 0.0079 over the 2 tests of family" in next(
+        v for v in verdicts if "Impala-PPO, pap" in v
+    )
+
+
+def test_a_family_can_undo_an_unadjusted_significance(report, tmp_path) -> None:
+    cells = tmp_path / "cells"
+    peer = (0.1, 0.11, 0.12, 0.13, 0.925)  # one run between HELM's 0.92 and 0.93: p = 7/252 each
+    for seed in range(5):
+        cell(cells, "keycorridor-repro", "helm", seed, 0.9 + 0.01 * seed)
+        cell(cells, "keycorridor-peers", "sb3-ppo", seed, peer[seed])
+        cell(cells, "keycorridor-peers", "sb3-lstm", seed, peer[seed])
+        cell(cells, "keycorridor-peers", "sb3-ppo", seed, peer[seed], label="no-bootstrap")
+    result = build(report, tmp_path)
+    peers = [t for t in result["tests"] if t["step"] == 300_000 and t["family"] == "HELM > the outside peers"]
+    assert len(peers) == 3 and all(t["p_exact"] == pytest.approx(7 / 252, abs=1e-4) for t in peers)
+    assert all(t["significant"] is True and t["significant_holm"] is False for t in peers)
+    assert all(t["family_size"] == 3 and t["p_holm"] == pytest.approx(21 / 252, abs=1e-4) for t in peers)
+    line = next(v for v in result["verdicts"] if v.startswith("HELM > sb3-ppo (keycorridor-peers)"))
+    assert line.startswith("HELM > sb3-ppo (keycorridor-peers): significant before Holm's adjustment only (")
+    assert (
+        'p = 0.0278 exact (Holm-adjusted 0.0833 over the 3 tests of family "HELM > the outside peers")'
+        in line
+    )
+    families = "\n".join(result["families"])
+    assert '"HELM > the outside peers"' in families and "3 of 3 with a test at 300k" in families
+
+
+def test_fewer_than_five_runs_a_side_is_a_screen_never_confirmed(report, tmp_path) -> None:
+    cells = tmp_path / "cells"
+    for seed in range(5):
+        cell(cells, "keycorridor-repro", "helm", seed, 0.9 + 0.01 * seed)
+    for seed in (1, 2):  # keycorridor-beta100 plans two seeds: all finished, n = 5 vs 2
+        cell(cells, "keycorridor-beta100", "helm", seed, 0.1 * seed)
+    lines = build(report, tmp_path)["verdicts"]
+    beta = next(v for v in lines if v.startswith("HELM β = 1000 > HELM β = 100"))
+    assert beta.startswith("HELM β = 1000 > HELM β = 100: screen (n = 5 vs 2, under 5 a side): significant, ")
+    assert "p = 0.0476 exact" in beta and "confirmed" not in beta  # 1/21, the least 5 vs 2 can give
+    assert "HELM at β = 100 mean 0.150 (min 0.100, max 0.200), n = 2" in beta and "IQM 0.150" not in beta
 
 
 def test_no_cells_rewrites_every_table_and_removes_stale_figures(report, tmp_path) -> None:
