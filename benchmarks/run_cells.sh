@@ -1,36 +1,61 @@
 #!/usr/bin/env bash
 # Run sweep cells one after another on this machine, without Ray, at one torch thread each,
-# and commit each finished cell's light files the moment it ends.
+# from a frozen export of a committed tree, and commit each finished cell's light files the
+# moment it ends.
 #
-#   nohup benchmarks/run_cells.sh keycorridor-repro MiniGrid-KeyCorridorS3R1-v0-helm-s2 ... &
+#   nohup benchmarks/run_cells.sh randommaze-repro RandomMaze-v0-cnn-s0 RandomMaze-v0-cnn-s1 &
 #
-# Run directories go to benchmarks/results/cells/<spec>/<cell>/ and each log to <cell>.log beside
-# it. Checkpoints, tb/ and the logs are git-ignored, so an interrupted cell resumes from its
-# checkpoint on the same checkout, and only config.json, metrics.csv, cell.json and attempts.log
-# are committed. Two such queues fit a 2-core machine; a third slows all of them
-# (docs/performance.md, oversubscription).
-# NO_COMMIT=1 leaves the files uncommitted.
+# - The code: HEAD, exported once to $CELLS_ROOT/src/<commit>/ (default CELLS_ROOT: ~/cells), so
+#   edits to the checkout never reach a running queue. A dirty checkout is refused. A cell that
+#   already has an attempts.log resumes on the commit it started on.
+# - The run directories: $CELLS_ROOT/<spec>/<cell>/, outside the checkout, so a cell resumes from
+#   its checkpoint on the same machine whatever happens to the checkout; each log is <cell>.log.
+# - The record: a finished cell's config.json, metrics.csv, cell.json and attempts.log are copied
+#   to benchmarks/results/cells/<spec>/<cell>/ and committed (NO_COMMIT=1: copied, not committed).
+# Two such queues fit a 2-core machine; a third slows all of them (docs/performance.md).
 set -u
 if [ $# -lt 2 ]; then echo "usage: $0 SPEC CELL..." >&2; exit 2; fi
 spec=$1; shift
 cd "$(git rev-parse --show-toplevel)" || exit 2
-toml=benchmarks/sweeps/$spec.toml
-[ -f "$toml" ] || { echo "error: no sweep spec $toml" >&2; exit 2; }
-out=benchmarks/results/cells/$spec
+repo=$PWD
+root=${CELLS_ROOT:-$HOME/cells}
+out=$root/$spec
+record=benchmarks/results/cells/$spec
+head=$(git rev-parse --short=10 HEAD)
+
+export_commit() {  # the tree of commit $1, once, under $root/src/$1
+  local src=$root/src/$1
+  if [ ! -f "$src/.exported" ]; then
+    rm -rf "$src" && mkdir -p "$src" && git archive "$1" | tar -x -C "$src" && touch "$src/.exported" \
+      || { echo "error: cannot export commit $1" >&2; return 1; }
+  fi
+  echo "$src"
+}
+
 for cell in "$@"; do
   mkdir -p "$out"
-  echo "$(date -Is) start $cell" >&2
-  nice -n 5 .venv/bin/helmrl sweep "$toml" --out "$out" --cpus-per-run 1 --cell "$cell" \
-    >>"$out/$cell.log" 2>&1
+  commit=$head
+  if [ -f "$out/$cell/attempts.log" ]; then
+    commit=$(grep -o 'commit=[0-9a-f]*' "$out/$cell/attempts.log" | head -1 | cut -d= -f2)
+    [ -n "$commit" ] || commit=$head
+  elif [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+    echo "error: $cell: the checkout has uncommitted changes; a cell starts only from a committed tree" >&2
+    exit 2
+  fi
+  src=$(export_commit "$commit") || exit 2
+  [ -f "$src/benchmarks/sweeps/$spec.toml" ] || { echo "error: no sweep spec $spec at $commit" >&2; exit 2; }
+  echo "$(date -Is) start $cell at $commit" >&2
+  HELMRL_COMMIT=$commit PYTHONPATH=$src/src nice -n 5 "$repo/.venv/bin/python" -m helmrl.cli sweep \
+    "$src/benchmarks/sweeps/$spec.toml" --out "$out" --cpus-per-run 1 --cell "$cell" >>"$out/$cell.log" 2>&1
   rc=$?
   echo "$(date -Is) end $cell rc=$rc" >&2
   [ "$rc" = 0 ] && [ -f "$out/$cell/cell.json" ] || continue
-  [ "${NO_COMMIT:-0}" = 1 ] && continue
+  mkdir -p "$record/$cell"
   files=()
   for f in config.json metrics.csv cell.json attempts.log; do
-    [ -f "$out/$cell/$f" ] && files+=("$out/$cell/$f")
+    [ -f "$out/$cell/$f" ] && cp "$out/$cell/$f" "$record/$cell/$f" && files+=("$record/$cell/$f")
   done
-
+  [ "${NO_COMMIT:-0}" = 1 ] && continue
   for try in 1 2 3 4 5 6 7 8 9 10; do  # another git command may hold the index lock
     git add -- "${files[@]}" && git commit -q --only -m "Sweep cell $spec/$cell" -- "${files[@]}" && break
     sleep 5

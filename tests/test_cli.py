@@ -200,14 +200,16 @@ def test_an_interrupted_sweep_cell_is_one_line_and_exit_130(
     )
     out = tmp_path / "out"
 
-    def interrupted(config, run_dir):
+    def interrupted(config, run_dir, eval_episodes):
         if checkpoint:
             (out / "CartPole-v1-cnn-s0").mkdir(parents=True)
             (out / "CartPole-v1-cnn-s0" / "checkpoint.pt").write_bytes(b"")
         raise raised
 
     monkeypatch.setattr(helmrl.sweep, "run_cell", interrupted)
-    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s0"]) == 130
+    assert (
+        main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s0", "--allow-dirty"]) == 130
+    )
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("helmrl sweep: cell CartPole-v1-cnn-s0 interrupted; ")

@@ -53,7 +53,7 @@ def test_bad_specs_are_refused_naming_the_key(change, needle, tmp_path, capsys):
             + "\n[overrides]\n"
             + "\n".join(f"{k} = {json.dumps(v)}" for k, v in change["overrides"].items())
         )
-    assert main(["sweep", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--allow-dirty"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and needle.strip("'") in err
     assert not (tmp_path / "out").exists()
@@ -230,7 +230,18 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open before the writer: it never blocks
     driver = subprocess.Popen(
-        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", address],
+        [
+            sys.executable,
+            "-m",
+            "helmrl.cli",
+            "sweep",
+            str(spec),
+            "--out",
+            str(out),
+            "--address",
+            address,
+            "--allow-dirty",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -261,7 +272,18 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
 
     # Re-running the same command skips the finished cells.
     again = subprocess.run(
-        [sys.executable, "-m", "helmrl.cli", "sweep", str(spec), "--out", str(out), "--address", address],
+        [
+            sys.executable,
+            "-m",
+            "helmrl.cli",
+            "sweep",
+            str(spec),
+            "--out",
+            str(out),
+            "--address",
+            address,
+            "--allow-dirty",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -294,22 +316,32 @@ def test_list_prints_one_command_per_unfinished_cell_and_cell_runs_one_without_r
     spec = tmp_path / "small.toml"
     spec.write_text(
         'name = "small"\nenvs = ["CartPole-v1"]\nagents = ["cnn"]\nseeds = [0, 1]\ntotal_steps = 256\n'
-        "[overrides]\nn_envs = 2\nrollout_steps = 64\n"
+        "eval_episodes = 6\n[overrides]\nn_envs = 2\nrollout_steps = 64\n"
     )
     out = tmp_path / "out"
     assert main(["sweep", str(spec), "--out", str(out), "--list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [ln.rsplit(" ", 1)[-1] for ln in lines] == ["CartPole-v1-cnn-s0", "CartPole-v1-cnn-s1"]
     assert all(ln.startswith("helmrl sweep ") and "--cell" in ln for ln in lines)
-    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s1"]) == 0
+    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s1", "--allow-dirty"]) == 0
     assert _rows(out / "CartPole-v1-cnn-s1") == 2  # 256 steps / (2 envs x 64)
     assert not (out / "CartPole-v1-cnn-s0").exists()
     info = json.loads((out / "CartPole-v1-cnn-s1" / "cell.json").read_text())
     assert info["wall_s"] > 0 and "torch threads" in info["device"]  # what ran it, for the record
+    assert info["cpu_model"] and isinstance(info["isa_flags"], list) and info["versions"]["torch"]
+    assert len(info["machines"]) == 1 and info["machines"][0]["cpu_model"] == info["cpu_model"]
+    # The final policy over fresh episodes, sampled and greedy: CartPole pays 1 a step, so >= 8.
+    for mode in ("sampled", "greedy"):
+        returns = info["eval"][f"{mode}_returns"]
+        assert (
+            len(returns) == 6
+            and min(returns) >= 8
+            and info["eval"][f"{mode}_mean"] == pytest.approx(sum(returns) / 6)
+        )
     capsys.readouterr()
     assert main(["sweep", str(spec), "--out", str(out), "--list"]) == 0
     assert capsys.readouterr().out.strip().splitlines() == [lines[0]]  # the finished cell drops out
-    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s7"]) == 2
+    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s7", "--allow-dirty"]) == 2
     assert "--list" in capsys.readouterr().err
 
 
@@ -374,3 +406,19 @@ def test_a_preset_gives_each_agent_its_own_settings_in_cli_and_sweep(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     assert all(f"--agent {a}" in out for a in ("helm", "lstm", "cnn"))
+
+
+def test_a_cell_is_refused_on_uncommitted_source_unless_allowed(tmp_path, capsys, monkeypatch):
+    import helmrl.sweep.runner
+
+    spec = tmp_path / "small.toml"
+    spec.write_text(
+        'name = "small"\nenvs = ["CartPole-v1"]\nagents = ["cnn"]\nseeds = [0]\ntotal_steps = 64\n'
+    )
+    monkeypatch.setattr(helmrl.sweep.runner, "source_commit", lambda: "abc1234+dirty")
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--cell", "CartPole-v1-cnn-s0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "uncommitted" in err and "--allow-dirty" in err
+    assert not out.exists()
+    assert main(["sweep", str(spec), "--out", str(out), "--list"]) == 0  # listing runs nothing

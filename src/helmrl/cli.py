@@ -237,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="run this one cell here, without Ray (resumes it; default: every unfinished cell, on Ray)",
     )
+    sw.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="run cells although helmrl's source has uncommitted changes (default: refuse, so that "
+        "every cell's recorded commit is the code that ran)",
+    )
 
     sub.add_parser("presets", help="list the presets and their settings")
     sub.add_parser("agents", help="list the registered agents")
@@ -492,6 +498,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     f"--cpus-per-run {args.cpus_per_run} --cell {cell.name}"
                 )
         return 0
+    if not args.summary and not args.allow_dirty:
+        from .sweep.runner import source_commit
+
+        commit = source_commit()
+        if commit.endswith("+dirty"):
+            raise UsageError(
+                f"helmrl's source has uncommitted changes ({commit}): a cell starts only from a "
+                "committed tree; commit them, or pass --allow-dirty for a trial run"
+            )
     if args.cell:
         return _run_one_cell(spec, out, args.cell, args.cpus_per_run)
     if args.summary:
@@ -513,7 +528,7 @@ def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:
     if name not in cells:
         raise UsageError(f"--cell {name}: not a cell of {spec.name}; `--list` prints them")
     try:
-        row = run_cell(cell_config(cells[name], cpus).to_dict(), str(out / name))
+        row = run_cell(cell_config(cells[name], cpus).to_dict(), str(out / name), spec.eval_episodes)
     except KeyboardInterrupt as err:  # SIGTERM / Ctrl-C; the runner's own carries the cell's name
         from .ppo import CHECKPOINT
 
@@ -525,7 +540,10 @@ def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:
             state = "no checkpoint yet, run the same command to start it again"
         print(f"helmrl sweep: cell {name} interrupted; {state}", file=sys.stderr)
         return 130
-    print(f"{name}: {row['steps']} steps, final return {row['final_return']}, {row['fps']} env-steps/s")
+    print(
+        f"{name}: {row['steps']} steps, final return {row['final_return']} (last 100 training episodes), "
+        f"evaluation {row['eval_sampled']} sampled / {row['eval_greedy']} greedy, {row['fps']} env-steps/s"
+    )
     return 0
 
 

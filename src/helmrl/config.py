@@ -248,6 +248,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "memory": dict(
         env_id="MiniGrid-MemoryS11-v0", lr=1e-4, rollout_steps=128, ent_coef=0.005, total_steps=2_000_000
     ),
+    # The authors ran RandomMaze on their config.json for every agent: lr 1e-4, 128 rollout steps,
+    # 16 envs, entropy 0.05, 3 epochs, 8 minibatches, γ = λ = 0.99, clip 0.2, no reward
+    # normalisation (TrainConfig's defaults); the paper trains 2M steps.
     "randommaze": dict(env_id="RandomMaze-v0", lr=1e-4, rollout_steps=128, total_steps=2_000_000),
     # A few minutes on a laptop CPU for HELM and CNN-PPO together (`make demo`): name a cue
     # seen 4 steps earlier among distractors (CueRecall-v0). The memoryless CNN-PPO cannot beat 0.5.
@@ -296,6 +299,13 @@ AGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # input) as 256 and 1024 slots; SHELM's memory holds tokens, 4 per step.
         "helmv2": dict(lr=5e-4, rollout_steps=32, ent_coef=0.05, mem_len=256),
         "shelm": dict(lr=5e-5, rollout_steps=32, ent_coef=0.05, top_k=4, mem_len=1024),
+    },
+    "randommaze": {
+        # HELM: 128 slots hold a whole episode (at most 100 steps), as the authors' 511-step TrXL
+        # memory did; β = 100 is the authors' (their config.json).
+        "helm": dict(mem_len=128, beta=100.0),
+        # Impala-PPO: the authors' LSTM minibatches are config.json's batch_size, 16 episode segments.
+        "lstm": dict(segments_per_minibatch=16),
     },
 }
 

@@ -25,6 +25,9 @@ from .spec import Cell, SweepSpec
 
 ATTEMPTS = "attempts.log"
 CELL_INFO = "cell.json"
+#: episodes of the final policy's evaluation in cell.json (SB3's ``evaluate_policy`` protocol:
+#: a fixed quota per env, fresh episodes, the policy sampled and greedy)
+EVAL_EPISODES = 100
 
 
 def cell_progress(run_dir: Path) -> int:
@@ -48,9 +51,9 @@ def cell_config(cell: Cell, cpus_per_run: int) -> TrainConfig:
     return cfg.replace(torch_threads=cpus_per_run) if cfg.torch_threads == 0 else cfg
 
 
-def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
-    """Train one cell to completion (resuming if it has a checkpoint) -> its summary row.
-    Runs inside a Ray worker; also callable directly."""
+def run_cell(config: dict[str, Any], run_dir: str, eval_episodes: int = EVAL_EPISODES) -> dict[str, Any]:
+    """Train one cell to completion (resuming if it has a checkpoint), evaluate its final policy
+    once -> its summary row. Runs inside a Ray worker; also callable directly."""
     from ..runs import prepare_run, resume_run
 
     cfg, path = TrainConfig.from_dict(config), Path(run_dir)
@@ -72,17 +75,66 @@ def run_cell(config: dict[str, Any], run_dir: str) -> dict[str, Any]:
         record_cell_info(path, time.perf_counter() - t0, describe_device(trainer.device), commit)
         if result.interrupted:
             raise KeyboardInterrupt(f"cell {path.name} interrupted")
+    if eval_episodes and "eval" not in _cell_info(path) and (path / CHECKPOINT).exists():
+        record_evaluation(path, eval_episodes)
     return summary_row(path)
 
 
 def record_cell_info(path: Path, seconds: float, device: str, commit: str) -> None:
-    """Add one attempt to the cell's cell.json: its wall time (summed over resumes), the device and
-    host that ran it, and its commit (every commit the cell ran on is kept)."""
+    """Add one attempt to the cell's cell.json: its wall time (summed over resumes), the device,
+    CPU and host that ran it, the library versions, and its commit (every commit the cell ran on
+    is kept). A cell resumed on another machine keeps each machine's record in ``machines``."""
     info = _cell_info(path)
     info["wall_s"] = info.get("wall_s", 0.0) + seconds
     info["device"] = device
     info["host"] = platform.node()
     info["commits"] = sorted(set(info.get("commits", [])) | {commit})
+    machine = machine_record()
+    info.update(machine)
+    info["machines"] = [m for m in info.get("machines", []) if m != machine] + [machine]
+    (path / CELL_INFO).write_text(json.dumps(info) + "\n")
+
+
+def machine_record() -> dict[str, Any]:
+    """The CPU's model and ISA flags (kernels, and so runs, differ by CPU) and the versions of
+    the libraries whose numerics a run depends on."""
+    from ..frozen.precision import ISA_FLAGS, cpu_info
+
+    model, flags = cpu_info()
+    versions = {"python": platform.python_version()}
+    for name in (
+        "torch",
+        "transformers",
+        "gymnasium",
+        "minigrid",
+        "numpy",
+        "stable_baselines3",
+        "sb3_contrib",
+    ):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            continue
+    isa = [f for f in (*ISA_FLAGS, "amx_tile", "avx512_vnni", "fma") if f in flags]
+    return {"cpu_model": model or platform.processor(), "isa_flags": isa, "versions": versions}
+
+
+def record_evaluation(path: Path, episodes: int = EVAL_EPISODES) -> None:
+    """The final policy over ``episodes`` fresh episodes, sampled and greedy, into cell.json's
+    ``eval``: the training curve's return mixes policies and carries exploration, this does not.
+    An evaluation that fails is recorded as such; the trained cell is never lost to it."""
+    from ..runs import evaluate_run
+
+    info, result = _cell_info(path), {"episodes": episodes}
+    for mode, greedy in (("sampled", False), ("greedy", True)):
+        try:
+            returns = evaluate_run(path, episodes, greedy=greedy)
+        except Exception as err:  # noqa: BLE001 - the cell is trained; keep it whatever happens here
+            result[f"{mode}_error"] = f"{type(err).__name__}: {err}"
+            continue
+        result[f"{mode}_mean"] = float(sum(returns) / len(returns))
+        result[f"{mode}_returns"] = [round(r, 4) for r in returns]
+    info["eval"] = result
     (path / CELL_INFO).write_text(json.dumps(info) + "\n")
 
 
@@ -120,18 +172,23 @@ def _cell_info(path: Path) -> dict[str, Any]:
 
 
 def summary_row(run_dir: Path) -> dict[str, Any]:
-    """env, agent, seed, steps, final_return (mean return of the last 100 episodes), wall_s, fps."""
+    """env, agent, seed, steps, final_return (mean return of the last 100 training episodes, the
+    paper's), eval_sampled and eval_greedy (the final policy over fresh episodes), wall_s, fps."""
     cfg = TrainConfig.load(run_dir / CONFIG)
     rows = read_metrics(run_dir)
     last = rows[-1] if rows else {}
     steps = int(last.get("step", 0))
-    wall = float(_cell_info(run_dir).get("wall_s", math.nan))
+    info = _cell_info(run_dir)
+    wall = float(info.get("wall_s", math.nan))
+    evaluation = info.get("eval", {})
     return {
         "env": cfg.env_id,
         "agent": cfg.agent + (f":{cfg.label}" if cfg.label else ""),
         "seed": cfg.seed,
         "steps": steps,
         "final_return": last.get("episode_return_mean", math.nan),
+        "eval_sampled": evaluation.get("sampled_mean", math.nan),
+        "eval_greedy": evaluation.get("greedy_mean", math.nan),
         "wall_s": round(wall, 1),
         "fps": round(steps / wall, 1) if wall and wall == wall else math.nan,
         "run_dir": str(run_dir),
@@ -174,7 +231,9 @@ def run_sweep(
         )
     try:
         remote = ray.remote(num_cpus=cpus_per_run, max_retries=max_retries)(run_cell)
-        pending = {remote.remote(cfg.to_dict(), str(out / cell.name)): cell for cell, cfg in todo}
+        pending = {
+            remote.remote(cfg.to_dict(), str(out / cell.name), spec.eval_episodes): cell for cell, cfg in todo
+        }
         slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_run))
         failed = []
         while pending:

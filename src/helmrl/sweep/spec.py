@@ -6,6 +6,7 @@ agents = ["helm", "lstm", "cnn"]
 seeds = [0, 1, 2]
 total_steps = 300000
 preset = "keycorridor"        # optional
+eval_episodes = 100           # optional: the final policy's evaluation in cell.json (0: none)
 [overrides]                   # optional, any TrainConfig field
 n_envs = 16
 """
@@ -20,7 +21,7 @@ from typing import Any
 from ..config import PRESETS, ConfigError, TrainConfig, preset
 from ..errors import SpecError
 
-KEYS = {"name", "envs", "agents", "seeds", "total_steps", "preset", "overrides", "variants"}
+KEYS = {"name", "envs", "agents", "seeds", "total_steps", "preset", "overrides", "variants", "eval_episodes"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class SweepSpec:
     preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    eval_episodes: int = 100
 
     @classmethod
     def load(cls, path: Path) -> SweepSpec:
@@ -79,6 +81,7 @@ class SweepSpec:
             preset=data.get("preset"),
             overrides=dict(data.get("overrides", {})),
             variants={str(k): dict(v) for k, v in data.get("variants", {}).items()},
+            eval_episodes=data.get("eval_episodes", 100),
         )
         spec.validate()
         return spec
@@ -87,6 +90,14 @@ class SweepSpec:
         from ..envs import EnvError, check_env_id
         from ..models import AGENTS
 
+        if (
+            not isinstance(self.eval_episodes, int)
+            or isinstance(self.eval_episodes, bool)
+            or self.eval_episodes < 0
+        ):
+            raise SpecError(
+                f"eval_episodes must be an integer >= 0 (0: no evaluation), got {self.eval_episodes!r}"
+            )
         if self.preset is not None and self.preset not in PRESETS:
             raise SpecError(f"preset {self.preset!r} unknown; known: {', '.join(sorted(PRESETS))}")
         known = {f for f in TrainConfig.__dataclass_fields__}

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-COLUMNS = ["env", "agent", "seed", "steps", "final_return", "wall_s", "fps"]
+COLUMNS = ["env", "agent", "seed", "steps", "final_return", "eval_sampled", "eval_greedy", "wall_s", "fps"]
 
 
 def write_summary(rows: list[dict[str, Any]], out: Path, reference: str = "helm") -> dict[str, Any]:
