@@ -5,6 +5,7 @@
 #
 #   nohup benchmarks/run_cells.sh randommaze-repro RandomMaze-v0-cnn-s0 RandomMaze-v0-cnn-s1 &
 #
+# A spec with runner = "sb3_peer" runs its cells with experiments/sb3_peer.py (outside peers).
 # - The code: HEAD, exported once to $CELLS_ROOT/src/<commit>/ (default CELLS_ROOT: ~/cells), so
 #   edits to the checkout never reach a running queue. A dirty checkout is refused. A cell that
 #   already has an attempts.log resumes on the commit it started on.
@@ -45,14 +46,19 @@ for cell in "$@"; do
   src=$(export_commit "$commit") || exit 2
   [ -f "$src/benchmarks/sweeps/$spec.toml" ] || { echo "error: no sweep spec $spec at $commit" >&2; exit 2; }
   echo "$(date -Is) start $cell at $commit" >&2
-  HELMRL_COMMIT=$commit PYTHONPATH=$src/src nice -n 5 "$repo/.venv/bin/python" -m helmrl.cli sweep \
-    "$src/benchmarks/sweeps/$spec.toml" --out "$out" --cpus-per-run 1 --cell "$cell" >>"$out/$cell.log" 2>&1
+  if grep -q '^runner *= *"sb3_peer"' "$src/benchmarks/sweeps/$spec.toml"; then  # outside peers
+    run=("$src/experiments/sb3_peer.py" --spec "$src/benchmarks/sweeps/$spec.toml" --out "$out" --torch-threads 1)
+  else
+    run=(-m helmrl.cli sweep "$src/benchmarks/sweeps/$spec.toml" --out "$out" --cpus-per-run 1)
+  fi
+  HELMRL_COMMIT=$commit PYTHONPATH=$src/src nice -n 5 "$repo/.venv/bin/python" "${run[@]}" --cell "$cell" \
+    >>"$out/$cell.log" 2>&1
   rc=$?
   echo "$(date -Is) end $cell rc=$rc" >&2
   [ "$rc" = 0 ] && [ -f "$out/$cell/cell.json" ] || continue
   mkdir -p "$record/$cell"
   files=()
-  for f in config.json metrics.csv cell.json attempts.log; do
+  for f in config.json metrics.csv cell.json attempts.log; do  # not checkpoints, models or tb/
     [ -f "$out/$cell/$f" ] && cp "$out/$cell/$f" "$record/$cell/$f" && files+=("$record/$cell/$f")
   done
   [ "${NO_COMMIT:-0}" = 1 ] && continue

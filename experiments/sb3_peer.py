@@ -22,14 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import time
+import tomllib
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from helmrl.config import parse_override, preset
 from helmrl.devices import describe_device
 from helmrl.envs import default_reward_norm, make_env
+from helmrl.sweep.runner import CELL_INFO
 
 
 def drop_truncation(venv):
@@ -61,17 +66,23 @@ def run(
     chunk: int,
     overrides: dict | None = None,
     bootstrap_truncated: bool = True,
+    encoder: str = "nature",
+    eval_episodes: int = 0,
 ) -> Path:
+    """Train (or resume) one peer run -> its run directory. ``encoder``: SB3's NatureCNN
+    ("nature") or the authors' small CNN ("authors": their CNN-PPO's for sb3-ppo, their
+    Impala-PPO's for sb3-lstm), which images under 36 px need; SB3's linear heads either way.
+    ``eval_episodes`` > 0: the final policy's evaluation into cell.json, once."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
     from helmrl.integrations.sb3 import MetricsCallback, ppo_settings
-    from helmrl.sweep.runner import record_cell_info, source_commit
+    from helmrl.sweep.runner import ATTEMPTS, record_cell_info, source_commit
 
     own = "lstm" if agent == "sb3-lstm" else "helm"  # whose preset settings the peer takes
     # SB3 builds its own minibatches (batch_size samples, ppo_settings), so no segment count is recorded
     cfg = preset(preset_name, own).replace(seed=seed, total_steps=total_steps, **(overrides or {}))
-    cfg = cfg.replace(segments_per_minibatch=0)
+    cfg = cfg.replace(segments_per_minibatch=0, encoder=encoder)
     if not bootstrap_truncated:
         cfg = cfg.replace(label=cfg.label or "no-bootstrap")
     run_dir = out / f"{cfg.env_id}-{agent}{'-' + cfg.label if cfg.label else ''}-s{seed}"
@@ -86,6 +97,8 @@ def run(
         image = len(venv.observation_space.shape) == 3
         policy, algo = ("CnnLstmPolicy" if image else "MlpLstmPolicy"), RecurrentPPO
         kwargs = dict(lstm_hidden_size=256)
+        if image and encoder == "authors":  # the authors' Impala-PPO encoder: scale 1, 256 features
+            kwargs.update(small_cnn(features=256, channel_scale=1))
     elif agent == "sb3-helm":
         from helmrl.integrations.sb3 import FrozenHistoryVecEnv, HELMExtractor
 
@@ -94,6 +107,8 @@ def run(
         kwargs = dict(features_extractor_class=HELMExtractor, net_arch=dict(pi=[128], vf=[512]))
     elif len(venv.observation_space.shape) != 3:
         policy = "MlpPolicy"
+    elif encoder == "authors":  # the authors' CNN-PPO encoder: scale 4, 1024 features
+        kwargs = small_cnn(features=1024, channel_scale=4)
     venv = VecMonitor(venv)
     if not bootstrap_truncated:  # inside VecNormalize, which passes the infos on as they are
         venv = drop_truncation(venv)
@@ -118,6 +133,12 @@ def run(
 
     logger = MetricsCallback(run_dir)  # metrics.csv in helmrl's columns; raw returns (VecMonitor)
     commit, t0 = source_commit(), time.perf_counter()
+    if model.num_timesteps < cfg.total_steps:
+        with open(run_dir / ATTEMPTS, "a") as fh:
+            fh.write(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start step={model.num_timesteps} "
+                f"commit={commit} host={platform.node()}\n"
+            )
     while model.num_timesteps < cfg.total_steps:
         model.learn(
             min(chunk, cfg.total_steps - model.num_timesteps), callback=logger, reset_num_timesteps=False
@@ -126,7 +147,67 @@ def run(
         if isinstance(venv, VecNormalize):  # model.get_env() may wrap it (VecTransposeImage)
             venv.save(str(stats_path))
     record_cell_info(run_dir, time.perf_counter() - t0, describe_device(torch.device("cpu")), commit)
+    if eval_episodes and "eval" not in json.loads((run_dir / CELL_INFO).read_text()):
+        record_evaluation(model, cfg, run_dir, eval_episodes)
     return run_dir
+
+
+def small_cnn(features: int, channel_scale: int) -> dict:
+    """policy_kwargs for the authors' small CNN under SB3's linear heads (CnnPolicy's net_arch)."""
+    from helmrl.integrations.sb3 import SmallCNNExtractor
+
+    return dict(
+        features_extractor_class=SmallCNNExtractor,
+        features_extractor_kwargs=dict(features=features, channel_scale=channel_scale),
+        net_arch=[],
+    )
+
+
+def record_evaluation(model, cfg, run_dir: Path, episodes: int, seed: int = 12345) -> None:
+    """SB3's ``evaluate_policy`` on fresh envs with raw rewards (a fixed quota of episodes per env),
+    sampled and greedy, into cell.json's ``eval`` in helmrl's keys."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+
+    result = {"episodes": episodes}
+    for mode, deterministic in (("sampled", False), ("greedy", True)):
+        venv = VecMonitor(DummyVecEnv([lambda: make_env(cfg.env_id)] * min(episodes, cfg.n_envs)))
+        venv.seed(seed)
+        returns, _ = evaluate_policy(
+            model, venv, n_eval_episodes=episodes, deterministic=deterministic, return_episode_rewards=True
+        )
+        venv.close()
+        result[f"{mode}_mean"] = float(np.mean(returns))
+        result[f"{mode}_returns"] = [round(float(r), 4) for r in returns]
+    info = json.loads((run_dir / CELL_INFO).read_text())
+    info["eval"] = result
+    (run_dir / CELL_INFO).write_text(json.dumps(info) + "\n")
+
+
+def cell_runs(spec_path: Path) -> dict[str, dict]:
+    """A peer spec's cells, by run-directory name -> run()'s keyword arguments. The spec is TOML:
+    name, runner = "sb3_peer", preset, agents, seeds, total_steps, and optionally encoder,
+    eval_episodes, truncation_bootstrap and [overrides]."""
+    data = tomllib.loads(spec_path.read_text())
+    if data.get("runner") != "sb3_peer":
+        raise SystemExit(f'error: {spec_path}: not an sb3_peer spec (runner = "sb3_peer")')
+    cells = {}
+    for seed in data["seeds"]:
+        for agent in data["agents"]:
+            kwargs = dict(
+                agent=agent,
+                seed=seed,
+                preset_name=data["preset"],
+                total_steps=data["total_steps"],
+                overrides=dict(data.get("overrides", {})),
+                bootstrap_truncated=data.get("truncation_bootstrap", True),
+                encoder=data.get("encoder", "nature"),
+                eval_episodes=data.get("eval_episodes", 0),
+            )
+            env_id = preset(data["preset"], "helm").env_id
+            label = "" if kwargs["bootstrap_truncated"] else "-no-bootstrap"
+            cells[f"{env_id}-{agent}{label}-s{seed}"] = kwargs
+    return cells
 
 
 def main() -> None:
@@ -156,12 +237,45 @@ def main() -> None:
     ap.add_argument(
         "--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides (default: none)"
     )
+    ap.add_argument(
+        "--encoder",
+        choices=["nature", "authors"],
+        default="nature",
+        help="SB3's NatureCNN, or the authors' small CNN for images under 36 px (default: nature)",
+    )
+    ap.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=0,
+        help="final-policy evaluation episodes into cell.json (default: 0)",
+    )
+    ap.add_argument(
+        "--spec", type=Path, help='a peer spec (TOML, runner = "sb3_peer"); with --cell or --list'
+    )
+    ap.add_argument("--cell", help="with --spec: run this cell of it (its run directory's name)")
+    ap.add_argument("--list", action="store_true", help="with --spec: print its cells' names")
     args = ap.parse_args()
     torch.set_num_threads(args.torch_threads)
 
+    if args.spec:
+        cells = cell_runs(args.spec)
+        if args.list or not args.cell:
+            print("\n".join(cells))
+            return
+        if args.cell not in cells:
+            ap.error(f"--cell {args.cell}: not a cell of {args.spec}; --list prints them")
+        print(run(out=args.out, chunk=args.chunk, **cells[args.cell]))
+        return
     overrides = dict(parse_override(kv) for kv in args.set)
     runs = (args.agent, args.seed, args.out, args.preset, args.total_steps, args.chunk, overrides)
-    print(run(*runs, bootstrap_truncated=not args.no_truncation_bootstrap))
+    print(
+        run(
+            *runs,
+            bootstrap_truncated=not args.no_truncation_bootstrap,
+            encoder=args.encoder,
+            eval_episodes=args.eval_episodes,
+        )
+    )
 
 
 if __name__ == "__main__":

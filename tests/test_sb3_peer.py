@@ -66,3 +66,38 @@ def test_without_the_truncation_bootstrap_sb3_sees_no_truncation(peer, tmp_path)
     run = peer.run("sb3-ppo", 0, tmp_path, "keycorridor", 32, 32, settings, bootstrap_truncated=False)
     assert run.name.endswith("-sb3-ppo-no-bootstrap-s0")
     assert json.loads((run / "config.json").read_text())["label"] == "no-bootstrap"
+
+
+@pytest.mark.parametrize("agent", ["sb3-ppo", "sb3-lstm"])
+def test_a_randommaze_peer_runs_the_authors_small_cnn_and_records_its_evaluation(
+    peer, tmp_path, agent
+) -> None:
+    if agent == "sb3-lstm":
+        pytest.importorskip("sb3_contrib")
+    from helmrl.integrations.sb3 import SmallCNNExtractor
+
+    settings = {"n_envs": 2, "rollout_steps": 16, "n_minibatches": 2}
+    run = peer.run(agent, 0, tmp_path, "randommaze", 32, 32, settings, encoder="authors", eval_episodes=4)
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["env_id"], cfg["encoder"]) == ("RandomMaze-v0", "authors")
+    from stable_baselines3 import PPO
+
+    if agent == "sb3-ppo":
+        model = PPO.load(run / "sb3_model.zip", device="cpu")
+        extractor = model.policy.features_extractor
+        assert isinstance(extractor, SmallCNNExtractor) and extractor.features_dim == 1024
+        assert model.policy.action_net.in_features == 1024  # SB3's linear heads on the features
+    info = json.loads((run / "cell.json").read_text())
+    assert info["eval"]["episodes"] == 4
+    for mode in ("sampled", "greedy"):
+        returns = info["eval"][f"{mode}_returns"]
+        # RandomMaze: at most 100 steps, each -0.01 or -1, or +1 at the goal
+        assert len(returns) == 4 and all(-100.0 <= r <= 1.0 for r in returns)
+    assert "commit=" in (run / "attempts.log").read_text()
+    assert info["versions"]["stable_baselines3"]
+
+
+def test_a_peer_spec_lists_its_cells(peer, tmp_path) -> None:
+    cells = peer.cell_runs(ROOT / "benchmarks" / "sweeps" / "randommaze-peers.toml")
+    assert len(cells) == 10 and cells["RandomMaze-v0-sb3-lstm-s4"]["encoder"] == "authors"
+    assert cells["RandomMaze-v0-sb3-ppo-s0"]["total_steps"] == 2_000_000

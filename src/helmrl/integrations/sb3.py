@@ -72,6 +72,24 @@ class FrozenHistoryVecEnv(VecEnvWrapper):
         return self.stream.join(obs, self.stream.step(obs, dones)), rewards, dones, infos
 
 
+class SmallCNNExtractor(BaseFeaturesExtractor):
+    """The authors' small Impala CNN as an SB3 features extractor, for images too small for SB3's
+    NatureCNN (RandomMaze's 9×9): channel scale 4 and 1024 features is their CNN-PPO's encoder,
+    1 and 256 their Impala-PPO's. Observations arrive channel-first (SB3's VecTransposeImage) and
+    scaled to [0, 1] by SB3."""
+
+    def __init__(self, observation_space: gym.spaces.Box, features: int = 1024, channel_scale: int = 4):
+        if len(observation_space.shape) != 3:
+            raise ValueError(f"SmallCNNExtractor needs (C, H, W) images, got shape {observation_space.shape}")
+        c, h, w = observation_space.shape
+        encoder = SmallImpalaCNN((h, w, c), channel_scale, features)
+        super().__init__(observation_space, encoder.out_dim)
+        self.encoder = encoder
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.encoder.fc(self.encoder.convs(observations))
+
+
 class HELMExtractor(BaseFeaturesExtractor):
     """[history, encoder(observation)]: HELM's head input. Images (channel-first after SB3's
     VecTransposeImage, scaled to [0, 1] by SB3) go through the authors' small Impala CNN (channel
