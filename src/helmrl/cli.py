@@ -16,7 +16,7 @@ import sys
 import typing
 from pathlib import Path
 
-from .config import PRESETS, TrainConfig, field_types, parse_bool, preset
+from .config import PRESETS, RESUMABLE, TrainConfig, field_types, parse_bool, preset
 from .errors import (
     CheckpointError,
     ConfigError,
@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--seeds",
+        metavar="LIST",
+        help="train these seeds (0,1,2 or 0-4) together, a process each, sharing one frozen LM (HELM): "
+        "--run-dir gets one run directory per seed, s0 s1 ...; --resume DIR resumes the group "
+        "(default: one run of --seed)",
+    )
     _add_config_options(train)
 
     ev = sub.add_parser("eval", help="evaluate a trained run's checkpoint")
@@ -261,6 +268,8 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     from .runs import prepare_run, resume_run
 
+    if args.seeds is not None or (args.resume and _group_members(args.resume)):
+        return _train_seed_group(args)
     if args.resume:
         overrides = {
             f.name: getattr(args, f.name)
@@ -289,6 +298,70 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"  curve:      {png}")
     print(f"  tensorboard --logdir {result.run_dir / 'tb'}")
     return 130 if result.interrupted else 0
+
+
+def _group_members(run_dir: Path) -> list[Path]:
+    """A seed group's member run directories (s<seed>/), or [] where ``run_dir`` is one run."""
+    if (run_dir / "config.json").exists():
+        return []
+    found = [d for d in run_dir.glob("s*") if d.name[1:].isdigit() and (d / "config.json").exists()]
+    return sorted(found, key=lambda d: int(d.name[1:]))
+
+
+def _train_seed_group(args: argparse.Namespace) -> int:
+    """``--seeds``: the seeds as a group sharing one LM (helmrl.seed_group); ``--resume`` of a
+    group's folder: every member from its checkpoint."""
+    from .seed_group import parse_seeds, train_group
+
+    if args.resume:
+        if args.seeds is not None:
+            raise UsageError("--resume DIR resumes the group's seeds as they are; drop --seeds")
+        dirs = _group_members(args.resume)
+        if not dirs:
+            raise UsageError(f"--resume {args.resume}: no s<seed>/ run directories of a seed group there")
+        overrides = {
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(TrainConfig)
+            if getattr(args, f.name) is not None
+        }
+        cfgs = [TrainConfig.load(d / "config.json") for d in dirs]
+        bad = sorted({k for k, v in overrides.items() if getattr(cfgs[0], k) != v} - RESUMABLE)
+        if bad:
+            raise UsageError(
+                f"--resume keeps the runs' config; only {', '.join(sorted(RESUMABLE))} may change "
+                f"(got {', '.join(bad)})"
+            )
+        resume, root = [(d / "checkpoint.pt").exists() for d in dirs], args.resume
+        if not all(resume):
+            raise UsageError(f"--resume {root}: {dirs[resume.index(False)].name} has no checkpoint yet")
+    else:
+        seeds = parse_seeds(args.seeds)
+        if args.seed is not None:
+            raise UsageError("give --seeds or --seed, not both")
+        base = _config_from_args(args)
+        root = args.run_dir or Path("runs") / f"{base.env_id}-{base.agent}-seeds"
+        cfgs = [base.replace(seed=s) for s in seeds]
+        dirs = [root / f"s{s}" for s in seeds]
+        resume, overrides = [False] * len(seeds), {}
+    codes = train_group(
+        cfgs,
+        dirs,
+        resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        resume_overrides=overrides,
+    )
+    for d, code in zip(dirs, codes, strict=True):
+        state = {0: "done", 130: "stopped, checkpoint saved"}.get(
+            code, f"failed (exit {code}; its error is above)"
+        )
+        print(f"  {d}: {state}")
+    if any(code not in (0, 130) for code in codes):
+        return 1
+    if any(code == 130 for code in codes):
+        print(f"continue with `helmrl train --resume {root}`")
+        return 130
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

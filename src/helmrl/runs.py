@@ -37,7 +37,10 @@ def check_inputs(cfg: TrainConfig) -> None:
         check_vision_encoder(cfg.vision_encoder)
 
 
-def prepare_run(cfg: TrainConfig, run_dir: Path, overwrite: bool = False, progress: bool = True) -> Trainer:
+def prepare_run(
+    cfg: TrainConfig, run_dir: Path, overwrite: bool = False, progress: bool = True, lm_memory=None
+) -> Trainer:
+    """A new run's trainer, built before ``run_dir`` is touched (``lm_memory``: Trainer.from_config's)."""
     check_inputs(cfg)
     run_dir = Path(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -50,9 +53,8 @@ def prepare_run(cfg: TrainConfig, run_dir: Path, overwrite: bool = False, progre
                 f"--run-dir {run_dir} holds another run; continue it with --resume {run_dir}, "
                 "pick a new --run-dir, or pass --overwrite to replace it"
             )
-    trainer = Trainer.from_config(
-        cfg, run_dir, progress=progress
-    )  # builds everything before touching the folder
+    # builds everything before touching the folder
+    trainer = Trainer.from_config(cfg, run_dir, progress=progress, lm_memory=lm_memory)
     if overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +72,7 @@ def train(
 
 
 def resume_run(
-    run_dir: Path, overrides: dict[str, Any], progress: bool = True
+    run_dir: Path, overrides: dict[str, Any], progress: bool = True, lm_memory=None
 ) -> tuple[Trainer, TrainConfig]:
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).exists() or not (run_dir / CHECKPOINT).exists():
@@ -87,7 +89,7 @@ def resume_run(
     check_inputs(cfg)
     if changed:
         cfg.save(run_dir / CONFIG)
-    return Trainer.from_config(cfg, run_dir, progress=progress), cfg
+    return Trainer.from_config(cfg, run_dir, progress=progress, lm_memory=lm_memory), cfg
 
 
 def load_agent(run_dir: Path, device: str = "auto"):

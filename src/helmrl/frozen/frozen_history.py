@@ -12,6 +12,7 @@ optimizer never see it (it is rebuilt from the config when a run loads).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -57,6 +58,9 @@ class FrozenHistory(nn.Module):
         self.cache_size = cache_size
         self._cache: dict[bytes, Tensor] = {}
         self.memory: StreamingLMMemory | None = None
+        #: n_envs -> the memory to step; None: this process's own LM (``make_lm_memory``). A seed
+        #: group's members set it to their share of one LM stepped for all (``helmrl.frozen.shared_lm``).
+        self.memory_factory: Callable[[int], StreamingLMMemory] | None = None
         n_layers = lm_model.config.num_hidden_layers
         self.layers = tuple(layers) if layers is not None else (n_layers,)
         if any(not 0 <= k <= n_layers for k in self.layers):
@@ -104,7 +108,10 @@ class FrozenHistory(nn.Module):
 
     def reset(self, n_envs: int) -> None:
         """Forget every env's history (and size the memory for ``n_envs``)."""
-        if self.memory is None or self.memory.n_envs != n_envs:
+        if self.memory_factory is not None:
+            if self.memory is None or self.memory.n_envs != n_envs:
+                self.memory = self.memory_factory(n_envs)
+        elif self.memory is None or self.memory.n_envs != n_envs:
             self.memory = make_lm_memory(
                 self.lm,
                 n_envs,

@@ -126,9 +126,12 @@ class Trainer:
         progress: bool = True,
         lm_model: torch.nn.Module | None = None,
         log=print,
+        lm_memory=None,
     ) -> Trainer:
         """The envs, their wrappers and the agent ``cfg`` describes (``lm_model``: an LM module to use
-        in place of loading ``cfg.lm``). Seeds torch with ``cfg.seed`` before building anything."""
+        in place of loading ``cfg.lm``; ``lm_memory``: n_envs -> the LM memory to step, in place of
+        this process's own, as a seed group's members get). Seeds torch with ``cfg.seed`` before
+        building anything."""
         from ..wrappers import FrozenHistoryObservation
 
         cfg.validate()  # one line naming the first bad field, before anything is built
@@ -148,6 +151,8 @@ class Trainer:
         history_dim = 0
         if agent_cls.uses_history:
             stage = build_frozen_history(cfg.history(), obs_shape, device, lm_model)
+            if lm_memory is not None:
+                stage.memory_factory = lm_memory
             envs = FrozenHistoryObservation(envs, stage, device, final_history=cfg.bootstrap_truncated)
             history_dim = stage.out_dim
         agent = agent_cls.from_config(cfg.net(), obs_shape, n_actions, history_dim)

@@ -1,0 +1,160 @@
+"""Seeds sharing one frozen LM (helmrl.seed_group): each member is its single run, only the LM's
+step is batched over the members' envs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from helmrl.config import ConfigError, TrainConfig
+from helmrl.seed_group import check_group, parse_seeds, train_group
+
+
+def rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_seed_lists_parse_and_bad_ones_are_refused_in_one_line():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("3, 0-1") == [3, 0, 1]
+    for bad, needle in [
+        ("", "expected"),
+        ("a", "expected"),
+        ("1,1", "twice"),
+        ("4-2", "expected"),
+        ("-1", "expected"),
+    ]:
+        with pytest.raises(ConfigError, match=needle) as err:
+            parse_seeds(bad)
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"agent": "cnn"}, "has none to share"),
+        ({"lm": "random-init"}, "draws its own LM"),
+        ({"bootstrap_truncated": True}, "one seed at a time"),
+    ],
+)
+def test_groups_that_cannot_share_an_lm_are_refused(change, needle):
+    with pytest.raises(ConfigError, match=needle):
+        check_group([TrainConfig(**change)])
+
+
+def test_members_must_agree_on_the_shared_lm():
+    with pytest.raises(ConfigError, match="mem_len must agree"):
+        check_group([TrainConfig(seed=0), TrainConfig(seed=1, mem_len=32)])
+
+
+def _cfg(lm: Path, seed: int, **changes) -> TrainConfig:
+    return TrainConfig(
+        env_id="CueRecall-v0",
+        agent="helm",
+        lm=str(lm),
+        seed=seed,
+        n_envs=4,
+        rollout_steps=16,
+        n_minibatches=2,
+        epochs=1,
+        total_steps=4 * 16 * 2,
+        mem_len=16,
+        n_sink=2,
+        torch_threads=1,
+        frozen_dtype="float32",
+        **changes,
+    )
+
+
+@pytest.mark.slow
+def test_a_member_trains_as_its_single_run_and_the_group_resumes(tiny_llama_dir, tmp_path):
+    from helmrl.runs import train
+
+    singles = {}
+    for seed in (0, 1):
+        train(_cfg(tiny_llama_dir, seed), tmp_path / f"single-{seed}", progress=False)
+        singles[seed] = rows(tmp_path / f"single-{seed}")
+    # A group of one steps exactly the rows its single run steps: bit for bit.
+    codes = train_group(
+        [_cfg(tiny_llama_dir, 0)], [tmp_path / "one" / "s0"], [False], progress=False, lm_threads=1
+    )
+    assert codes == [0]
+    assert rows(tmp_path / "one" / "s0") == singles[0] or _same_but_time(
+        rows(tmp_path / "one" / "s0"), singles[0]
+    )
+    # Two members: each member's rows are its own, the LM batch is 8 envs instead of 4. On this
+    # tiny fp32 LM the GEMMs of 4 and 8 rows may round differently (~1e-6), so the learning
+    # statistics are compared at rtol 1e-3; the episode counts and steps exactly.
+    dirs = [tmp_path / "two" / f"s{s}" for s in (0, 1)]
+    codes = train_group(
+        [_cfg(tiny_llama_dir, s) for s in (0, 1)], dirs, [False, False], progress=False, lm_threads=1
+    )
+    assert codes == [0, 0]
+    for seed, run in zip((0, 1), dirs, strict=True):
+        got, want = rows(run), singles[seed]
+        assert [r["step"] for r in got] == [r["step"] for r in want] == ["64", "128"]
+        for g, w in zip(got, want, strict=True):
+            assert g["episodes"] == w["episodes"]
+            for key in ("episode_return_mean", "policy_loss", "value_loss", "entropy"):
+                assert float(g[key]) == pytest.approx(float(w[key]), rel=1e-3, abs=1e-6), key
+    # Resumed as a group, to twice the steps: every member continues its own run.
+    longer = {"total_steps": 4 * 16 * 4}
+    codes = train_group(
+        [_cfg(tiny_llama_dir, s) for s in (0, 1)],
+        dirs,
+        [True, True],
+        progress=False,
+        lm_threads=1,
+        resume_overrides=longer,
+    )
+    assert codes == [0, 0]
+    for run in dirs:
+        assert [r["step"] for r in rows(run)] == ["64", "128", "192", "256"]
+        assert TrainConfig.load(run / "config.json").total_steps == 256
+
+
+def _same_but_time(a: list[dict], b: list[dict]) -> bool:
+    """Equal rows, but the wall-clock columns."""
+    drop = ("fps", "time_s")
+    return [{k: v for k, v in r.items() if k not in drop} for r in a] == [
+        {k: v for k, v in r.items() if k not in drop} for r in b
+    ]
+
+
+@pytest.mark.slow
+def test_the_cli_trains_a_group_into_one_folder_per_seed_and_resumes_it(tiny_llama_dir, tmp_path, capsys):
+    from helmrl.cli import main
+
+    root = tmp_path / "group"
+    common = [
+        "--env-id",
+        "CueRecall-v0",
+        "--agent",
+        "helm",
+        "--lm",
+        str(tiny_llama_dir),
+        "--n-envs",
+        "2",
+        "--rollout-steps",
+        "8",
+        "--n-minibatches",
+        "2",
+        "--mem-len",
+        "8",
+        "--n-sink",
+        "1",
+        "--frozen-dtype",
+        "float32",
+        "--no-progress",
+    ]
+    assert main(["train", *common, "--seeds", "0-1", "--total-steps", "16", "--run-dir", str(root)]) == 0
+    assert sorted(p.name for p in root.iterdir()) == ["s0", "s1"]
+    assert [TrainConfig.load(root / s / "config.json").seed for s in ("s0", "s1")] == [0, 1]
+    assert main(["train", "--resume", str(root), "--total-steps", "32", "--no-progress"]) == 0
+    assert [len(rows(root / s)) for s in ("s0", "s1")] == [2, 2]
+    assert main(["train", "--resume", str(root), "--lr", "0.1"]) == 2
+    assert "only" in capsys.readouterr().err
