@@ -39,25 +39,47 @@ no cell has finished, so no stale table is left):
 It prints the tables, the families of the tests and one verdict line per comparison (docs/results.md
 quotes them). "confirmed" needs n >= 5 runs on both sides and p < 0.05 exact, Holm-adjusted
 within the family; with fewer runs on a side the line reads as a screen.
-A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S.
+A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S
+(helmrl.analysis.cells holds these rules for this report and experiments/randommaze_repro.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import functools
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from helmrl.analysis.curves import plot_runs, read_reference
-from helmrl.analysis.statistics import holm, iqm, iqm_with_ci, rank_sum_one_sided
-from helmrl.config import TrainConfig
-from helmrl.ppo.metrics import read_metrics
+from helmrl.analysis import cells as shared
+from helmrl.analysis.cells import (
+    ALPHA,
+    CONFIRM_N,
+    Cell,
+    Verdict,
+    adjust_holm,
+    ci_text,
+    comparison_fields,
+    diff_ci,
+    expected_seeds,
+    family_lines,
+    figure,
+    iqm_ci,
+    iqm_fields,
+    judge,
+    load_cells,
+    markdown_table,
+    name,
+    order,
+    parser,
+    ran_on,
+    spread,
+    statistic,
+    values_of,
+    with_both_sides,
+    write,
+)
+from helmrl.analysis.cells import rounded as _r
+from helmrl.analysis.curves import read_reference
 from helmrl.sweep import summary_row
 from helmrl.sweep.summary import COLUMNS
 
@@ -69,9 +91,6 @@ PAPER = RESULTS / "paper_curves.csv"
 ENV = "MiniGrid-KeyCorridorS3R1-v0"
 CHECKPOINTS = (100_000, 200_000, 300_000)
 FINAL = 300_000
-ALPHA = 0.05
-CONFIRM_N = 5  # runs needed on each side before a verdict may read "confirmed"; fewer: a screen
-SMALL_N = 3  # up to this many runs the IQM is the plain mean and its bootstrap CI the min-max
 BOOT_REPS = 2000  # bootstrap resamples per CI
 
 REPRO, FAIR = "keycorridor-repro", "keycorridor-fair"
@@ -91,7 +110,6 @@ GROUPS: dict[str, tuple[str, int]] = {
     SPLIT: ("screening: SB3's network and weight decay in CNN-PPO at HELM's settings", 5),
     SCREEN: ("screening cells, n = 1 or 2 per variant (keycorridor-screen.toml and one 300k cell)", 1),
 }
-NAMES = {"helm": "HELM", "lstm": "Impala-PPO", "cnn": "CNN-PPO"}
 REFERENCE = (REPRO, "helm")  # the HELM every comparison starts from: SmolLM2, the preset's β = 1000
 CELL_COLUMNS = ["group", *COLUMNS]
 IQM_COLUMNS = "group agent step runs seeds measure iqm ci_low ci_high ci returns paper_mean".split()
@@ -99,187 +117,41 @@ TEST_COLUMNS = (
     "comparison family family_size group_a agent_a group_b agent_b step n_a n_b iqm_a iqm_b u "
     "p_exact p_holm p_normal significant significant_holm"
 ).split()
-CURVE_COLUMNS = ["env_id", "agent", "step", "mean", "ci_low", "ci_high"]
 SCREEN_COLUMNS = ["variant", "seed", "step", "return_", "paper_mean"]
 ABLATION_COLUMNS = (
     "variant runs returns_at_200k measure iqm ci_low ci_high ci mean_minus_grid_cnn diff_ci_low diff_ci_high "
     "diff_ci"
 ).split()
-NO_CI = "n=1, no CI"
+# the shared pieces this report's tests reach through it
+CURVE_COLUMNS, one_sided, _iqm_ci = shared.CURVE_COLUMNS, shared.one_sided, shared._iqm_ci
 GRID_CNN = "keycorridor grid cnn (value loss 0.25·MSE, weight decay 0, gains 0.01 / 1)"
 
 
-@dataclass
-class Cell:
-    group: str
-    run: Path
-    cfg: TrainConfig
-    rows: list[dict[str, float]]
-
-    @property
-    def key(self) -> str:
-        """agent[:label], as `helmrl plot` and the sweep summary name a run."""
-        return self.cfg.agent + (f":{self.cfg.label}" if self.cfg.label else "")
-
-    @property
-    def finished(self) -> bool:
-        """Trained to its total_steps, and that is at least 300k."""
-        return (
-            bool(self.rows)
-            and self.cfg.total_steps >= FINAL
-            and self.rows[-1]["step"] >= self.cfg.total_steps
-        )
-
-    def return_at(self, step: int) -> float | None:
-        rows = [r for r in self.rows if r["step"] <= step]
-        if not rows or rows[-1]["step"] < step - 1024 or not np.isfinite(rows[-1]["episode_return_mean"]):
-            return None  # the run has not reached this step
-        return float(rows[-1]["episode_return_mean"])
+def finished_cells(cells: list[Cell]) -> list[Cell]:
+    """The cells trained to their total_steps, and that at least 300k."""
+    return [c for c in cells if c.finished and c.cfg.total_steps >= FINAL]
 
 
-def load_cells(cells: Path, group: str) -> list[Cell]:
-    out = []
-    for run in sorted((cells / group).glob(f"{ENV}-*")):
-        if (run / "config.json").exists() and (run / "metrics.csv").exists():
-            rows = read_metrics(run)
-            if rows:
-                out.append(Cell(group, run, TrainConfig.load(run / "config.json"), rows))
-    return out
-
-
-def name(key: str) -> str:
-    agent, _, label = key.partition(":")
-    return NAMES.get(agent, agent) + (f" ({label})" if label else "")
-
-
-def expected_seeds(sweeps: Path, group: str, key: str) -> int:
+def planned(sweeps: Path, group: str, key: str) -> int:
     """Cells the group's spec has for this agent (or the planned seed count while it has none)."""
-    spec_path = sweeps / f"{group}.toml"
-    if spec_path.exists():
-        from helmrl.sweep import SweepSpec
-
-        cfgs = [c.config for c in SweepSpec.load(spec_path).cells()]
-        n = sum(1 for c in cfgs if c.agent + (f":{c.label}" if c.label else "") == key)
-        if n:
-            return n
-    return GROUPS[group][1]
-
-
-# ---------------------------------------------------------------------------------- statistics
-def iqm_ci(values: np.ndarray) -> tuple[float, float | None, float | None]:
-    """IQM and its 95% stratified-bootstrap CI over seeds (rliable; one task, so the seeds are the
-    one stratum), from 4 runs on. With 2 or 3 runs the IQM trims nothing (it is the plain mean)
-    and the bootstrap's 2.5% and 97.5% points are the lowest and highest run, so this gives the
-    mean and no CI (:func:`spread` names the range); one run: its value, no CI."""
-    values = np.asarray(values, dtype=float)
-    if len(values) <= SMALL_N:
-        return float(values.mean()), None, None
-    return _iqm_ci(tuple(values.tolist()), BOOT_REPS)
-
-
-def measure(n: int) -> str:
-    """What iqm_ci's point and interval are for n runs."""
-    if n == 1:
-        return "one run"
-    return "mean, min-max" if n <= SMALL_N else "IQM, 95% CI"
-
-
-def spread(values: np.ndarray) -> str:
-    """The figure of n runs with its honest label: 'IQM 0.948 [0.913, 0.950]' from 4 runs on,
-    'mean 0.366 (min 0.112, max 0.621), n = 2' for 2 or 3, '0.171 (n = 1, no CI)' for one."""
-    values = np.asarray(values, dtype=float)
-    point, lo, hi = iqm_ci(values)
-    if len(values) == 1:
-        return f"{point:.3f} (n = 1, no CI)"
-    if lo is None:
-        return f"mean {point:.3f} (min {values.min():.3f}, max {values.max():.3f}), n = {len(values)}"
-    return f"IQM {point:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-@functools.cache
-def _iqm_ci(values: tuple[float, ...], reps: int) -> tuple[float, float, float]:
-    x = np.array(values)
-    try:
-        import rliable  # noqa: F401
-    except ImportError:  # the same bootstrap by hand: resample the seeds
-        rng = np.random.default_rng(0)
-        boots = [iqm(x[i]) for i in rng.integers(0, len(x), (reps, len(x)))]
-        return iqm(x), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
-    # rliable draws its resamples from numpy's global RNG whatever random_state it is given: seed
-    # that, so the same cells give the same table, and leave the caller's RNG as it was.
-    state = np.random.get_state()
-    np.random.seed(0)
-    try:
-        return iqm_with_ci(x, reps=reps)
-    finally:
-        np.random.set_state(state)
-
-
-def ci_text(lo: float | None, hi: float | None, values: np.ndarray | None = None) -> str:
-    """The CI as a table writes it; without one, why not (and, for 2 or 3 runs, their range)."""
-    if lo is not None:
-        return f"[{lo:.3f}, {hi:.3f}]"
-    if values is None or len(values) < 2:
-        return NO_CI
-    return f"n={len(values)}, no CI; min {np.min(values):.3f}, max {np.max(values):.3f}"
-
-
-def one_sided(a: np.ndarray, b: np.ndarray) -> dict[str, float] | None:
-    """Mann-Whitney rank-sum test of a > b (helmrl.analysis.statistics.rank_sum_one_sided): the
-    exact permutation p, ties included, and the normal approximation the paper used (Wilcoxon
-    rank-sum). None when a side has fewer than 2 runs."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    return rank_sum_one_sided(a, b)
-
-
-def diff_ci(a: np.ndarray, b: np.ndarray, reps: int = 5000) -> tuple[float, float | None, float | None]:
-    """Difference of means a - b with a 95% bootstrap CI, seeds resampled within each side; no CI
-    unless both sides have 2 runs or more (one run has nothing to resample)."""
-    d = float(a.mean() - b.mean())
-    if len(a) < 2 or len(b) < 2:
-        return d, None, None
-    rng = np.random.default_rng(0)
-    da = a[rng.integers(0, len(a), (reps, len(a)))].mean(1)
-    db = b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
-    return d, float(np.percentile(da - db, 2.5)), float(np.percentile(da - db, 97.5))
-
-
-def _r(x: float | None, digits: int = 3) -> float | str:
-    return "" if x is None else round(x, digits)
+    return expected_seeds(sweeps, group, key, GROUPS[group][1])
 
 
 # ---------------------------------------------------------------------------------- tables
-def ran_on(run: Path) -> tuple[str, str]:
-    """(commits, device) as the cell's cell.json names them, else its attempts.log's commits."""
-    try:
-        info = json.loads((run / "cell.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        info = {}
-    commits = info.get("commits") or []
-    if not commits and (run / "attempts.log").exists():
-        for line in (run / "attempts.log").read_text().splitlines():
-            commits += [w.split("=", 1)[1] for w in line.split() if w.startswith("commit=")]
-    return ", ".join(dict.fromkeys(commits)) or "not recorded", info.get("device") or "not recorded"
-
-
 def cells_markdown(finished: list[Cell], paper: dict[tuple[str, int], float]) -> str:
     """The finished grid cells, one table row each, as docs/results.md shows them."""
-    head = (
-        "| group | agent | seed | 100k | 200k | 300k | final | commit | device | paper 100k / 200k / 300k |"
-    )
-    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    head = "group agent seed 100k 200k 300k final commit device".split() + ["paper 100k / 200k / 300k"]
+    rows = []
     for c in finished:
         at = [c.return_at(s) for s in CHECKPOINTS]
         ref = " / ".join(
             f"{paper[(c.cfg.agent, s)]:.2f}" if (c.cfg.agent, s) in paper else "-" for s in CHECKPOINTS
         )
         commit, device = ran_on(c.run)
-        vals = " | ".join("-" if v is None else f"{v:.3f}" for v in at)
         final = c.rows[-1]["episode_return_mean"]
-        who = f"{c.group} | {name(c.key)} | {c.cfg.seed}"
-        lines.append(f"| {who} | {vals} | {final:.3f} | {commit} | {device} | {ref} |")
-    return "\n".join(lines) + "\n"
+        vals = ["-" if v is None else f"{v:.3f}" for v in at]
+        rows.append([c.group, name(c.key), str(c.cfg.seed), *vals, f"{final:.3f}", commit, device, ref])
+    return markdown_table(head, rows)
 
 
 def cell_rows(finished: list[Cell]) -> list[dict[str, Any]]:
@@ -291,48 +163,22 @@ def cell_rows(finished: list[Cell]) -> list[dict[str, Any]]:
     return rows
 
 
-def returns_of(finished: list[Cell], group: str, key: str, step: int) -> tuple[np.ndarray, list[int]]:
-    pairs = [
-        (v, c.cfg.seed)
-        for c in finished
-        if c.group == group and c.key == key
-        if (v := c.return_at(step)) is not None
-    ]
-    return np.array([v for v, _ in pairs]), [s for _, s in pairs]
-
-
 def iqm_table(finished: list[Cell], paper: dict[tuple[str, int], float]) -> list[dict[str, Any]]:
     table = []
     for group, key in sorted({(c.group, c.key) for c in finished}, key=_order):
         for step in CHECKPOINTS:
-            vals, seeds = returns_of(finished, group, key, step)
+            vals, seeds = values_of(finished, group, key, step)
             if len(vals) == 0:
                 continue
-            point, lo, hi = iqm_ci(vals)
-            table.append(
-                dict(
-                    group=group,
-                    agent=key,
-                    step=step,
-                    runs=len(vals),
-                    seeds=" ".join(map(str, seeds)),
-                    measure=measure(len(vals)),
-                    iqm=round(point, 3),
-                    ci_low=_r(lo),
-                    ci_high=_r(hi),
-                    ci=ci_text(lo, hi, vals),
-                    returns=" ".join(f"{v:.3f}" for v in vals),
-                    paper_mean=paper.get((key.partition(":")[0], step), ""),
-                )
-            )
+            fields = iqm_fields(vals, seeds, BOOT_REPS)
+            fields["measure"] = fields.pop("statistic")
+            paper_mean = paper.get((key.partition(":")[0], step), "")
+            table.append(dict(group=group, agent=key, step=step, **fields, paper_mean=paper_mean))
     return table
 
 
 def _order(gk: tuple[str, str]) -> tuple[int, int, str]:
-    group, key = gk
-    agents = list(NAMES)
-    base = key.partition(":")[0]
-    return list(GROUPS).index(group), agents.index(base) if base in agents else len(agents), key
+    return order(gk, list(GROUPS))
 
 
 def comparisons(finished: list[Cell]) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
@@ -430,53 +276,16 @@ def compare(finished: list[Cell], comp: tuple, step: int) -> dict[str, Any]:
     """One comparison a > b at one step: the runs on each side and the one-sided test (Holm's
     adjustment needs its family: all_tests adds it)."""
     title, (ga, ka), (gb, kb) = comp
-    a, _ = returns_of(finished, ga, ka, step)
-    b, _ = returns_of(finished, gb, kb, step)
-    t = one_sided(a, b)
-    return dict(
-        comparison=title,
-        family=family(comp),
-        family_size="",
-        group_a=ga,
-        agent_a=ka,
-        group_b=gb,
-        agent_b=kb,
-        step=step,
-        n_a=len(a),
-        n_b=len(b),
-        iqm_a=round(iqm(a), 3) if len(a) else "",
-        iqm_b=round(iqm(b), 3) if len(b) else "",
-        u="" if t is None else t["u"],
-        p_exact="" if t is None else round(t["p_exact"], 4),
-        p_holm="",
-        p_normal="" if t is None else round(t["p_normal"], 4),
-        significant="" if t is None else t["p_exact"] < ALPHA,
-        significant_holm="",
-        _p=None if t is None else t["p_exact"],
-    )
+    a, _ = values_of(finished, ga, ka, step)
+    b, _ = values_of(finished, gb, kb, step)
+    ids = dict(comparison=title, family=family(comp), group_a=ga, agent_a=ka, group_b=gb, agent_b=kb)
+    return dict(**ids, step=step, **comparison_fields(a, b, ALPHA))
 
 
 def all_tests(finished: list[Cell], comps: list) -> list[dict[str, Any]]:
     """Every comparison at 100k, 200k and 300k, with Holm's adjustment of its exact p over the
     tests of its family at the same step that have a p (family_size says how many)."""
-    rows = [compare(finished, comp, step) for comp in comps for step in CHECKPOINTS]
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for r in rows:
-        if r["_p"] is not None:
-            groups.setdefault((r["family"], r["step"]), []).append(r)
-    for members in groups.values():
-        for r, adjusted in zip(members, holm([r["_p"] for r in members]), strict=True):
-            r.update(
-                family_size=len(members),
-                p_holm=round(float(adjusted), 4),
-                significant_holm=bool(adjusted < ALPHA),
-            )
-    return rows
-
-
-def tests_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tests where both sides have a run."""
-    return [r for r in rows if r["n_a"] and r["n_b"]]
+    return adjust_holm([compare(finished, comp, step) for comp in comps for step in CHECKPOINTS])
 
 
 # ---------------------------------------------------------------------------------- verdicts
@@ -491,74 +300,23 @@ def side_name(group: str, key: str) -> str:
 
 
 def _side(finished: list[Cell], group: str, key: str, paper: dict) -> str:
-    vals, _ = returns_of(finished, group, key, FINAL)
+    vals, _ = values_of(finished, group, key, FINAL)
     ref = paper.get((key.partition(":")[0], FINAL)) if group == REPRO else None
     ref_text = "" if ref is None else f" (paper {ref:.2f})"
     if len(vals) == 0:
         return f"{side_name(group, key)}: no finished cell{ref_text}"
-    return f"{side_name(group, key)} {spread(vals)}{ref_text}"
-
-
-@dataclass
-class Verdict:
-    title: str
-    # "open", "screen" (fewer than CONFIRM_N runs on a side), "confirmed", "unadjusted" (p < 0.05
-    # before Holm's adjustment only), "only" (significant before 300k only) or "not"
-    status: str
-    counts: str  # "n = 1 (HELM) and 1 (Impala-PPO) of 5 seeds finished"
-    line: str
-
-
-def _p_text(row: dict[str, Any]) -> str:
-    """The test's p-values: exact, Holm-adjusted in its family, normal approximation."""
-    if row["p_exact"] == "":
-        return "no test yet (n < 2 on a side)"
-    size = row["family_size"]
-    if size == 1:
-        holm_text = f'family "{row["family"]}" has this one test, no adjustment'
-    else:
-        holm_text = f'Holm-adjusted {row["p_holm"]:.4f} over the {size} tests of family "{row["family"]}"'
-    return (
-        f"one-sided Mann-Whitney p = {row['p_exact']:.4f} exact ({holm_text}), "
-        f"{row['p_normal']:.4f} normal approx."
-    )
+    return f"{side_name(group, key)} {spread(vals, BOOT_REPS)}{ref_text}"
 
 
 def verdict(finished: list[Cell], comp: tuple, rows: dict[int, dict], sweeps: Path, paper: dict) -> Verdict:
     """The verdict on one comparison a > b from its tests (``rows``, by step): open while planned
     seeds are missing; a screen when a side has fewer than CONFIRM_N runs; else the test at 300k,
-    "confirmed" only where its exact p is below ALPHA after Holm's adjustment too."""
+    "confirmed" only where its exact p is below ALPHA after Holm's adjustment too
+    (helmrl.analysis.cells.judge)."""
     title, (ga, ka), (gb, kb) = comp
-    final = rows[FINAL]
-    na, nb = final["n_a"], final["n_b"]
-    ea, eb = expected_seeds(sweeps, ga, ka), expected_seeds(sweeps, gb, kb)
-    a, b = side_name(ga, ka), side_name(gb, kb)
-    if ea == eb:
-        counts = f"n = {na} ({a}) and {nb} ({b}) of {ea} seeds finished"
-    else:
-        counts = f"n = {na} of {ea} ({a}) and {nb} of {eb} ({b}) seeds finished"
+    expected = planned(sweeps, ga, ka), planned(sweeps, gb, kb)
     numbers = f"at 300k {_side(finished, ga, ka, paper)}; {_side(finished, gb, kb, paper)}"
-    p = _p_text(final)
-    if na < ea or nb < eb:
-        return Verdict(title, "open", counts, f"{title}: open: {counts}; {numbers}; {p}")
-    if min(na, nb) < CONFIRM_N:
-        what = {True: "significant, ", False: "not significant, "}.get(final["significant"], "")
-        line = f"{title}: screen (n = {na} vs {nb}, under {CONFIRM_N} a side): {what}{p} at 300k; {numbers}"
-        return Verdict(title, "screen", counts, line)
-    if final["significant_holm"] is True:
-        return Verdict(title, "confirmed", counts, f"{title}: confirmed ({p} at 300k, {counts}); {numbers}")
-    if final["significant"] is True:
-        line = f"{title}: significant before Holm's adjustment only ({p} at 300k, {counts}); {numbers}"
-        return Verdict(title, "unadjusted", counts, line)
-    early = [s for s in CHECKPOINTS[:-1] if rows[s]["significant"] is True]
-    if early:
-        when = " and ".join(f"{s // 1000}k" for s in early)
-        ps = ", ".join(
-            f"p = {rows[s]['p_exact']:.4f} at {s // 1000}k (Holm {rows[s]['p_holm']:.4f})" for s in early
-        )
-        line = f"{title}: significant only at {when} steps, not at 300k ({ps}; {p} at 300k); {numbers}"
-        return Verdict(title, "only", counts, line)
-    return Verdict(title, "not", counts, f"{title}: not confirmed ({p} at 300k, {counts}); {numbers}")
+    return judge(title, rows, FINAL, expected, (side_name(ga, ka), side_name(gb, kb)), numbers)
 
 
 def overall(part: str, at_paper: Verdict, at_fair: Verdict) -> str:
@@ -579,16 +337,10 @@ def overall(part: str, at_paper: Verdict, at_fair: Verdict) -> str:
     return f"{part}, overall: {what}"
 
 
-def family_lines(comps: list, rows: list[dict[str, Any]]) -> list[str]:
+def families(comps: list, rows: list[dict[str, Any]]) -> list[str]:
     """Each family of Holm's adjustment with its tests, and how many of them have a p at 300k."""
-    out = []
-    for fam, what in FAMILIES.items():
-        titles = [c[0] for c in comps if family(c) == fam]
-        if not titles:
-            continue
-        tested = sum(1 for r in rows if r["family"] == fam and r["step"] == FINAL and r["_p"] is not None)
-        out.append(f'"{fam}" ({what}; {tested} of {len(titles)} with a test at 300k): ' + "; ".join(titles))
-    return out
+    members = [(family(c), c[0]) for c in comps]
+    return family_lines(FAMILIES, members, rows, lambda r: r["step"] == FINAL, "300k")
 
 
 def verdict_lines(finished: list[Cell], comps: list, sweeps: Path, paper: dict, rows=None) -> list[str]:
@@ -605,31 +357,6 @@ def verdict_lines(finished: list[Cell], comps: list, sweeps: Path, paper: dict, 
 
 
 # ---------------------------------------------------------------------------------- files
-def write(path: Path, rows: list[dict], columns: list[str]) -> None:
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path} ({len(rows)} rows)" if rows else f"wrote {path}: header only, no row yet")
-
-
-def figure(cells: list[Cell], group: str, out: Path, reference: list[dict]) -> Path | None:
-    """<group>-curves.png and .csv via plot_runs (the paper's points drawn over the runs); stale
-    files of a group without cells are removed."""
-    png, curves = out / f"{group}-curves.png", out / f"{group}-curves.csv"
-    runs = [c.run for c in cells if any(np.isfinite(r["episode_return_mean"]) for r in c.rows)]
-    if not runs:
-        for f in (png, curves):
-            if f.exists():
-                f.unlink()
-                print(f"removed {f}: {group} has no finished cell")
-        return None
-    res = plot_runs(runs, png, reference=reference, title=f"{group}: {GROUPS[group][0]}")
-    res["summary_csv"].unlink()  # its finals are keycorridor-repro-iqm.csv's, which knows n = 1 has no CI
-    print(f"wrote {png} and {curves}")
-    return png
-
-
 def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[dict], list[dict]]:
     """HELM's screening cells at the paper's points; the CNN-PPO variants at 200k against the keycorridor
     grid's CNN-PPO (every agent at HELM's settings; value loss 0.25·MSE, weight decay 0, gains 0.01 / 1)."""
@@ -649,23 +376,22 @@ def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[d
                     )
                 )
     at = 200_000
-    base = np.array(
-        [v for c in load_cells(cells_root, KC_GRID) if c.key == "cnn" if (v := c.return_at(at)) is not None]
-    )
+    grid = load_cells(cells_root, KC_GRID, ENV)
+    base = np.array([v for c in grid if c.key == "cnn" if (v := c.return_at(at)) is not None])
     ablation = []
     variants = sorted({c.key for c in screen if c.cfg.agent != "helm"})
     for key in variants:
         vals = np.array([v for c in screen if c.key == key if (v := c.return_at(at)) is not None])
         if len(vals) == 0:
             continue
-        point, lo, hi = iqm_ci(vals)
+        point, lo, hi = iqm_ci(vals, BOOT_REPS)
         d, dlo, dhi = diff_ci(vals, base) if len(base) else (None, None, None)
         ablation.append(
             dict(
                 variant=key.partition(":")[2] or key,
                 runs=len(vals),
                 returns_at_200k=" ".join(f"{v:.3f}" for v in vals),
-                measure=measure(len(vals)),
+                measure=statistic(len(vals)),
                 iqm=round(point, 3),
                 ci_low=_r(lo),
                 ci_high=_r(hi),
@@ -677,14 +403,14 @@ def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[d
             )
         )
     if len(base):
-        point, lo, hi = iqm_ci(base)
+        point, lo, hi = iqm_ci(base, BOOT_REPS)
         ablation.insert(
             0,
             dict(
                 variant=GRID_CNN,
                 runs=len(base),
                 returns_at_200k=" ".join(f"{v:.3f}" for v in base),
-                measure=measure(len(base)),
+                measure=statistic(len(base)),
                 iqm=round(point, 3),
                 ci_low=_r(lo),
                 ci_high=_r(hi),
@@ -705,8 +431,8 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
     reference = read_reference(paper_csv)
     paper = {(r["agent"], int(r["step"])): r["return"] for r in reference if r["env_id"] == ENV}
-    by_group = {g: load_cells(cells_root, g) for g in GROUPS}
-    finished = [c for g in GROUPS for c in by_group[g] if c.finished]
+    by_group = {g: load_cells(cells_root, g, ENV) for g in GROUPS}
+    finished = [c for g in GROUPS for c in finished_cells(by_group[g])]
     finished.sort(key=lambda c: (*_order((c.group, c.key)), c.cfg.seed))
     grid = [c for c in finished if c.group != SCREEN]
     if not grid:
@@ -729,12 +455,12 @@ def build_report(
     write(paths["iqm"], table, IQM_COLUMNS)
     comps = comparisons(finished)
     every_test = all_tests(finished, comps)
-    tests = tests_table(every_test)
+    tests = with_both_sides(every_test)
     write(paths["tests"], tests, TEST_COLUMNS)
     figures = {}
     for group in GROUPS:
         members = by_group[group] if group == SCREEN else [c for c in finished if c.group == group]
-        figures[group] = figure(members, group, out, reference)
+        figures[group] = figure(members, group, out, f"{group}: {GROUPS[group][0]}", reference)
     helm, ablation = screening(cells_root, by_group[SCREEN], paper)
     write(paths["helm_screen"], helm, SCREEN_COLUMNS)
     write(paths["ablation"], ablation, ABLATION_COLUMNS)
@@ -748,20 +474,12 @@ def build_report(
         "helm_screen": helm,
         "ablation": ablation,
         "verdicts": verdicts,
-        "families": family_lines(comps, every_test),
+        "families": families(comps, every_test),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
-    ap.add_argument("--cells", type=Path, default=CELLS, help=f"the groups' cells (default {CELLS})")
-    ap.add_argument(
-        "--out", type=Path, default=RESULTS, help=f"where the tables and figures go (default {RESULTS})"
-    )
+    ap = parser(__doc__, CELLS, RESULTS)
     ap.add_argument("--paper", type=Path, default=PAPER, help=f"the paper's points (default {PAPER})")
     ap.add_argument(
         "--sweeps",

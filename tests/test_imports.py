@@ -115,7 +115,7 @@ LAYERS = {
     "frozen": 1, "models": 1, "envs": 1, "devices": 1, "config": 1,
     "wrappers": 2,
     "ppo": 3,
-    "runs": 4, "integrations": 4,
+    "runs": 4, "integrations": 4, "seed_group": 4,
     "analysis": 5, "sweep": 5,
     "cli": 6, "__main__": 6, "helmrl": 6,
 }  # fmt: skip
