@@ -10,11 +10,14 @@ helmrl ships, so this script imports them from checkouts you point it at:
 (gym 0.26, which the Makefile installs for Procgen, runs their code; mazelab's other generators
 need scikit-image, which is stubbed out here since RandomMaze does not use them.)
 
-It prints two things:
+It prints three things:
 
 1. over ``--resets`` resets of the authors' env: where their goal lands (on a wall? the inner
    bottom-right cell?) and how often the start is the goal's cell;
-2. over ``--episodes`` episodes: each of their mazes and starts copied into helmrl's env, the
+2. the mazes' distribution, theirs against helmrl's over as many resets each: the mean share of
+   wall cells and the mean number of free cells, with their standard errors (the generators
+   draw the same distribution from different random streams);
+3. over ``--episodes`` episodes: each of their mazes and starts copied into helmrl's env, the
    same random actions played in both, and every observation, reward and episode end compared.
 """
 
@@ -64,9 +67,13 @@ def main() -> None:
     view = theirs.agent_view_size
 
     on_wall = inner = start_on_goal = even_side = 0
+    their_walls, their_free = [], []
     for _ in range(args.resets):
         theirs.reset()
         padded = theirs.maze.x
+        inside = padded[view:-view, view:-view]
+        their_walls.append(inside.mean())
+        their_free.append(int((inside == 0).sum()))
         goal = tuple(theirs.maze.objects.goal.positions[0])
         h = padded.shape[0] - 2 * view
         on_wall += padded[goal] == 1
@@ -82,6 +89,18 @@ def main() -> None:
 
     ours = RandomMazeEnv()
     ours.reset(seed=args.seed)
+    our_walls, our_free = [], []
+    for _ in range(args.resets):
+        ours.reset()
+        our_walls.append(ours.grid.mean())
+        our_free.append(int((ours.grid == 0).sum()))
+    for name, a, b in (("wall share", their_walls, our_walls), ("free cells", their_free, our_free)):
+        se = np.hypot(np.std(a) / np.sqrt(len(a)), np.std(b) / np.sqrt(len(b)))
+        print(
+            f"mazes, {name}: authors' {np.mean(a):.4f}, helmrl's {np.mean(b):.4f}, "
+            f"difference {np.mean(b) - np.mean(a):+.4f} "
+            f"({(np.mean(b) - np.mean(a)) / se:+.1f} standard errors)"
+        )
     actions = np.random.default_rng(args.seed + 1)
     steps = mismatches = 0
     for _ in range(args.episodes):

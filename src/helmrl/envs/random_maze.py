@@ -48,33 +48,36 @@ MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])  # north, south, west, east
 def random_maze(
     side: int, rng: np.random.Generator, complexity: float = 0.75, density: float = 0.75
 ) -> np.ndarray:
-    """The classic random-maze algorithm: (H, W) array, 1 = wall, with an odd shape."""
-    shape = ((side // 2) * 2 + 1, (side // 2) * 2 + 1)
-    n_complexity = int(complexity * (5 * (shape[0] + shape[1])))
-    n_density = int(density * ((shape[0] // 2) * (shape[1] // 2)))
-    grid = np.zeros(shape, dtype=np.int8)
-    grid[0, :] = grid[-1, :] = WALL
-    grid[:, 0] = grid[:, -1] = WALL
+    """The classic random-maze algorithm (mazelab's ``random_maze``): (H, W) int8 array, 1 = wall,
+    of odd shape ``(side // 2) * 2 + 1``.
+
+    Each choice among k options is ``int(u * k)`` of a uniform u drawn in one batch up front,
+    the same distribution as mazelab's ``np.random.randint(0, k)`` per choice; drawing them
+    one by one made maze generation most of a memoryless agent's time on RandomMaze."""
+    h = w = (side // 2) * 2 + 1
+    n_complexity = int(complexity * (5 * (h + w)))
+    n_density = int(density * ((h // 2) * (w // 2)))
+    grid = [[WALL] * w] + [[WALL] + [FREE] * (w - 2) + [WALL] for _ in range(h - 2)] + [[WALL] * w]
+    uniforms = iter(rng.random(n_density * (n_complexity + 2)).tolist())
     for _ in range(n_density):
-        x, y = int(rng.integers(0, shape[1] // 2 + 1)) * 2, int(rng.integers(0, shape[0] // 2 + 1)) * 2
-        grid[y, x] = WALL
+        x, y = int(next(uniforms) * (w // 2 + 1)) * 2, int(next(uniforms) * (h // 2 + 1)) * 2
+        grid[y][x] = WALL
         for _ in range(n_complexity):
             neighbours = []
             if x > 1:
                 neighbours.append((y, x - 2))
-            if x < shape[1] - 2:
+            if x < w - 2:
                 neighbours.append((y, x + 2))
             if y > 1:
                 neighbours.append((y - 2, x))
-            if y < shape[0] - 2:
+            if y < h - 2:
                 neighbours.append((y + 2, x))
-            if neighbours:
-                y2, x2 = neighbours[int(rng.integers(0, len(neighbours)))]
-                if grid[y2, x2] == FREE:
-                    grid[y2, x2] = WALL
-                    grid[y2 + (y - y2) // 2, x2 + (x - x2) // 2] = WALL
-                    x, y = x2, y2
-    return grid
+            y2, x2 = neighbours[int(next(uniforms) * len(neighbours))]
+            if grid[y2][x2] == FREE:
+                grid[y2][x2] = WALL
+                grid[y2 + (y - y2) // 2][x2 + (x - x2) // 2] = WALL
+                x, y = x2, y2
+    return np.array(grid, dtype=np.int8)
 
 
 class RandomMazeEnv(gym.Env):

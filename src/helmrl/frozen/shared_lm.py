@@ -20,6 +20,8 @@ reads them.
 
 from __future__ import annotations
 
+import sys
+import time
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -94,7 +96,9 @@ def serve(
     offsets = np.cumsum([0, *n_envs])
     width = model.config.hidden_size
     active = set(range(len(conns)))
+    steps, waiting, stepping_s = 0, 0.0, 0.0  # where the LM process's time goes, said at the end
     while active:
+        t0 = time.perf_counter()
         x = torch.zeros(total, width)
         starts = torch.ones(total, dtype=torch.bool)  # departed and idle rows: fresh episodes
         stepping = []
@@ -112,9 +116,17 @@ def serve(
             stepping.append(i)
         if not stepping:
             continue
+        t1 = time.perf_counter()
         out = memory(x, starts).cpu().numpy()
+        waiting, stepping_s, steps = waiting + t1 - t0, stepping_s + time.perf_counter() - t1, steps + 1
         for i in stepping:
             try:
                 conns[i].send(np.ascontiguousarray(out[offsets[i] : offsets[i + 1]]))
             except (BrokenPipeError, OSError):
                 active.discard(i)
+    if steps:
+        print(
+            f"shared LM: {steps} steps of {total} envs, {stepping_s / steps * 1e3:.1f} ms a step; "
+            f"{stepping_s:.0f} s stepping, {waiting:.0f} s waiting for the members",
+            file=sys.stderr,
+        )
