@@ -23,7 +23,9 @@ from .config import TrainConfig
 from .errors import ConfigError
 
 #: the history fields the members share (the LM and its memory); the rest are each member's own
-SHARED_FIELDS = ("lm", "mem_len", "n_sink", "frozen_dtype", "history_layer", "lm_layers", "memory_impl")
+SHARED_FIELDS = (
+    "lm", "mem_len", "n_sink", "frozen_dtype", "history_layer", "lm_layers", "memory_impl", "similarity",
+)  # fmt: skip
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -115,11 +117,11 @@ def _member(
     raise SystemExit(code)
 
 
-def _serve(history_cfg, n_envs: list[int], conns, device: str, threads: int) -> None:
+def _serve(history_cfgs, n_envs: list[int], conns, device: str, threads: int) -> None:
     from .frozen.shared_lm import serve
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # it ends when the members have left
-    serve(history_cfg, n_envs, conns, device=device, threads=threads)
+    serve(history_cfgs, n_envs, conns, device=device, threads=threads)
 
 
 def train_group(
@@ -151,7 +153,7 @@ def train_group(
     server = ctx.Process(
         target=_serve,
         args=(
-            cfgs[0].history(),
+            [c.history() for c in cfgs],
             [c.n_envs for c in cfgs],
             [a for a, _ in pairs],
             device,

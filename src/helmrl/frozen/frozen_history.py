@@ -11,7 +11,6 @@ optimizer never see it (it is rebuilt from the config when a run loads).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from ..errors import HistoryConfigError
 from .frozen_hopfield import FrozenHopfield, observation_to_vector
 from .history_config import HistoryConfig, parse_history_layer
 from .lm_memory import StreamingLMMemory, make_lm_memory
+from .observation_cache import ObservationCache
 
 if TYPE_CHECKING:
     from .vision_history import VisionHistory
@@ -56,7 +56,7 @@ class FrozenHistory(nn.Module):
         # FrozenHopfield is a fixed function of the observation, and observations repeat a lot
         # (egocentric grid views): retrievals are cached by a digest of the raw observation.
         self.cache_size = cache_size
-        self._cache: dict[bytes, Tensor] = {}
+        self._cache = ObservationCache(cache_size)
         self.memory: StreamingLMMemory | None = None
         #: n_envs -> the memory to step; None: this process's own LM (``make_lm_memory``). A seed
         #: group's members set it to their share of one LM stepped for all (``helmrl.frozen.shared_lm``).
@@ -103,7 +103,8 @@ class FrozenHistory(nn.Module):
     def _apply(self, fn, recurse=True):  # nn.Module hook behind .to()/.cuda()
         # The memory holds re-laid-out (and, on CPU, pre-packed) copies of the LM's weights:
         # after a move it is rebuilt by the next reset().
-        self.memory, self._cache = None, {}
+        self.memory = None
+        self._cache.clear()
         return super()._apply(fn, recurse)
 
     def reset(self, n_envs: int) -> None:
@@ -129,7 +130,10 @@ class FrozenHistory(nn.Module):
         if self.memory is None:
             raise RuntimeError("call reset(n_envs) before the first step")
         with torch.inference_mode():
-            out = self.memory(self.retrieve(obs), episode_start.to(self.device))
+            if getattr(self.memory, "retrieves", False):  # a seed group's: FrozenHopfield there too
+                out = self.memory.step_observations(obs, episode_start)
+            else:
+                out = self.memory(self.retrieve(obs), episode_start.to(self.device))
             if self.norm == "standardize":
                 out = (out - self.norm_mean) / self.norm_std
             elif self.norm != "none":  # each layer's state on its own: (B, L*m) -> (B, L, m)
@@ -144,19 +148,7 @@ class FrozenHistory(nn.Module):
     @torch.inference_mode()
     def retrieve(self, obs: Tensor) -> Tensor:
         """FrozenHopfield outputs for raw observations (B, ...) -> (B, m), through the cache."""
-        if self.cache_size == 0:
-            return self.hopfield(observation_to_vector(obs.to(self.device)))
-        rows = obs.reshape(obs.shape[0], -1).cpu().numpy()
-        keys = [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows]
-        missing = list({k: i for i, k in enumerate(keys) if k not in self._cache}.values())
-        if missing:
-            if len(self._cache) + len(missing) > self.cache_size:
-                self._cache.clear()  # bounded memory; refilled from the next steps
-                missing = list({k: i for i, k in enumerate(keys)}.values())  # this batch's hits went too
-            fresh = self.hopfield(observation_to_vector(obs[missing].to(self.device)))
-            for i, x in zip(missing, fresh, strict=True):
-                self._cache[keys[i]] = x
-        return torch.stack([self._cache[k] for k in keys])
+        return self._cache(obs, lambda o: self.hopfield(observation_to_vector(o.to(self.device))))
 
 
 def build_frozen_history(

@@ -37,13 +37,23 @@ class ObservationCache:
     def __call__(self, obs: Tensor, f: Callable[[Tensor], Tensor]) -> Tensor:
         if self.size == 0:
             return f(obs)
+        keys, missing = self.lookup(obs)
+        return self.fill(keys, missing, f(obs[missing]) if missing else None)
+
+    def lookup(self, obs: Tensor) -> tuple[list[bytes], list[int]]:
+        """The rows' keys and the indices of the distinct rows to compute (the cache is cleared
+        first where they would overflow it). Then ``fill`` with f of those rows."""
         flat = obs.reshape(obs.shape[0], -1).cpu().numpy()
         keys = [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in flat]
         missing = list({k: i for i, k in enumerate(keys) if k not in self._rows}.values())
+        if missing and len(self._rows) + len(missing) > self.size:
+            self._rows.clear()
+            missing = list({k: i for i, k in enumerate(keys)}.values())
+        return keys, missing
+
+    def fill(self, keys: list[bytes], missing: list[int], rows: Tensor | None) -> Tensor:
+        """Store the computed ``rows`` (f of ``missing``) and return every row, in order."""
         if missing:
-            if len(self._rows) + len(missing) > self.size:
-                self._rows.clear()
-                missing = list({k: i for i, k in enumerate(keys)}.values())
-            for i, row in zip(missing, f(obs[missing]), strict=True):
+            for i, row in zip(missing, rows, strict=True):
                 self._rows[keys[i]] = row
         return torch.stack([self._rows[k] for k in keys])
