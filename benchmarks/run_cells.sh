@@ -6,6 +6,8 @@
 #   nohup benchmarks/run_cells.sh randommaze-repro RandomMaze-v0-cnn-s0 RandomMaze-v0-cnn-s1 &
 #
 # A spec with runner = "sb3_peer" runs its cells with experiments/sb3_peer.py (outside peers).
+# A CELL of the form A,B,C is a seed group sharing one frozen LM (`helmrl sweep --batch-seeds`;
+# `helmrl sweep SPEC --list --batch-seeds` prints the groups).
 # - The code: HEAD, exported once to $CELLS_ROOT/src/<commit>/ (default CELLS_ROOT: ~/cells), so
 #   edits to the checkout never reach a running queue. A dirty checkout is refused. A cell that
 #   already has an attempts.log resumes on the commit it started on.
@@ -36,8 +38,9 @@ export_commit() {  # the tree of commit $1, once, under $root/src/$1
 for cell in "$@"; do
   mkdir -p "$out"
   commit=$head
-  if [ -f "$out/$cell/attempts.log" ]; then
-    commit=$(grep -o 'commit=[0-9a-f]*' "$out/$cell/attempts.log" | head -1 | cut -d= -f2)
+  first=${cell%%,*}
+  if [ -f "$out/$first/attempts.log" ]; then
+    commit=$(grep -o 'commit=[0-9a-f]*' "$out/$first/attempts.log" | head -1 | cut -d= -f2)
     [ -n "$commit" ] || commit=$head
   elif [ -n "$(git status --porcelain --untracked-files=no)" ]; then
     echo "error: $cell: the checkout has uncommitted changes; a cell starts only from a committed tree" >&2
@@ -50,20 +53,24 @@ for cell in "$@"; do
     run=("$src/experiments/sb3_peer.py" --spec "$src/benchmarks/sweeps/$spec.toml" --out "$out" --torch-threads 1)
   else
     run=(-m helmrl.cli sweep "$src/benchmarks/sweeps/$spec.toml" --out "$out" --cpus-per-run 1)
+    case $cell in *,*) run+=(--batch-seeds) ;; esac
   fi
   HELMRL_COMMIT=$commit PYTHONPATH=$src/src nice -n 5 "$repo/.venv/bin/python" "${run[@]}" --cell "$cell" \
-    >>"$out/$cell.log" 2>&1
+    >>"$out/$first.log" 2>&1
   rc=$?
   echo "$(date -Is) end $cell rc=$rc" >&2
-  [ "$rc" = 0 ] && [ -f "$out/$cell/cell.json" ] || continue
-  mkdir -p "$record/$cell"
+  [ "$rc" = 0 ] || continue
   files=()
-  for f in config.json metrics.csv cell.json attempts.log; do  # not checkpoints, models or tb/
-    [ -f "$out/$cell/$f" ] && cp "$out/$cell/$f" "$record/$cell/$f" && files+=("$record/$cell/$f")
+  for one in ${cell//,/ }; do
+    [ -f "$out/$one/cell.json" ] || continue
+    mkdir -p "$record/$one"
+    for f in config.json metrics.csv cell.json attempts.log; do  # not checkpoints, models or tb/
+      [ -f "$out/$one/$f" ] && cp "$out/$one/$f" "$record/$one/$f" && files+=("$record/$one/$f")
+    done
   done
-  [ "${NO_COMMIT:-0}" = 1 ] && continue
+  [ "${#files[@]}" -gt 0 ] && [ "${NO_COMMIT:-0}" != 1 ] || continue
   for try in 1 2 3 4 5 6 7 8 9 10; do  # another git command may hold the index lock
-    git add -- "${files[@]}" && git commit -q --only -m "Sweep cell $spec/$cell" -- "${files[@]}" && break
+    git add -- "${files[@]}" && git commit -q --only -m "Sweep cell $spec/${cell//,/, }" -- "${files[@]}" && break
     sleep 5
   done
 done

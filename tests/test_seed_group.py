@@ -158,3 +158,36 @@ def test_the_cli_trains_a_group_into_one_folder_per_seed_and_resumes_it(tiny_lla
     assert [len(rows(root / s)) for s in ("s0", "s1")] == [2, 2]
     assert main(["train", "--resume", str(root), "--lr", "0.1"]) == 2
     assert "only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_sweep_trains_its_helm_cells_as_one_group_and_records_each(tiny_llama_dir, tmp_path, capsys):
+    import json
+
+    from helmrl.cli import main
+
+    spec = tmp_path / "g.toml"
+    spec.write_text(
+        'name = "g"\nenvs = ["CueRecall-v0"]\nagents = ["helm", "cnn"]\nseeds = [0, 1]\ntotal_steps = 16\n'
+        "eval_episodes = 2\n[overrides]\n"
+        f'lm = "{tiny_llama_dir}"\nn_envs = 2\nrollout_steps = 8\nn_minibatches = 2\nmem_len = 8\n'
+        "n_sink = 1\n"
+        'frozen_dtype = "float32"\n'
+    )
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--list", "--batch-seeds"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].endswith("--batch-seeds --cell CueRecall-v0-helm-s0,CueRecall-v0-helm-s1")
+    assert [ln.rsplit(" ", 1)[-1] for ln in lines[1:]] == ["CueRecall-v0-cnn-s0", "CueRecall-v0-cnn-s1"]
+    group = lines[0].rsplit(" ", 1)[-1]
+    assert main(["sweep", str(spec), "--out", str(out), "--cell", group]) == 2  # needs --batch-seeds
+    capsys.readouterr()
+    assert (
+        main(["sweep", str(spec), "--out", str(out), "--cell", group, "--batch-seeds", "--allow-dirty"]) == 0
+    )
+    for name in group.split(","):
+        info = json.loads((out / name / "cell.json").read_text())
+        assert info["group"] == sorted(group.split(",")) and "one LM process for 2 cells" in info["device"]
+        assert len(info["eval"]["greedy_returns"]) == 2 and info["wall_s"] > 0
+        assert "group=2" in (out / name / "attempts.log").read_text()
+        assert len(rows(out / name)) == 1  # 16 steps of 2 envs x 8

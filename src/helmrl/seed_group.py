@@ -57,6 +57,15 @@ def _first_repeat(seeds: list[int]) -> int:
     return next(s for s in seeds if s in seen or seen.add(s))  # type: ignore[func-returns-value]
 
 
+def group_key(cfg: TrainConfig) -> tuple | None:
+    """What cells must agree on to train as one group (None: the cell cannot join one)."""
+    try:
+        check_group([cfg])
+    except ConfigError:
+        return None
+    return (cfg.total_steps, *(getattr(cfg, name) for name in SHARED_FIELDS))
+
+
 def check_group(cfgs: Sequence[TrainConfig]) -> None:
     """Refuse, in one line, a group whose members cannot share one LM."""
     from .frozen import RANDOM_INIT
@@ -86,7 +95,7 @@ def check_group(cfgs: Sequence[TrainConfig]) -> None:
 
 
 def _member(
-    cfg: dict, run_dir: str, resume: bool, overwrite: bool, conn, threads: int, overrides: dict
+    cfg: dict, run_dir: str, resume: bool, overwrite: bool, conn, threads: int, overrides: dict, note: str
 ) -> None:
     """One seed's process: a normal run whose LM memory is its share of the group's."""
     os.setsid()  # the group's process forwards stop signals; a terminal's Ctrl-C must not count twice
@@ -109,6 +118,9 @@ def _member(
             trainer, _ = resume_run(Path(run_dir), overrides, progress=False, lm_memory=share)
         else:
             trainer = prepare_run(config, Path(run_dir), overwrite=overwrite, progress=False, lm_memory=share)
+        if note:  # a sweep cell's attempts.log line, once its run directory exists
+            with open(Path(run_dir) / "attempts.log", "a") as fh:
+                fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start {note}\n")
         result = trainer.train(resume=resume)
         code = 130 if result.interrupted else 0
     finally:
@@ -133,12 +145,14 @@ def train_group(
     member_threads: int = 1,
     lm_threads: int = 0,
     resume_overrides: dict | None = None,
+    notes: Sequence[str] | None = None,
     log=print,
 ) -> list[int]:
     """Train ``cfgs`` (one per seed) into ``run_dirs`` together -> each member's exit code
     (0 done, 130 stopped by a signal after saving, else failed; its own messages went to stderr).
     A member with ``resume`` continues its run directory (``resume_overrides``: what
-    ``helmrl train --resume`` may change, e.g. total_steps).
+    ``helmrl train --resume`` may change, e.g. total_steps). ``notes``: a line per member for its
+    attempts.log once it has started (a sweep's record), or None.
 
     ``member_threads``: torch threads of each member (its CNN, heads and PPO update);
     ``lm_threads``: of the LM's process (0: every core, as the LM step is the group's bottleneck)."""
@@ -163,7 +177,8 @@ def train_group(
     )
     server.start()
     members = []
-    for cfg, run_dir, again, (_, conn) in zip(cfgs, run_dirs, resume, pairs, strict=True):
+    notes = notes or [""] * len(cfgs)
+    for cfg, run_dir, again, (_, conn), note in zip(cfgs, run_dirs, resume, pairs, notes, strict=True):
         cfg = cfg.replace(torch_threads=cfg.torch_threads or member_threads)
         p = ctx.Process(
             target=_member,
@@ -175,6 +190,7 @@ def train_group(
                 conn,
                 cfg.torch_threads,
                 resume_overrides or {},
+                note,
             ),
             name=f"helmrl-s{cfg.seed}",
         )

@@ -80,6 +80,70 @@ def run_cell(config: dict[str, Any], run_dir: str, eval_episodes: int = EVAL_EPI
     return summary_row(path)
 
 
+def run_cell_group(
+    configs: list[dict[str, Any]], run_dirs: list[str], eval_episodes: int = EVAL_EPISODES
+) -> list[dict[str, Any]]:
+    """Train cells that can share HELM's LM as one seed group (``helmrl.seed_group``: a process
+    per cell, one LM step for all of them), each resuming from its checkpoint where it has one,
+    then record and evaluate each as ``run_cell`` does -> their summary rows. Each cell.json
+    names the group its cell trained in."""
+    from ..seed_group import train_group
+
+    cfgs, paths = [TrainConfig.from_dict(c) for c in configs], [Path(d) for d in run_dirs]
+    todo = [(c, p) for c, p in zip(cfgs, paths, strict=True) if not is_done(p, c)]
+    if todo:
+        commit = source_commit()
+        resume = [(p / CHECKPOINT).exists() and (p / CONFIG).exists() for _, p in todo]
+        notes = [
+            f"update={load_checkpoint(p / CHECKPOINT)['update'] if again else 0} commit={commit} "
+            f"host={platform.node()} group={len(todo)}"
+            for (_, p), again in zip(todo, resume, strict=True)
+        ]
+        t0 = time.perf_counter()
+        codes = train_group(
+            [c for c, _ in todo],
+            [p for _, p in todo],
+            resume,
+            overwrite=True,
+            progress=False,
+            resume_overrides={"total_steps": todo[0][0].total_steps},
+            notes=notes,
+        )
+        seconds = time.perf_counter() - t0
+        import torch
+
+        device = f"{describe_device(torch.device('cpu'))} per member; one LM process for {len(todo)} cells"
+        for _, p in todo:
+            if (p / CONFIG).exists():
+                record_cell_info(p, seconds, device, commit)
+                info = _cell_info(p)
+                info["group"] = sorted({*info.get("group", []), *(q.name for _, q in todo)})
+                (p / CELL_INFO).write_text(json.dumps(info) + "\n")
+        if any(code == 130 for code in codes):
+            raise KeyboardInterrupt(f"cell group {', '.join(p.name for _, p in todo)} interrupted")
+        failed = [p.name for (_, p), code in zip(todo, codes, strict=True) if code != 0]
+        if failed:
+            raise RuntimeError(f"cells {', '.join(failed)} failed in their group; their errors are above")
+    rows = []
+    for p in paths:
+        if eval_episodes and "eval" not in _cell_info(p) and (p / CHECKPOINT).exists():
+            record_evaluation(p, eval_episodes)
+        rows.append(summary_row(p))
+    return rows
+
+
+def cell_groups(cells: list[Cell], cpus_per_run: int) -> list[list[Cell]]:
+    """The cells as groups that can share one LM (``seed_group.group_key``), in the spec's order;
+    a cell that cannot join a group is a group of its own."""
+    from ..seed_group import group_key
+
+    groups: dict[Any, list[Cell]] = {}
+    for i, cell in enumerate(cells):
+        key = group_key(cell_config(cell, cpus_per_run))
+        groups.setdefault(key if key is not None else ("alone", i), []).append(cell)
+    return list(groups.values())
+
+
 def record_cell_info(path: Path, seconds: float, device: str, commit: str) -> None:
     """Add one attempt to the cell's cell.json: its wall time (summed over resumes), the device,
     CPU and host that ran it, the library versions, and its commit (every commit the cell ran on
