@@ -117,7 +117,11 @@ def _member(
         if resume:
             trainer, _ = resume_run(Path(run_dir), overrides, progress=False, lm_memory=share)
         else:
+            earlier = Path(run_dir, "attempts.log")  # a start that never saved: its line is kept
+            kept = earlier.read_text() if earlier.exists() else ""
             trainer = prepare_run(config, Path(run_dir), overwrite=overwrite, progress=False, lm_memory=share)
+            if kept and not earlier.exists():
+                earlier.write_text(kept)
         if note:  # a sweep cell's attempts.log line, once its run directory exists
             with open(Path(run_dir) / "attempts.log", "a") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start {note}\n")
@@ -155,13 +159,18 @@ def train_group(
     attempts.log once it has started (a sweep's record), or None.
 
     ``member_threads``: torch threads of each member (its CNN, heads and PPO update);
-    ``lm_threads``: of the LM's process (0: every core, as the LM step is the group's bottleneck)."""
+    ``lm_threads``: of the LM's process (0: the members' ``torch_threads`` where set, else every
+    core, as the LM step is the group's bottleneck)."""
     from .devices import resolve_device
 
     check_group(cfgs)
     for cfg in cfgs:
         cfg.validate()
     device = str(resolve_device(cfgs[0].device))
+    # The LM's threads: the members' setting where they have one (a sweep's one thread a cell:
+    # on a busy machine, a 2-thread LM step beside another job is several times slower), else
+    # every core.
+    lm_threads = lm_threads or cfgs[0].torch_threads or os.cpu_count() or 1
     ctx = mp.get_context("spawn")  # fork would copy torch's thread pools and locks
     pairs = [ctx.Pipe() for _ in cfgs]
     server = ctx.Process(
@@ -171,7 +180,7 @@ def train_group(
             [c.n_envs for c in cfgs],
             [a for a, _ in pairs],
             device,
-            lm_threads or os.cpu_count() or 1,
+            lm_threads,
         ),
         name="helmrl-lm",
     )
