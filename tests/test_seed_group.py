@@ -177,3 +177,15 @@ def test_a_sweep_trains_its_helm_cells_as_one_group_and_records_each(tiny_llama_
         assert len(info["eval"]["greedy_returns"]) == 2 and info["wall_s"] > 0
         assert "group=2" in (out / name / "attempts.log").read_text()
         assert len(rows(out / name)) == 1  # 16 steps of 2 envs x 8
+
+
+@pytest.mark.slow
+def test_a_member_that_fails_leaves_and_the_others_finish(tiny_llama_dir, tmp_path):
+    bad = tmp_path / "s1"
+    bad.mkdir()
+    (bad / "notes.txt").write_text("not a run")  # a folder that is not a helmrl run: refused
+    dirs = [tmp_path / "s0", bad]
+    codes = train_group([_cfg(tiny_llama_dir, s) for s in (0, 1)], dirs, [False, False], progress=False)
+    assert codes[0] == 0 and codes[1] != 0
+    assert [r["step"] for r in rows(dirs[0])] == ["64", "128"]
+    assert (bad / "notes.txt").read_text() == "not a run"
