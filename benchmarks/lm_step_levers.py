@@ -11,10 +11,10 @@ of helmrl.frozen.lm_memory.FastDecoderMemory):
   compiled variants run at;
 - `sdpa`: ``fused_attention = True``, torch's fused scaled_dot_product_attention for the
   one-query attention (five ops a layer become one);
-- `compiled`: ``compile_step()``: inductor cannot lower the oneDNN pre-packed linears, so they
-  stay eager and everything between them is compiled (RMS norms, rotary, the one-query
-  attention, SiLU·up, residual adds, ~20 small ops a layer);
-- `frozen`: ``prepack=False`` and ``compile_step(freeze_weights=True)``: plain weights as
+- `compiled`: ``compile_step(memory)`` (benchmarks/compiled_step.py): inductor cannot lower the
+  oneDNN pre-packed linears, so they stay eager and everything between them is compiled (RMS
+  norms, rotary, the one-query attention, SiLU·up, residual adds, ~20 small ops a layer);
+- `frozen`: ``prepack=False`` and ``compile_step(memory, freeze_weights=True)``: plain weights as
   buffers and inductor's `freezing` on, so inductor owns the whole step, GEMMs included, and
   may pack the weights itself.
 Records each variant's first call (it compiles), its agreement with eager over 40 steps, and
@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import torch
+from compiled_step import compile_step
 from harness import RESULTS, check_out, host, median, row, time_interleaved, write_rows
 
 from helmrl.frozen import load_language_model, make_lm_memory
@@ -50,9 +51,9 @@ def build(
     elif variant == "sdpa":
         mem.fused_attention = True
     elif variant == "compiled":
-        mem.compile_step()
+        compile_step(mem)
     elif variant == "frozen":
-        mem.compile_step(freeze_weights=True)
+        compile_step(mem, freeze_weights=True)
     return mem
 
 

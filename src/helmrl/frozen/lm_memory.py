@@ -278,35 +278,6 @@ class FastDecoderMemory(StreamingLMMemory):
             raise ValueError(f"no GEMM {name!r}: expected '<layer>.<gemm>' with gemm in {self.GEMMS}")
         return self._mm(x, name)
 
-    def compile_step(self, freeze_weights: bool = False) -> None:
-        """Run the step through ``torch.compile`` (inductor) from the next call on; an experiment
-        (benchmarks/lm_step_levers.py), not used by training: it agrees with the eager step to
-        float rounding only, and was slower than it on the CPU measured
-        (benchmarks/results/lm_step_levers-cpu.txt).
-
-        Inductor cannot lower oneDNN's pre-packed weights, so by default the GEMMs stay eager and
-        everything between them (norms, rotary, attention, SiLU, residuals) is compiled. With
-        ``freeze_weights`` (needs ``prepack=False``) the weights become buffers that inductor's
-        ``freezing`` treats as constants, so inductor owns the whole step, GEMMs included.
-        Turns ``trim_unused_slots`` off (it is exact either way): static shapes, so one graph
-        rather than one per filled length. Raises dynamo's recompile limit to 256 (the graph
-        breaks around each eager GEMM)."""
-        import torch._dynamo
-
-        if freeze_weights and self._packed:
-            raise ValueError("compile_step(freeze_weights=True) needs prepack=False")
-        self.trim_unused_slots = False
-        if torch._dynamo.config.recompile_limit < 256:
-            torch._dynamo.config.recompile_limit = 256
-        if freeze_weights:
-            for k, v in self._w.items():  # buffers, so that freezing may treat them as constants
-                self.register_buffer("w_" + k.replace(".", "_"), v, persistent=False)
-            self._w = {k: getattr(self, "w_" + k.replace(".", "_")) for k in self._w}
-            self._step = torch.compile(self._step, dynamic=False, options={"freezing": True})
-        else:
-            self._mm = torch._dynamo.disable(self._mm)  # the packed GEMMs stay eager
-            self._step = torch.compile(self._step, dynamic=False)
-
     def _mm(self, x: Tensor, name: str) -> Tensor:
         """fp32 in, fp32 out; the GEMM itself in the weights' dtype."""
         x = x.to(self.dtype)
