@@ -275,6 +275,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         log_window=100,
     ),
 }
+# Exact recall by lag (LagRecall-K{k}-{OneHot,Tiles}-v0): a reward every step that depends only on
+# the symbol k steps back, so a short horizon; 200k steps is a first budget, to be checked
+# against the LSTM's convergence at k <= 4.
+PRESETS["lagrecall"] = dict(
+    env_id="LagRecall-K4-OneHot-v0",
+    lr=3e-4,
+    n_envs=16,
+    rollout_steps=64,
+    n_minibatches=4,
+    epochs=4,
+    ent_coef=0.01,
+    gamma=0.9,
+    gae_lambda=0.95,
+    total_steps=200_000,
+)
 for _game in ("caveflyer", "dodgeball", "heist", "jumper", "maze", "miner"):
     PRESETS[f"procgen-{_game}"] = dict(
         env_id=f"ProcgenMemory-{_game.capitalize()}-v0", total_steps=25_000_000
@@ -299,6 +314,10 @@ AGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # input) as 256 and 1024 slots; SHELM's memory holds tokens, 4 per step.
         "helmv2": dict(lr=5e-4, rollout_steps=32, ent_coef=0.05, mem_len=256),
         "shelm": dict(lr=5e-5, rollout_steps=32, ent_coef=0.05, top_k=4, mem_len=1024),
+    },
+    "lagrecall": {
+        # 32 slots (4 sinks + 28 recent) hold lag 16; β = 1000 as on KeyCorridor and CueRecall
+        "helm": dict(mem_len=32, beta=1000.0),
     },
     "randommaze": {
         # HELM: 128 slots hold a whole episode (at most 100 steps), as the authors' 511-step TrXL
