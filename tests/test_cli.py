@@ -235,7 +235,7 @@ def test_history_and_net_options_are_defined_once_in_the_model_configs():
             mine = own[f.name]
             assert mine.default == f.default and mine.metadata["help"] is f.metadata["help"], f.name
             shared += 1
-    assert shared == 16
+    assert shared == 18
     assert TrainConfig().history() == HistoryConfig() and TrainConfig().net() == NetConfig()
 
 

@@ -62,6 +62,8 @@ class TrainConfig:
     head: Literal["layernorm", "linear"] = _from(NetConfig, "head")
     output_gain: Literal["authors", "small"] = _from(NetConfig, "output_gain")
     encoder: Literal["authors", "nature"] = _from(NetConfig, "encoder")
+    history_read: Literal["last", "attention"] = _from(NetConfig, "history_read")
+    read_window: int = _from(NetConfig, "read_window")
     # --- PPO
     lr: float = _f(1e-4, "AdamW learning rate")
     anneal_lr: bool = _f(False, "decay the lr linearly to 0 over the run (CleanRL); authors: constant")
@@ -173,6 +175,7 @@ class TrainConfig:
         need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
         need(self.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
         need(self.top_k >= 1, "top_k", "a positive number of tokens per step")
+        need(self.read_window >= 1, "read_window", "a positive number of steps")
         # an empty or missing folder is refused where it is loaded, with how to get one
         need(isinstance(self.vision_encoder, str), "vision_encoder", "a CLIP folder or hub id")
         try:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 HeadKind = Literal["layernorm", "linear"]
 OutputGain = Literal["authors", "small"]
 EncoderKind = Literal["authors", "nature"]
+HistoryRead = Literal["last", "attention"]
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the field list
@@ -34,4 +35,12 @@ class NetConfig:
     )
     encoder: EncoderKind = _f(
         "authors", "image CNN: authors (2-conv small Impala) | nature (SB3's 3-conv NatureCNN, 512 features)"
+    )
+    history_read: HistoryRead = _f(
+        "last",
+        "HELM's read of the frozen history: last (the paper: the LM's state now) | attention (a trainable "
+        "attention over the episode's last --read-window states, a learned bias per steps-back)",
+    )
+    read_window: int = _f(
+        32, "history_read attention: the per-step LM states it attends over (this step included)"
     )
