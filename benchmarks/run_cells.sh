@@ -10,7 +10,7 @@
 # `helmrl sweep SPEC --list --batch-seeds` prints the groups).
 # - The code: HEAD, exported once to $CELLS_ROOT/src/<commit>/ (default CELLS_ROOT: ~/cells), so
 #   edits to the checkout never reach a running queue. A dirty checkout is refused. A cell that
-#   already has an attempts.log resumes on the commit it started on, unless CELL_COMMIT names one.
+#   already has an attempts.log resumes on the commit it last ran on, unless CELL_COMMIT names one.
 # - The run directories: $CELLS_ROOT/<spec>/<cell>/, outside the checkout, so a cell resumes from
 #   its checkpoint on the same machine whatever happens to the checkout; each log is <cell>.log.
 # - The record: a finished cell's config.json, metrics.csv, cell.json and attempts.log are copied
@@ -42,7 +42,7 @@ for cell in "$@"; do
   if [ -n "${CELL_COMMIT:-}" ]; then
     :  # the code given, resumed cells included
   elif [ -f "$out/$first/attempts.log" ]; then
-    commit=$(grep -o 'commit=[0-9a-f]*' "$out/$first/attempts.log" | head -1 | cut -d= -f2)
+    commit=$(grep -o 'commit=[0-9a-f]*' "$out/$first/attempts.log" | tail -1 | cut -d= -f2)
     [ -n "$commit" ] || commit=$head
   elif [ -n "$(git status --porcelain --untracked-files=no)" ]; then
     echo "error: $cell: the checkout has uncommitted changes; a cell starts only from a committed tree" >&2
