@@ -309,6 +309,8 @@ BAD_FIELDS = [
     ("log_window", 0),
     ("torch_threads", -1),
     ("top_k", 0),
+    ("history_read", "window"),
+    ("read_window", 0),
     ("vision_encoder", 3),
 ]
 
