@@ -192,3 +192,39 @@ def test_a_module_dropped_into_a_registry_package_registers_itself(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
         AGENTS.pop("mine-test", None)
+
+
+def test_the_read_window_holds_the_episodes_last_histories_as_helms_attention_read_does():
+    """read_window: each observation carries its episode's last W histories (this step's last) and
+    their validity, the same window HELM's attention read keeps when it acts on that stream; a
+    terminal observation's window closes its episode."""
+    from helmrl.models import NetConfig, agent_class
+    from helmrl.observation_keys import HISTORY_VALID, HISTORY_WINDOW
+
+    W = 4
+    wrapped = FrozenHistoryObservation(make_vec_env(ENV, 2), _stage(tiny_llama()), read_window=W)
+    assert wrapped.single_observation_space[HISTORY_WINDOW].shape == (W, 32)
+    agent = agent_class("helm").from_config(NetConfig(history_read="attention", read_window=W), (5,), 2, 32)
+    obs, _ = wrapped.reset(seed=3)
+    starts, state = np.ones(2, dtype=bool), agent.initial_state(2)
+    since = np.zeros(2, dtype=int)  # steps since each env's episode started
+    finals = 0
+    for _ in range(30):
+        as_torch = {k: torch.as_tensor(v) for k, v in obs.items()}
+        with torch.no_grad():
+            _, _, state = agent(as_torch, state, torch.as_tensor(starts))
+        assert np.array_equal(obs[HISTORY_WINDOW][:, -1], obs["history"])
+        assert np.array_equal(obs[HISTORY_VALID].sum(1), np.minimum(since + 1, W))
+        assert np.array_equal(obs[HISTORY_VALID] > 0, state["valid"].numpy())
+        valid = state["valid"].numpy()
+        assert np.array_equal(obs[HISTORY_WINDOW][valid], state["window"].numpy()[valid])
+        obs, _, term, trunc, info = wrapped.step(wrapped.action_space.sample())
+        done = term | trunc
+        for i in np.flatnonzero(done):
+            final = info["final_obs"][i]
+            assert np.array_equal(final[HISTORY_WINDOW][-1], final["history"])
+            assert final[HISTORY_VALID].sum() == min(since[i] + 2, W)
+            finals += 1
+        since = np.where(done, 0, since + 1)
+        starts = done
+    assert finals >= 3

@@ -7,3 +7,7 @@ agents as ``{"observation": ...}``. Each agent declares the keys it reads (``Age
 
 OBSERVATION = "observation"
 HISTORY = "history"
+#: ``FrozenHistoryObservation(read_window=W)``: the last W histories of the episode, oldest first
+#: (this step's last), and which of them belong to it (1.0) or are padding before its start (0.0)
+HISTORY_WINDOW = "history_window"
+HISTORY_VALID = "history_valid"

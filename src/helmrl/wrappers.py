@@ -25,7 +25,7 @@ from torch import nn
 
 from .errors import ObservationLayoutError
 from .frozen.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
-from .observation_keys import HISTORY, OBSERVATION
+from .observation_keys import HISTORY, HISTORY_VALID, HISTORY_WINDOW, OBSERVATION
 
 
 def image_key(space: gym.Space) -> str | None:
@@ -156,8 +156,14 @@ class FrozenHistoryObservation(VectorWrapper):
     SHELM's CLIP tokens (both with ``vision_encoder=`` a CLIP folder or hub id).
 
     ``final_history=False`` leaves ``info["final_obs"]`` as the env gave it and saves that extra
-    LM step per ending episode: helmrl's PPO counts a truncation as an end (no bootstrap from the
-    terminal observation, as CleanRL), so its trainer never reads it.
+    LM step per ending episode; helmrl's trainer reads it only with ``bootstrap_truncated``.
+
+    ``read_window=W`` > 0 also gives each observation the episode's last W histories,
+    ``"history_window"`` (W, width), oldest first and this step's last, and ``"history_valid"``
+    (W,), 1.0 where a slot belongs to the current episode: the inputs of a trainable read of the
+    frozen history (``helmrl.models.history_read``) for another library's learner. Its cost is
+    the rollout's: W × width float32 per env step stored (32 × 576 × 4 B = 74 KB for SmolLM2 at
+    W = 32), so it is for small windows; helmrl's own trainer keeps one window per env instead.
     """
 
     def __init__(
@@ -166,8 +172,11 @@ class FrozenHistoryObservation(VectorWrapper):
         history: FrozenHistory | HistoryConfig | None = None,
         device: torch.device | str = "cpu",
         final_history: bool = True,
+        read_window: int = 0,
     ):
         super().__init__(env)
+        if read_window < 0:
+            raise ValueError(f"read_window must be >= 0 steps (0: no window), got {read_window}")
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         mode = AutoresetMode(mode) if isinstance(mode, str) else mode
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
@@ -178,7 +187,22 @@ class FrozenHistoryObservation(VectorWrapper):
         self.autoreset_mode = mode
         self.final_history = final_history
         self.stream = HistoryStream(env.single_observation_space, env.num_envs, history, device)
-        self.single_observation_space = self.stream.observation_space(env.single_observation_space)
+        space = self.stream.observation_space(env.single_observation_space)
+        self.read_window = read_window
+        if read_window:
+            width = self.stream.width
+            space = gym.spaces.Dict(
+                {
+                    **space.spaces,
+                    HISTORY_WINDOW: gym.spaces.Box(
+                        -np.inf, np.inf, shape=(read_window, width), dtype=np.float32
+                    ),
+                    HISTORY_VALID: gym.spaces.Box(0.0, 1.0, shape=(read_window,), dtype=np.float32),
+                }
+            )
+            self._window = np.zeros((env.num_envs, read_window, width), dtype=np.float32)
+            self._valid = np.zeros((env.num_envs, read_window), dtype=np.float32)
+        self.single_observation_space = space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
         self._ended = np.zeros(env.num_envs, dtype=bool)  # NEXT_STEP: an env's next obs is a reset
 
@@ -195,7 +219,7 @@ class FrozenHistoryObservation(VectorWrapper):
         self.stream.reset()
         self._ended[:] = False
         starts = np.ones(self.num_envs, dtype=bool)
-        return self.stream.join(obs, self.stream.step(obs, starts)), info
+        return self._with_window(self.stream.join(obs, self.stream.step(obs, starts)), starts), info
 
     def step(self, actions: Any):
         obs, reward, terminated, truncated, info = self.env.step(actions)
@@ -211,5 +235,23 @@ class FrozenHistoryObservation(VectorWrapper):
                 )
                 info["final_obs"] = np.empty(self.num_envs, dtype=object)
                 for i, o in ended.items():
+                    if self.read_window:  # the terminal step closes its episode's window
+                        window, valid = self._shifted(i, o[HISTORY], start=False)
+                        o = {**o, HISTORY_WINDOW: window, HISTORY_VALID: valid}
                     info["final_obs"][i] = o
-        return self.stream.join(obs, self.stream.step(obs, starts)), reward, terminated, truncated, info
+        joined = self.stream.join(obs, self.stream.step(obs, starts))
+        return self._with_window(joined, starts), reward, terminated, truncated, info
+
+    def _shifted(self, i: int, history: np.ndarray, start: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Env i's window and validity with ``history`` pushed in (after clearing at a start)."""
+        valid = np.zeros_like(self._valid[i]) if start else self._valid[i]
+        window = np.concatenate([self._window[i, 1:], history[None].astype(np.float32)])
+        return window, np.concatenate([valid[1:], np.ones(1, dtype=np.float32)])
+
+    def _with_window(self, obs: dict[str, Any], starts: np.ndarray) -> dict[str, Any]:
+        """``obs`` with each env's window of recent histories, which this step then advances."""
+        if not self.read_window:
+            return obs
+        for i in range(self.num_envs):
+            self._window[i], self._valid[i] = self._shifted(i, obs[HISTORY][i], bool(starts[i]))
+        return {**obs, HISTORY_WINDOW: self._window.copy(), HISTORY_VALID: self._valid.copy()}
