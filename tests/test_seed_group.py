@@ -180,12 +180,16 @@ def test_a_sweep_trains_its_helm_cells_as_one_group_and_records_each(tiny_llama_
 
 
 @pytest.mark.slow
-def test_a_member_that_fails_leaves_and_the_others_finish(tiny_llama_dir, tmp_path):
+def test_a_member_that_fails_leaves_and_the_others_finish(tiny_llama_dir, tmp_path, capfd):
     bad = tmp_path / "s1"
     bad.mkdir()
     (bad / "notes.txt").write_text("not a run")  # a folder that is not a helmrl run: refused
     dirs = [tmp_path / "s0", bad]
     codes = train_group([_cfg(tiny_llama_dir, s) for s in (0, 1)], dirs, [False, False], progress=False)
-    assert codes[0] == 0 and codes[1] != 0
+    assert codes == [0, 2]
+    err = [ln for ln in capfd.readouterr().err.splitlines() if "error:" in ln]
+    assert (
+        err == [f"helmrl train: s1: error: {err[0].split('error: ', 1)[1]}"] and "not a helmrl run" in err[0]
+    )
     assert [r["step"] for r in rows(dirs[0])] == ["64", "128"]
     assert (bad / "notes.txt").read_text() == "not a run"

@@ -15,12 +15,28 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from .config import TrainConfig
-from .errors import ConfigError
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DeviceError,
+    EnvError,
+    HistoryConfigError,
+    LanguageModelError,
+    ObservationLayoutError,
+    RunDirError,
+)
+
+#: a member's errors that are bad input, not bugs: one line each, no traceback
+BAD_INPUT = (
+    CheckpointError, ConfigError, DeviceError, EnvError, HistoryConfigError, LanguageModelError,
+    ObservationLayoutError, RunDirError,
+)  # fmt: skip
 
 #: the history fields the members share (the LM and its memory); the rest are each member's own
 SHARED_FIELDS = (
@@ -127,6 +143,9 @@ def _member(
                 fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} start {note}\n")
         result = trainer.train(resume=resume)
         code = 130 if result.interrupted else 0
+    except BAD_INPUT as err:  # one line, as `helmrl train` prints it for a single run
+        print(f"helmrl train: {Path(run_dir).name}: error: {err}", file=sys.stderr)
+        code = 2
     finally:
         SharedLMMemory(conn, 0).leave()
         conn.close()
