@@ -17,31 +17,12 @@ import typing
 from pathlib import Path
 
 from .config import PRESETS, RESUMABLE, TrainConfig, field_types, parse_bool, preset
-from .errors import (
-    CheckpointError,
-    ConfigError,
-    DeviceError,
-    EnvError,
-    HistoryConfigError,
-    LanguageModelError,
-    NonFiniteError,
-    RunDirError,
-    UsageError,
-)
+from .errors import BAD_INPUT, NonFiniteError, UsageError
 
 EXIT_USAGE = 2
 # Bad input: one line on stderr, exit code 2. helmrl.errors holds them all, so naming them here
 # loads nothing that raises them (`helmrl presets` stays free of torch and the trainer).
-USAGE_ERRORS: tuple[type[Exception], ...] = (
-    UsageError,
-    ConfigError,
-    EnvError,
-    LanguageModelError,
-    HistoryConfigError,
-    CheckpointError,
-    RunDirError,
-    DeviceError,
-)
+USAGE_ERRORS: tuple[type[Exception], ...] = BAD_INPUT
 
 
 def _parse_bool(text: str) -> bool:

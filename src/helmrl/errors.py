@@ -16,6 +16,7 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "BAD_INPUT",
     "CheckpointError",
     "ConfigError",
     "DeviceError",
@@ -78,3 +79,17 @@ def __getattr__(name: str) -> Any:
     if name == "VisionEncoderError":  # its module imports torch: only on first use
         return importlib.import_module("helmrl.frozen.vision_encoder").VisionEncoderError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: the errors that are bad input, not bugs: printed as one line (``helmrl``, a seed group's members)
+BAD_INPUT: tuple[type[Exception], ...] = (
+    UsageError,
+    ConfigError,
+    EnvError,
+    LanguageModelError,
+    HistoryConfigError,
+    CheckpointError,
+    RunDirError,
+    DeviceError,
+    ObservationLayoutError,
+)

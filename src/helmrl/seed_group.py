@@ -21,22 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import TrainConfig
-from .errors import (
-    CheckpointError,
-    ConfigError,
-    DeviceError,
-    EnvError,
-    HistoryConfigError,
-    LanguageModelError,
-    ObservationLayoutError,
-    RunDirError,
-)
-
-#: a member's errors that are bad input, not bugs: one line each, no traceback
-BAD_INPUT = (
-    CheckpointError, ConfigError, DeviceError, EnvError, HistoryConfigError, LanguageModelError,
-    ObservationLayoutError, RunDirError,
-)  # fmt: skip
+from .errors import BAD_INPUT, ConfigError
 
 #: the history fields the members share (the LM and its memory); the rest are each member's own
 SHARED_FIELDS = (
