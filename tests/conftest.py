@@ -74,3 +74,17 @@ def _restore_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+def load_script(relative: str):
+    """A script of the repository (``experiments/x.py``, ``benchmarks/x.py``) as a module, registered
+    in sys.modules under its stem (its dataclasses look their module up there)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

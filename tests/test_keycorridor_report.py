@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,8 @@ from helmrl.analysis import curves
 from helmrl.config import TrainConfig
 from helmrl.sweep.summary import COLUMNS
 
+from .conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "benchmarks" / "results" / "paper_curves.csv"
 ENV = "MiniGrid-KeyCorridorS3R1-v0"
@@ -26,12 +26,7 @@ STEPS = (50_000, 100_000, 150_000, 200_000, 250_000, 300_000)
 
 @pytest.fixture(scope="module")
 def report():
-    spec = importlib.util.spec_from_file_location(
-        "keycorridor_repro", ROOT / "experiments" / "keycorridor_repro.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
+    module = load_script("experiments/keycorridor_repro.py")
     module.BOOT_REPS = 200  # the CIs' resamples: enough to test, fast
     with pytest.MonkeyPatch.context() as mp:  # plot_runs' own summary table, which the report drops
         mp.setattr(curves, "iqm_with_ci", functools.partial(curves.iqm_with_ci, reps=20))

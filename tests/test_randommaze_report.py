@@ -8,10 +8,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
-import importlib.util
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,8 @@ import pytest
 from helmrl.analysis import curves
 from helmrl.analysis.cells import CURVE_COLUMNS
 from helmrl.config import TrainConfig
+
+from .conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "RandomMaze-v0"
@@ -30,12 +30,7 @@ HIGH, LOW = (0.9, 0.85, 0.95, 0.8, 0.92), (0.1, 0.0, 0.2, 0.05, 0.15)
 
 @pytest.fixture(scope="module")
 def report():
-    spec = importlib.util.spec_from_file_location(
-        "randommaze_repro", ROOT / "experiments" / "randommaze_repro.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
+    module = load_script("experiments/randommaze_repro.py")
     module.BOOT_REPS = 200  # the CIs' resamples: enough to test, fast
     with pytest.MonkeyPatch.context() as mp:  # plot_runs' own summary table, which the report drops
         mp.setattr(curves, "iqm_with_ci", functools.partial(curves.iqm_with_ci, reps=20))

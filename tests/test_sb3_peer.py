@@ -4,12 +4,12 @@ format, takes the PPO numbers of its own agent's preset, and resumes from its la
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+
+from .conftest import load_script
 
 pytest.importorskip("stable_baselines3")
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,11 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def peer():
-    spec = importlib.util.spec_from_file_location("sb3_peer", ROOT / "experiments" / "sb3_peer.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/sb3_peer.py")
 
 
 def rows(run: Path) -> list[dict]:
