@@ -32,7 +32,7 @@ class Step:
     action: Tensor  # (N,)
     logprob: Tensor  # (N,)
     value: Tensor  # (N,)
-    reward: np.ndarray  # (N,) raw env reward
+    reward: np.ndarray  # (N,) the envs' reward, scaled where ScaleReward wraps them
     done: np.ndarray  # (N,) terminated | truncated (the next obs is the next episode's first)
     info: dict  # the vector env's infos ("final_obs" holds terminal observations)
     truncated: np.ndarray | None = None  # (N,) bool: the episode hit a time limit, not a terminal state
