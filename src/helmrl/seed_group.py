@@ -5,9 +5,11 @@
 writes ``runs/rm-helm/s0`` … ``s4``, each an ordinary run directory (its config with its own
 seed, metrics.csv, TensorBoard, checkpoint.pt), and ``helmrl train --resume runs/rm-helm``
 resumes them as a group. Each member is a normal ``Trainer`` in a process of its own (so its
-RNG streams, envs, FrozenHopfield projection, agent, optimizer and reward scaler are its own,
-exactly as in a single run); only the LM's step is shared, in one server process
-(``helmrl.frozen.shared_lm``).
+RNG streams, envs, agent, optimizer and reward scaler are its own, exactly as in a single run);
+only the frozen step runs elsewhere, in one server process for all members
+(``helmrl.frozen.shared_lm``): FrozenHopfield with each member's own projection, β and cache, and
+the LM over every member's envs at once. A group of one trains exactly its single run; in larger
+groups the LM's GEMMs see more rows and may round differently (``tests/test_seed_group.py``).
 """
 
 from __future__ import annotations
