@@ -46,6 +46,9 @@ AGENTS = {
     "lstm": ["--agent", "lstm"],
     "helm": ["--agent", "helm", "--mem-len", "8", "--n-sink", "2", "--similarity", "dot",
              "--history-norm", "standardize", "--beta", "10"],
+    # HELMv2 and SHELM: the tiny CLIP in front of the tiny BPE Llama (tests/conftest.py)
+    "helmv2": ["--agent", "helmv2", "--mem-len", "8", "--n-sink", "2"],
+    "shelm": ["--agent", "shelm", "--mem-len", "12", "--n-sink", "2", "--top-k", "2"],
 }  # fmt: skip
 
 
@@ -59,14 +62,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _runs(tmp: Path, lm_dir: Path) -> dict[str, list[dict[str, str]]]:
+def _runs(tmp: Path, models: dict[str, list[str]]) -> dict[str, list[dict[str, str]]]:
+    """``models``: each agent's model flags (--lm, --vision-encoder), if any."""
     script = (
         "import sys; from helmrl.cli import main\nfor args in sys.argv[1:]:\n"
         "    assert main(args.split('\\x1f')) == 0\n"
     )
     argv = []
     for name, extra in AGENTS.items():
-        lm = ["--lm", str(lm_dir)] if name == "helm" else []
+        lm = models.get(name, [])
         argv.append("\x1f".join(["train", *COMMON, *extra, *lm, "--run-dir", str(tmp / name)]))
     env = {**os.environ, **AVX2}
     proc = subprocess.run([sys.executable, "-c", script, *argv], env=env, capture_output=True, text=True)
@@ -104,8 +108,9 @@ def _close(a: str, b: str, rtol: float) -> bool:
 
 
 @pytest.mark.slow
-def test_short_runs_match_the_recorded_metrics(tmp_path, tiny_llama_dir):
-    runs = _runs(tmp_path, tiny_llama_dir)
+def test_short_runs_match_the_recorded_metrics(tmp_path, tiny_llama_dir, clip_dir, lm_dir):
+    vision = ["--lm", str(lm_dir), "--vision-encoder", str(clip_dir)]
+    runs = _runs(tmp_path, {"helm": ["--lm", str(tiny_llama_dir)], "helmv2": vision, "shelm": vision})
     if os.environ.get("HELMRL_WRITE_GOLDEN") == "1":
         record = {"cpu": cpu_model(), "torch": torch.__version__, "runs": runs}
         GOLDEN.write_text(json.dumps(record, indent=1))
@@ -113,6 +118,7 @@ def test_short_runs_match_the_recorded_metrics(tmp_path, tiny_llama_dir):
     golden = json.loads(GOLDEN.read_text())
     exact = golden["cpu"] == cpu_model() and golden["torch"] == torch.__version__
     rtol = 0.0 if exact else 1e-4
+    assert set(golden["runs"]) == set(AGENTS), "regenerate the golden file for the agents added"
     for name, rows in golden["runs"].items():
         got = runs[name]
         assert len(got) == len(rows) == 3, name
