@@ -36,9 +36,10 @@ no cell has finished, so no stale table is left):
   and 300k, the final return, the commits and device each ran on, the paper's means), for the docs;
 - keycorridor-ablation.csv: the CNN-PPO screening variants at 200k against the keycorridor grid's CNN-PPO
   (every agent at HELM's settings; value loss 0.25·MSE, weight decay 0, output gains 0.01 / 1).
-It prints the tables, the families of the tests and one verdict line per comparison (docs/results.md
-quotes them). "confirmed" needs n >= 5 runs on both sides and p < 0.05 exact, Holm-adjusted
-within the family; with fewer runs on a side the line reads as a screen.
+It prints the tables, the families of the tests and one verdict line per comparison
+(docs/reports/keycorridor-grid.md quotes them). "confirmed" needs n >= 5 runs on both sides and
+p < 0.05 exact, Holm-adjusted within the family; with fewer runs on a side the line reads as a
+screen.
 A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S
 (helmrl.analysis.cells holds these rules for this report and experiments/randommaze_repro.py).
 """
@@ -139,7 +140,7 @@ def planned(sweeps: Path, group: str, key: str) -> int:
 
 # ---------------------------------------------------------------------------------- tables
 def cells_markdown(finished: list[Cell], paper: dict[tuple[str, int], float]) -> str:
-    """The finished grid cells, one table row each, as docs/results.md shows them."""
+    """The finished grid cells, one table row each, as docs/reports/keycorridor-grid.md shows them."""
     head = "group agent seed 100k 200k 300k final commit device".split() + ["paper 100k / 200k / 300k"]
     rows = []
     for c in finished:

@@ -307,7 +307,8 @@ AGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # not the paper's 100 (tuned for TrXL's embeddings): with SmolLM2 at β = 100 the retrievals
         # of different observations are nearly parallel. At 300k steps HELM at β = 1000 matched the
         # paper (IQM 0.948 over five seeds) and beat β = 100 (p = 0.048, n = 5 against 2;
-        # benchmarks/sweeps/keycorridor-repro.toml and keycorridor-beta100.toml, docs/results.md).
+        # benchmarks/sweeps/keycorridor-repro.toml and keycorridor-beta100.toml,
+        # docs/reports/keycorridor-grid.md).
         "helm": dict(lr=3e-4, rollout_steps=32, ent_coef=0.05, mem_len=512, beta=1000.0),
         # Impala-PPO: the authors' minibatches of 8 episode segments (their LSTM config's
         # batch_size 8); keycorridor-repro's cells ran with 8 groups of whole env rollouts instead.
