@@ -217,7 +217,7 @@ def test_the_vision_encoder_is_frozen_and_never_optimised(clip_dir, lm_dir, tmp_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("agent", ["helmv2", "shelm"])
-def test_train_eval_and_words_end_to_end(agent, clip_dir, lm_dir, tmp_path, capsys):
+def test_train_eval_record_and_words_end_to_end(agent, clip_dir, lm_dir, tmp_path, capsys, monkeypatch):
     run = tmp_path / agent
     args = ["train", "--agent", agent, "--env", "MiniGrid-KeyCorridorS3R1-v0", "--lm", str(lm_dir)]
     args += ["--vision-encoder", str(clip_dir), "--top-k", "2", "--total-steps", "64", "--n-envs", "2"]
@@ -227,6 +227,14 @@ def test_train_eval_and_words_end_to_end(agent, clip_dir, lm_dir, tmp_path, caps
     assert cfg["agent"] == agent and cfg["vision_encoder"] == str(clip_dir)
     assert (run / "checkpoint.pt").stat().st_size > 0
     assert main(["eval", str(run), "--episodes", "1"]) == 0
+    # a video plays env 0 beside as many envs as HELMv2 trained with: its CLIP features are
+    # standardised over the envs, so alone its LM would read the batch mean at every step
+    from helmrl.analysis import video
+
+    played, real = [], video.play_episode
+    monkeypatch.setattr(video, "play_episode", lambda *a, **k: played.append(k["n_envs"]) or real(*a, **k))
+    assert main(["record", str(run), "--episodes", "1", "--out", str(tmp_path / "v.gif")]) == 0
+    assert played == [2 if agent == "helmv2" else 1]
     capsys.readouterr()
     out = tmp_path / "words.png"
     code = main(["analyze", "words", str(run), "--max-steps", "3", "--out", str(out)])

@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from gymnasium.vector import VectorEnv
 
+from .build import build, eval_env_count
 from .config import RESUMABLE, ConfigError, TrainConfig
-from .envs import check_env_id, make_vec_env
+from .envs import check_env_id
 from .errors import RunDirError
 from .frozen import DEFAULT_LM, LanguageModelError
+from .models import Agent
 from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, TrainResult, load_checkpoint, play_returns
 from .ppo.checkpoint import check_config
 
@@ -92,38 +95,33 @@ def resume_run(
     return Trainer.from_config(cfg, run_dir, progress=progress, lm_memory=lm_memory), cfg
 
 
-def load_agent(run_dir: Path, device: str = "auto"):
-    """(config, agent with the checkpoint's weights, frozen history stage or None), on
-    ``device`` ('auto': a GPU when torch sees one, whatever the run trained on)."""
-    from .devices import resolve_device
-    from .frozen import build_frozen_history
-    from .models import agent_class
-
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).exists():
+def run_config(run_dir: Path) -> TrainConfig:
+    """A run directory's config.json, or RunDirError in one line."""
+    path = Path(run_dir) / CONFIG
+    if not path.exists():
         raise RunDirError(f"{run_dir}: no config.json; is it a helmrl run directory?")
-    cfg = TrainConfig.load(run_dir / CONFIG)
+    return TrainConfig.load(path)
+
+
+def load_run(run_dir: Path, n_envs: int = 1, device: str = "auto") -> tuple[TrainConfig, VectorEnv, Agent]:
+    """(config, ``n_envs`` envs wrapped as the agent reads them, agent with the checkpoint's
+    weights in eval mode), built by ``helmrl.build.build`` on ``device`` ('auto': a GPU when torch
+    sees one, whatever the run trained on). The envs give the envs' own rewards."""
+    run_dir = Path(run_dir)
+    cfg = run_config(run_dir)
     state = load_checkpoint(run_dir / CHECKPOINT)
     check_config(state, cfg.to_dict(), run_dir / CHECKPOINT, may_differ=RESUMABLE)
-    dev = resolve_device(device)
-    envs = make_vec_env(cfg.env_id, 1)
-    obs_shape, n_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
-    envs.close()
-    cls = agent_class(cfg.agent)
-    history = build_frozen_history(cfg.history(), obs_shape, dev) if cls.uses_history else None
-    agent = cls.from_config(cfg.net(), obs_shape, n_actions, history.out_dim if history else 0)
+    envs, agent = build(cfg, n_envs, device=device)
     agent.load_state_dict(state["agent"])
-    return cfg, agent.to(dev).eval(), history
+    return cfg, envs, agent.eval()
 
 
 def evaluate_run(run_dir: Path, episodes: int, greedy: bool = False, seed: int = 12345) -> list[float]:
     """Raw (unnormalised) returns of ``episodes`` full episodes."""
-    cfg, agent, history = load_agent(run_dir)
-    # HELMv2 standardises its inputs over the envs of a step: evaluate with as many as it trained with
-    coupled = getattr(history, "couples_envs", False)
-    envs = make_vec_env(cfg.env_id, cfg.n_envs if coupled else min(episodes, cfg.n_envs))
+    cfg = run_config(run_dir)
+    _, envs, agent = load_run(run_dir, eval_env_count(cfg, min(episodes, cfg.n_envs)))
     torch.manual_seed(seed)
-    loop = ActingLoop(envs, agent, history, device=next(agent.parameters()).device)
+    loop = ActingLoop(envs, agent, device=next(agent.parameters()).device)
     loop.reset(seed)
     try:
         return play_returns(loop, episodes, greedy)

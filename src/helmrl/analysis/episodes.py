@@ -34,13 +34,24 @@ def play_episode(
     history: FrozenHistory | None = None,
     max_steps: int | None = None,
     render: bool = False,
+    n_envs: int = 1,
 ) -> Episode:
-    """One episode through the shared acting loop; ``agent`` None means uniformly random actions.
+    """One episode of env 0 through the shared acting loop; ``agent`` None means uniformly random
+    actions. ``n_envs`` > 1 plays env 0 beside others, for a stage whose inputs depend on the whole
+    batch (HELMv2 standardises over the envs: ``HistoryConfig.couples_envs``).
 
     Frames come from gymnasium's RenderCollection, so the terminal frame is kept even though
-    the vector env resets on the same step."""
-    wrapper = (lambda env: RenderCollection(env, pop_frames=True, reset_clean=False)) if render else None
-    envs = make_vec_env(env_id, 1, render_mode="rgb_array" if render else None, wrapper=wrapper)
+    the vector env resets on the same step; only env 0 renders."""
+    made = 0
+
+    def wrapper(env):  # RenderCollection on env 0 only: SyncVectorEnv makes its envs in order
+        nonlocal made
+        made += 1
+        return RenderCollection(env, pop_frames=True, reset_clean=False) if made == 1 else env
+
+    envs = make_vec_env(
+        env_id, n_envs, render_mode="rgb_array" if render else None, wrapper=wrapper if render else None
+    )
     device = next(agent.parameters()).device if agent is not None else "cpu"
     loop = ActingLoop(envs, agent, history, device)
     loop.reset(seed)

@@ -1,10 +1,10 @@
 """What an analysis looks at: an env, the frozen history stage, and the policy that acts in it.
 
 An analysis of a run must describe the model that was trained, so a run's stage is the one
-``helmrl eval`` plays with: ``helmrl.runs.load_agent`` builds it with ``build_frozen_history``
-from the run's own ``TrainConfig.history()`` (its LM with ``lm_layers``, β, similarity, the seed of
-FrozenHopfield's projection, mem_len, n_sink, history_norm, the frozen dtype and the memory
-implementation), and the LM is loaded once, by that builder. Where an analysis needs the stage
+``helmrl eval`` plays with: ``helmrl.runs.load_run`` builds it with ``helmrl.build.build`` from
+the run's own config (its LM with ``lm_layers``, β, similarity, the seed of FrozenHopfield's
+projection, mem_len, n_sink, history_norm, the frozen dtype and the memory implementation), and
+the LM is loaded once, by that builder. Where an analysis needs the stage
 with one setting changed (another β, every layer's state, a synthetic observation space),
 ``Subject.variant`` asks the same builder for it, on the same LM module.
 
@@ -131,25 +131,24 @@ def check_run(run_dir: Path, analysis: str) -> None:
 
 def load_subject(run_dir: Path, analysis: str, device: str = "auto") -> Subject:
     """A run's env, its trained policy and its own frozen stage (see the module docstring)."""
-    from ..envs import make_vec_env
-    from ..runs import load_agent
+    from ..build import history_stage, observation_shape
+    from ..runs import load_run
 
     check_run(run_dir, analysis)
-    cfg, agent, stage = load_agent(run_dir, device)
-    envs = make_vec_env(cfg.env_id, 1)
-    obs_shape = tuple(envs.single_observation_space.shape)
+    cfg, envs, agent = load_run(run_dir, 1, device)
+    stage, obs_shape = history_stage(envs), observation_shape(envs)
     envs.close()
     return Subject(cfg.env_id, cfg.history(), stage, obs_shape, load_tokenizer(cfg.lm), agent, Path(run_dir))
 
 
-def bare_config(
+def bare_run_config(
     lm: str | None = None, seed: int = 0, beta: float | None = None, mem_len: int | None = None
-) -> HistoryConfig:
-    """The stage of a default ``helmrl train`` HELM run, with the options a bare analysis offers:
-    the LM, the seed, β and the memory's length (n_sink: the default's, at most mem_len - 1)."""
+) -> TrainConfig:
+    """A default ``helmrl train`` HELM run, with the options a bare analysis offers: the LM, the
+    seed, β and the memory's length (n_sink: the default's, at most mem_len - 1)."""
     from ..config import TrainConfig
 
-    base = TrainConfig(agent="helm").history()
+    base = TrainConfig(agent="helm")
     changes: dict[str, object] = {"seed": seed}
     if lm is not None:
         changes["lm"] = lm
@@ -161,7 +160,14 @@ def bare_config(
         if mem_len < 1:
             raise AnalysisError(f"--mem-len {mem_len}: must be a positive number of slots")
         changes.update(mem_len=mem_len, n_sink=min(base.n_sink, mem_len - 1))
-    return dataclasses.replace(base, **changes)
+    return base.replace(**changes)
+
+
+def bare_config(
+    lm: str | None = None, seed: int = 0, beta: float | None = None, mem_len: int | None = None
+) -> HistoryConfig:
+    """The frozen history stage of ``bare_run_config``'s run."""
+    return bare_run_config(lm, seed, beta, mem_len).history()
 
 
 def bare_subject(
@@ -172,19 +178,17 @@ def bare_subject(
     mem_len: int | None = None,
     device: str = "auto",
 ) -> Subject:
-    """An env under a random policy, seen through ``bare_config``'s stage."""
-    from ..devices import resolve_device
-    from ..envs import check_env_id, make_vec_env
-    from ..frozen import build_frozen_history
+    """An env under a random policy, seen through ``bare_run_config``'s stage."""
+    from ..build import build, history_stage, observation_shape
+    from ..envs import check_env_id
 
     env_id = env_id or BARE_ENV
     check_env_id(env_id)
-    cfg = bare_config(lm, seed, beta, mem_len)
-    envs = make_vec_env(env_id, 1)
-    obs_shape = tuple(envs.single_observation_space.shape)
+    run = bare_run_config(lm, seed, beta, mem_len).replace(env_id=env_id, device=device)
+    envs, _ = build(run, 1)  # the run's envs and stage; the policy here is random
+    stage, obs_shape = history_stage(envs), observation_shape(envs)
     envs.close()
-    stage = build_frozen_history(cfg, obs_shape, resolve_device(device))
-    return Subject(env_id, cfg, stage, obs_shape, load_tokenizer(cfg.lm))
+    return Subject(env_id, run.history(), stage, obs_shape, load_tokenizer(run.lm))
 
 
 def load_tokenizer(name: str) -> object | None:

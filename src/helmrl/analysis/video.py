@@ -24,12 +24,16 @@ def annotate(frame: np.ndarray, text: str, min_size: int = 160) -> np.ndarray:
 
 def record(run_dir: Path, episodes: int, out: Path, seed: int = 0, fps: int = 8) -> dict:
     """Play ``episodes`` episodes of the run's agent and write them as one GIF or MP4."""
-    from ..runs import load_agent
+    from ..build import eval_env_count, history_stage
+    from ..runs import load_run
 
-    cfg, agent, history = load_agent(run_dir)
+    cfg, envs, agent = load_run(run_dir)
+    history = history_stage(envs)
+    envs.close()
+    n_envs = eval_env_count(cfg, 1)  # a HELMv2 run plays beside as many envs as it trained with
     frames, returns, lengths = [], [], []
     for e in range(episodes):
-        ep = play_episode(cfg.env_id, seed + e, agent=agent, history=history, render=True)
+        ep = play_episode(cfg.env_id, seed + e, agent=agent, history=history, render=True, n_envs=n_envs)
         ret = 0.0
         for t, frame in enumerate(ep.frames):
             if t > 0:

@@ -63,6 +63,12 @@ class HistoryConfig:
     )
     top_k: int = _f(4, "SHELM: CLIP tokens fed to the LM per step (the memory holds mem_len tokens)")
 
+    @property
+    def couples_envs(self) -> bool:
+        """HELMv2 standardises CLIP's features over the envs of a step, so each env's LM input
+        depends on the others: a run must be played with as many envs as it trained with."""
+        return self.input_map == "clip-features"
+
 
 def parse_history_layer(text: str, n_layers: int) -> tuple[int, ...]:
     """'last' -> (n_layers,); '6' -> (6,); '3,6,last' -> (3, 6, n_layers). Raises ValueError."""

@@ -65,7 +65,7 @@ class VisionHistory(nn.Module):
                 raise ValueError("SHELM needs the LM's tokenizer: it feeds tokens both vocabularies hold")
             self.retrieval = CLIPTokenRetrieval(clip, lm_tokenizer, top_k).to(emb.device)
             self.tokens_per_step = top_k
-        #: HELMv2's inputs depend on every env of the batch (standardised over them)
+        #: HELMv2's inputs depend on every env of the batch (HistoryConfig.couples_envs)
         self.couples_envs = input_map == "clip-features"
         self.mem_len, self.n_sink, self.dtype, self.implementation = mem_len, n_sink, dtype, implementation
         n_layers = lm_model.config.num_hidden_layers

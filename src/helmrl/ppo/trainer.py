@@ -2,9 +2,8 @@
 update, log, checkpoint.
 
 ``Trainer(envs, agent, cfg, run_dir)`` trains any agent on any gymnasium vector env with
-same-step autoreset; ``Trainer.from_config(cfg, run_dir)`` builds both from a run's config:
-``make_vec_env``, then ``ScaleReward`` where reward normalisation is on, then, for agents that
-read ``"history"``, ``FrozenHistoryObservation`` (the wrapper users get for other libraries).
+same-step autoreset; ``Trainer.from_config(cfg, run_dir)`` builds both from a run's config with
+``helmrl.build.build``, as evaluation, videos and analyses do.
 
 All changing state is created in ``__init__``: the acting loop (next observation, episode starts,
 the agent's recurrent state), the optimizer, the RNG and the counters; the envs' wrappers hold
@@ -28,10 +27,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from ..config import RESUMABLE, TrainConfig
 from ..devices import resolve_device, warn_if_oversubscribed
-from ..envs import ScaleReward, default_reward_norm, find_wrapper, make_vec_env
+from ..envs import ScaleReward, find_wrapper
 from ..errors import NonFiniteError
-from ..frozen import build_frozen_history
-from ..models import Agent, agent_class
+from ..models import Agent
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, check_config, load_checkpoint, save_checkpoint
 from .loss import ppo_loss
@@ -130,32 +128,15 @@ class Trainer:
     ) -> Trainer:
         """The envs, their wrappers and the agent ``cfg`` describes (``lm_model``: an LM module to use
         in place of loading ``cfg.lm``; ``lm_memory``: n_envs -> the LM memory to step, in place of
-        this process's own, as a seed group's members get). Seeds torch with ``cfg.seed`` before
-        building anything."""
-        from ..wrappers import FrozenHistoryObservation
+        this process's own, as a seed group's members get), built by ``helmrl.build.build``."""
+        from ..build import build
 
         cfg.validate()  # one line naming the first bad field, before anything is built
-        device = resolve_device(cfg.device)
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
-        elif device.type == "cpu":
+        elif resolve_device(cfg.device).type == "cpu":
             warn_if_oversubscribed()
-        torch.manual_seed(cfg.seed)
-        envs = make_vec_env(cfg.env_id, cfg.n_envs, vec_env=cfg.vec_env)
-        use_norm = default_reward_norm(cfg.env_id) if cfg.reward_norm == "auto" else cfg.reward_norm == "on"
-        if use_norm:
-            envs = ScaleReward(envs, cfg.gamma)
-        obs_shape = envs.single_observation_space.shape
-        n_actions = int(envs.single_action_space.n)
-        agent_cls = agent_class(cfg.agent)
-        history_dim = 0
-        if agent_cls.uses_history:
-            stage = build_frozen_history(cfg.history(), obs_shape, device, lm_model)
-            if lm_memory is not None:
-                stage.memory_factory = lm_memory
-            envs = FrozenHistoryObservation(envs, stage, device, final_history=cfg.bootstrap_truncated)
-            history_dim = stage.out_dim
-        agent = agent_cls.from_config(cfg.net(), obs_shape, n_actions, history_dim)
+        envs, agent = build(cfg, training=True, lm_model=lm_model, lm_memory=lm_memory)
         return cls(envs, agent, cfg, run_dir, progress=progress, log=log)
 
     # ------------------------------------------------------------------ checkpoints
