@@ -19,10 +19,7 @@ from pathlib import Path
 from .config import PRESETS, RESUMABLE, TrainConfig, field_types, parse_bool, preset
 from .errors import BAD_INPUT, NonFiniteError, UsageError
 
-EXIT_USAGE = 2
-# Bad input: one line on stderr, exit code 2. helmrl.errors holds them all, so naming them here
-# loads nothing that raises them (`helmrl presets` stays free of torch and the trainer).
-USAGE_ERRORS: tuple[type[Exception], ...] = BAD_INPUT
+EXIT_USAGE = 2  # bad input (helmrl.errors.BAD_INPUT): one line on stderr
 
 
 def _parse_bool(text: str) -> bool:
@@ -424,15 +421,6 @@ def _check_analysis_args(args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analysis.subject import AnalysisError
-
-    try:
-        return _analyze(args)
-    except AnalysisError as err:
-        raise UsageError(str(err)) from None
-
-
-def _analyze(args: argparse.Namespace) -> int:
     import torch
 
     from .analysis import representations as rep
@@ -681,13 +669,6 @@ def cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _usage_errors() -> tuple[type[Exception], ...]:
-    """USAGE_ERRORS, and VisionEncoderError where its module was loaded (where it was not, nothing
-    can have raised it; importing it here would load torch for every command)."""
-    vision = sys.modules.get("helmrl.frozen.vision_encoder")
-    return USAGE_ERRORS + ((vision.VisionEncoderError,) if vision is not None else ())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -703,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except _usage_errors() as err:
+    except BAD_INPUT as err:
         print(f"helmrl {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except NonFiniteError as err:

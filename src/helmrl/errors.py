@@ -1,22 +1,18 @@
 """Every error helmrl raises on purpose, in one place that imports nothing.
 
-The modules that raise them import them from here, and their old homes re-export them
-(``from helmrl.config import ConfigError`` still works). This module imports nothing of torch or of
-helmrl, so the CLI can name them all without loading what raises them; the model layer
-(``helmrl.models``) may import its own from here for the same reason.
+The modules that raise them import them from here. This module imports nothing of torch or of
+helmrl, so the CLI can catch them all without loading what raises them, and every layer may import
+from it.
 
-All but ``NonFiniteError`` are bad input: ``helmrl`` prints them as one line and exits with 2.
-``VisionEncoderError`` stays in ``helmrl.frozen.vision_encoder`` (imported from there on first
-use) so that this module stays free of torch.
+All but ``NonFiniteError`` are bad input (``BAD_INPUT``): ``helmrl`` prints them as one line and
+exits with 2.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __all__ = [
     "BAD_INPUT",
+    "AnalysisError",
     "CheckpointError",
     "ConfigError",
     "DeviceError",
@@ -28,6 +24,7 @@ __all__ = [
     "RunDirError",
     "SpecError",
     "UsageError",
+    "VisionEncoderError",
 ]
 
 
@@ -75,10 +72,12 @@ class NonFiniteError(RuntimeError):
     """A loss or gradient became NaN/inf; the last good checkpoint is kept."""
 
 
-def __getattr__(name: str) -> Any:
-    if name == "VisionEncoderError":  # its module imports torch: only on first use
-        return importlib.import_module("helmrl.frozen.vision_encoder").VisionEncoderError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class VisionEncoderError(ValueError):
+    """The vision encoder could not be found or loaded (the message says how to get one)."""
+
+
+class AnalysisError(ValueError):
+    """An analysis that cannot describe its subject as asked (the message names what works)."""
 
 
 #: the errors that are bad input, not bugs: printed as one line (``helmrl``, a seed group's members)
@@ -92,4 +91,7 @@ BAD_INPUT: tuple[type[Exception], ...] = (
     RunDirError,
     DeviceError,
     ObservationLayoutError,
+    VisionEncoderError,
+    AnalysisError,
+    SpecError,
 )

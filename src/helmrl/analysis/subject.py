@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .defaults import BARE_ENV as BARE_ENV  # re-exported: its old home
-from .defaults import DISTANCE_BETAS as DISTANCE_BETAS
+from ..errors import AnalysisError
+from .defaults import BARE_ENV
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 HOPFIELD_ANALYSES = ("distances", "attention", "memory")
 
 _READS = {"clip-features": "CLIP image features", "clip-tokens": "CLIP's top-k tokens"}
-
-
-class AnalysisError(ValueError):
-    """An analysis that cannot describe its subject as asked (the message names what works)."""
 
 
 @dataclass

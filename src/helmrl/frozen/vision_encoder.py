@@ -21,15 +21,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..errors import VisionEncoderError
+
 DEFAULT_VISION_ENCODER = "openai/clip-vit-base-patch16"
 HOW_TO_GET = (
     "download a CLIP checkpoint where there is network (e.g. `hf download openai/clip-vit-base-patch16 "
     "--local-dir clip-vit-b16`) and pass its folder as --vision-encoder"
 )
-
-
-class VisionEncoderError(ValueError):
-    """The vision encoder could not be found or loaded (the message says how to get one)."""
 
 
 class FrozenCLIP(nn.Module):
