@@ -35,6 +35,17 @@ export_commit() {  # the tree of commit $1, once, under $root/src/$1
   echo "$src"
 }
 
+# A new cell runs HEAD as it is now, so the checkout must be clean now; later edits cannot reach the
+# queue (it runs the export), so it goes on whatever happens to the checkout.
+if [ -z "${CELL_COMMIT:-}" ] && [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+  fresh=0
+  for cell in "$@"; do [ -f "$out/${cell%%,*}/attempts.log" ] || fresh=1; done
+  if [ "$fresh" = 1 ]; then
+    echo "error: the checkout has uncommitted changes; a new cell starts only from a committed tree" >&2
+    exit 2
+  fi
+fi
+
 for cell in "$@"; do
   mkdir -p "$out"
   commit=${CELL_COMMIT:-$head}
@@ -44,9 +55,6 @@ for cell in "$@"; do
   elif [ -f "$out/$first/attempts.log" ]; then
     commit=$(grep -o 'commit=[0-9a-f]*' "$out/$first/attempts.log" | tail -1 | cut -d= -f2)
     [ -n "$commit" ] || commit=$head
-  elif [ -n "$(git status --porcelain --untracked-files=no)" ]; then
-    echo "error: $cell: the checkout has uncommitted changes; a cell starts only from a committed tree" >&2
-    exit 2
   fi
   src=$(export_commit "$commit") || exit 2
   [ -f "$src/benchmarks/sweeps/$spec.toml" ] || { echo "error: no sweep spec $spec at $commit" >&2; exit 2; }

@@ -66,6 +66,19 @@ def test_train_resume_eval_end_to_end(tmp_path, tiny_llama_dir, capsys):
         assert out.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_resume_refuses_another_length_where_the_learning_rate_anneals_over_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--agent", "cnn", "--env", "MiniGrid-Empty-5x5-v0", "--n-envs", "2"]
+    args += ["--rollout-steps", "16", "--total-steps", "32", "--anneal-lr", "true", "--no-progress"]
+    assert main([*args, "--torch-threads", "1", "--run-dir", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--total-steps", "64", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "anneals" in err
+    assert json.loads((run / "config.json").read_text())["total_steps"] == 32
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0  # at its own length
+
+
 @pytest.mark.parametrize(
     "args,needle",
     [

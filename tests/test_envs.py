@@ -302,3 +302,24 @@ def test_cue_recall_needs_the_observation_delay_steps_back():
             _, reward, done, *_ = env.step(0)  # a memoryless answer
         rewards.append(reward)
     assert 0.35 < np.mean(rewards) < 0.65
+
+
+def test_reward_scaler_saves_its_statistic_only_and_a_loaded_one_scales_as_the_original():
+    """A resumed run starts fresh episodes, which zero the running returns: the checkpoint holds
+    the return statistic, and an older checkpoint's saved returns are ignored."""
+    from helmrl.envs import ScaleReward
+
+    a = ScaleReward(make_vec_env("CartPole-v1", 2), gamma=0.99)
+    a.reset(seed=0)
+    a.action_space.seed(0)
+    for _ in range(30):
+        a.step(a.action_space.sample())
+    state = a.state_dict()
+    assert set(state) == {"mean", "var", "count"} and state["count"] > 30
+    b = ScaleReward(make_vec_env("CartPole-v1", 2), gamma=0.99)
+    b.load_state_dict({**state, "returns": [5.0, 5.0]})
+    a.reset(seed=1)
+    b.reset(seed=1)
+    for action in ([0, 1], [1, 1], [0, 0], [1, 0]):
+        np.testing.assert_array_equal(a.step(np.array(action))[1], b.step(np.array(action))[1])
+    assert a.state_dict() == b.state_dict()

@@ -228,3 +228,36 @@ def test_the_read_window_holds_the_episodes_last_histories_as_helms_attention_re
         since = np.where(done, 0, since + 1)
         starts = done
     assert finals >= 3
+
+
+def test_truncated_final_histories_only_equal_the_full_ones_and_skip_terminations():
+    """``final_history="truncated"``: the histories a bootstrap reads, no LM step for terminations."""
+
+    def envs():
+        make = lambda: gym.make(ENV, max_episode_steps=8)  # noqa: E731 - CueRecall ends after 6-11 steps
+        return SyncVectorEnv([make, make], autoreset_mode=AutoresetMode.SAME_STEP)
+
+    lm = tiny_llama()
+    full, some = (
+        FrozenHistoryObservation(envs(), _stage(lm)),
+        FrozenHistoryObservation(envs(), _stage(lm), final_history="truncated"),
+    )
+    full.reset(seed=4), some.reset(seed=4)
+    full.action_space.seed(4)
+    seen = {"terminated": 0, "truncated": 0}
+    for _ in range(60):
+        action = full.action_space.sample()
+        a, b = full.step(action), some.step(action)
+        np.testing.assert_array_equal(a[0]["history"], b[0]["history"])  # the stream is untouched
+        term, trunc, info_a, info_b = a[2], a[3], a[4], b[4]
+        for i in np.flatnonzero(term | trunc):
+            if trunc[i] and not term[i]:
+                np.testing.assert_array_equal(
+                    info_a["final_obs"][i]["history"], info_b["final_obs"][i]["history"]
+                )
+                seen["truncated"] += 1
+            else:
+                assert not isinstance(info_b["final_obs"][i], dict)  # as the env gave it
+                np.testing.assert_array_equal(info_b["final_obs"][i], info_a["final_obs"][i]["observation"])
+                seen["terminated"] += 1
+    assert min(seen.values()) >= 2, seen

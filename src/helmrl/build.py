@@ -65,7 +65,7 @@ def build(
         stage = build_frozen_history(cfg.history(), obs_shape, dev, lm_model)
         if lm_memory is not None:
             stage.memory_factory = lm_memory
-        final = training and cfg.bootstrap_truncated
+        final = "truncated" if training and cfg.bootstrap_truncated else False  # what bootstraps read
         envs = FrozenHistoryObservation(envs, stage, dev, final_history=final)
         history_dim = stage.out_dim
     agent = agent_cls.from_config(cfg.net(), obs_shape, n_actions, history_dim)

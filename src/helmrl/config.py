@@ -29,7 +29,8 @@ def _from(config: type, name: str) -> Any:
     return field(default=source.default, metadata=source.metadata)
 
 
-#: what ``helmrl train --resume RUN`` may change: nothing that alters what is learned
+#: what ``helmrl train --resume RUN`` may change: nothing that alters what is learned (total_steps
+#: only where the learning rate is constant: ``anneal_lr`` decays it over total_steps)
 RESUMABLE = frozenset({"total_steps", "checkpoint_every", "torch_threads", "device", "vec_env"})
 
 #: TrainConfig fields that are HistoryConfig's under another role: the run's seed seeds everything

@@ -88,6 +88,12 @@ def resume_run(
             f"--resume keeps the run's config; only {', '.join(sorted(allowed))} may change "
             f"(got {', '.join(sorted(set(changed) - allowed))})"
         )
+    if cfg.anneal_lr and "total_steps" in changed:
+        raise ConfigError(
+            f"--total-steps {changed['total_steps']}: this run anneals its learning rate to 0 over "
+            f"total_steps={cfg.total_steps}, so another length would change the schedule of the "
+            "updates to come; resume at its own length, or start a new run"
+        )
     cfg = cfg.replace(**changed)
     check_inputs(cfg)
     if changed:

@@ -15,7 +15,7 @@ is in ``helmrl.integrations.sb3``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -156,7 +156,9 @@ class FrozenHistoryObservation(VectorWrapper):
     SHELM's CLIP tokens (both with ``vision_encoder=`` a CLIP folder or hub id).
 
     ``final_history=False`` leaves ``info["final_obs"]`` as the env gave it and saves that extra
-    LM step per ending episode; helmrl's trainer reads it only with ``bootstrap_truncated``.
+    LM step per ending episode; ``"truncated"`` adds the history to the final observations of
+    truncated episodes only, the ones a bootstrap reads (helmrl's trainer, under
+    ``bootstrap_truncated``), and leaves terminated ones as the env gave them.
 
     ``read_window=W`` > 0 also gives each observation the episode's last W histories,
     ``"history_window"`` (W, width), oldest first and this step's last, and ``"history_valid"``
@@ -171,7 +173,7 @@ class FrozenHistoryObservation(VectorWrapper):
         env: VectorEnv,
         history: FrozenHistory | HistoryConfig | None = None,
         device: torch.device | str = "cpu",
-        final_history: bool = True,
+        final_history: bool | Literal["truncated"] = True,
         read_window: int = 0,
     ):
         super().__init__(env)
@@ -228,12 +230,13 @@ class FrozenHistoryObservation(VectorWrapper):
             starts, self._ended = self._ended, done
         else:
             starts = done
-            if self.final_history and done.any() and "final_obs" in info:
+            ends = done if self.final_history is True else np.asarray(truncated) & ~np.asarray(terminated)
+            if self.final_history and ends.any() and "final_obs" in info:
                 info = dict(info)
                 ended = self.stream.terminal(
-                    {int(i): info["final_obs"][i] for i in np.flatnonzero(done)}, others=obs
+                    {int(i): info["final_obs"][i] for i in np.flatnonzero(ends)}, others=obs
                 )
-                info["final_obs"] = np.empty(self.num_envs, dtype=object)
+                info["final_obs"] = np.array(info["final_obs"], dtype=object, copy=True)
                 for i, o in ended.items():
                     if self.read_window:  # the terminal step closes its episode's window
                         window, valid = self._shifted(i, o[HISTORY], start=False)

@@ -48,15 +48,16 @@ class ScaleReward(VectorWrapper):
         return np.clip(scaled, -self.clip, self.clip)
 
     def state_dict(self) -> dict[str, object]:
+        """The return statistic only: the running returns restart with the episodes that a
+        resumed run starts afresh, so saving them would be dead state."""
         return {
-            "returns": self.returns.tolist(),
             "mean": float(self.rms.mean),
             "var": float(self.rms.var),
             "count": float(self.rms.count),
         }
 
     def load_state_dict(self, state: dict[str, object]) -> None:
-        self.returns = np.asarray(state["returns"], dtype=np.float64)
+        """Restores the statistic (older checkpoints' "returns" are ignored, as reset zeroes them)."""
         self.rms.mean = np.float64(state["mean"])
         self.rms.var = np.float64(state["var"])
         self.rms.count = float(state["count"])
