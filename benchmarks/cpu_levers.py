@@ -34,7 +34,7 @@ KINDS = ("eager", "channels-last", "compile", "bf16-autocast")
 
 def make_agent(kind: str, obs_shape, n_actions: int, history_dim: int):
     cfg = preset("keycorridor").replace(agent="helm")
-    agent = agent_class("helm").from_config(cfg.net(), obs_shape, n_actions, history_dim)
+    agent = agent_class("helm").from_config(cfg.net, obs_shape, n_actions, history_dim)
     if kind == "channels-last":
         agent = agent.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(agent.parameters(), lr=1e-4, fused=True)

@@ -159,7 +159,7 @@ from helmrl.sweep import SweepSpec
 from helmrl.sweep.runner import is_done
 
 for c in SweepSpec.load(sys.argv[1]).cells():  # unfinished cells that read the pretrained SmolLM2
-    if agent_class(c.config.agent).uses_history and c.config.lm == DEFAULT_LM \
+    if agent_class(c.config.agent).uses_history and c.config.history.lm == DEFAULT_LM \
             and not is_done(Path(sys.argv[2]) / c.name, c.config):
         print(c.name)
 EOF

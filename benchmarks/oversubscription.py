@@ -37,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tr = Trainer.from_config(cfg.validate(), Path(d), progress=False, log=lambda *_: None)
         tr.start_episodes()
-        steps = cfg.rollout_steps * cfg.n_envs
+        steps = cfg.batch_size
         busy: dict[str, subprocess.Popen | None] = {"p": None}
 
         def set_up(name: str) -> None:

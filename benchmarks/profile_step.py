@@ -95,7 +95,7 @@ def profile_update(args: argparse.Namespace, device: torch.device) -> list[dict[
                 rollout = tr.collect() if phase == "collect" else tr.update(rollout)
                 sync(device)
                 wall = time.perf_counter() - t
-            steps = cfg.rollout_steps * cfg.n_envs
+            steps = cfg.batch_size
             case = f"{phase} {args.agent}:{args.preset} n_envs={cfg.n_envs}"
             print(f"\n== {phase}: {wall * 1e3:.0f} ms for {steps} env-steps ({steps / wall:.0f} env-steps/s)")
             table, top = top_ops(prof, device, args.top, case)

@@ -65,7 +65,7 @@ def main() -> None:
         ap.error("need --seeds >= 1, --updates >= 2 (the first update is start-up) and --rounds >= 1")
     check_out(args.out)
     cfg = preset(args.preset, "helm")
-    steps = cfg.n_envs * cfg.rollout_steps * args.updates
+    steps = cfg.batch_size * args.updates
     extra = [f"--{kv.split('=', 1)[0]}={kv.split('=', 1)[1]}" for kv in args.set]
     common = [
         *HELMRL,

@@ -109,7 +109,7 @@ def training_fps(
         rounds = {agent: lambda: trainer.update(trainer.collect())}
         times = time_interleaved(rounds, reps=updates, warmup=1, device=trainer.device)
         trainer.envs.close()
-    return cfg.rollout_steps * cfg.n_envs / median(times[agent])
+    return cfg.batch_size / median(times[agent])
 
 
 def main() -> None:

@@ -132,10 +132,10 @@ def head_inputs(out: Path) -> None:
         cfg = preset(name).replace(agent="helm", n_envs=16)
         trace = env_trace(env, 16, 60, seed=0)
         shape = tuple(trace.obs.shape[2:])
-        history = build_frozen_history(cfg.history(), shape, torch.device("cpu"))
+        history = build_frozen_history(cfg.history, shape, torch.device("cpu"))
         history.reset(16)
         h = torch.cat([history(trace.obs[t], trace.starts[t]) for t in range(60)])
-        agent = agent_class("helm").from_config(cfg.net(), shape, 4, h.shape[1])
+        agent = agent_class("helm").from_config(cfg.net, shape, 4, h.shape[1])
         with torch.no_grad():
             f = agent.encoder(trace.obs.reshape(-1, *shape))
         sd = h.std(0)

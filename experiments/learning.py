@@ -57,7 +57,7 @@ def run_sb3_cell(
         model = RecurrentPPO(
             policy,
             venv,
-            learning_rate=cfg.lr,
+            learning_rate=cfg.ppo.lr,
             **ppo_settings(cfg),
             seed=seed,
             device=device,

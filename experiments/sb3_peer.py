@@ -102,7 +102,7 @@ def run(
     elif agent == "sb3-helm":
         from helmrl.integrations.sb3 import FrozenHistoryVecEnv, HELMExtractor
 
-        venv = FrozenHistoryVecEnv(venv, cfg.history())
+        venv = FrozenHistoryVecEnv(venv, cfg.history)
         policy = "MultiInputPolicy"
         kwargs = dict(features_extractor_class=HELMExtractor, net_arch=dict(pi=[128], vf=[512]))
     elif len(venv.observation_space.shape) != 3:
@@ -113,7 +113,7 @@ def run(
     if not bootstrap_truncated:  # inside VecNormalize, which passes the infos on as they are
         venv = drop_truncation(venv)
     if default_reward_norm(cfg.env_id):
-        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, clip_reward=1.0, gamma=cfg.gamma)
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, clip_reward=1.0, gamma=cfg.ppo.gamma)
     model_path, stats_path = run_dir / "sb3_model.zip", run_dir / "vecnormalize.pkl"
     if model_path.exists() and (run_dir / "metrics.csv").exists():
         if isinstance(venv, VecNormalize):
@@ -123,7 +123,8 @@ def run(
         model = algo(
             policy,
             venv,
-            learning_rate=(lambda left: cfg.lr * left) if cfg.anneal_lr else cfg.lr,  # left: 1 -> 0
+            # left: 1 -> 0 over the run
+            learning_rate=(lambda left: cfg.ppo.lr * left) if cfg.ppo.anneal_lr else cfg.ppo.lr,
             **ppo_settings(cfg),
             policy_kwargs=kwargs or None,
             seed=seed,

@@ -32,7 +32,7 @@ def test_helm_head_reads_the_history_and_the_current_observation():
     from helmrl.models import agent_class
 
     torch.manual_seed(0)
-    agent = agent_class("helm").from_config(TrainConfig(agent="helm").net(), (9, 9, 3), 4, 32)
+    agent = agent_class("helm").from_config(TrainConfig(agent="helm").net, (9, 9, 3), 4, 32)
     obs = torch.randint(0, 256, (5, 9, 9, 3), dtype=torch.uint8)
     h1, h2 = torch.randn(5, 32), torch.randn(5, 32)
     starts = torch.zeros(5, dtype=torch.bool)

@@ -68,7 +68,7 @@ def test_the_analysis_stage_gives_back_the_trained_histories_bit_for_bit(trained
     stage with any analysis default in place of the run's settings gives other numbers."""
     run, recorded = trained
     subject = load_subject(run, "memory")
-    assert subject.config == TrainConfig.load(run / "config.json").history()
+    assert subject.config == TrainConfig.load(run / "config.json").history
     replayed, trained_hist = _replay(subject.stage, recorded), _trained_histories(recorded)
     assert all(torch.equal(a, b) for a, b in zip(replayed, trained_hist, strict=True))
     starts = torch.cat([s for _, s, _ in recorded])

@@ -229,27 +229,39 @@ def test_an_interrupted_sweep_cell_is_one_line_and_exit_130(
     assert needle in lines[0] and "run the same command" in lines[0] and "Traceback" not in captured.out
 
 
-def test_history_and_net_options_are_defined_once_in_the_model_configs():
-    """TrainConfig's history and network fields take default and help from HistoryConfig and
-    NetConfig, so the CLI, TrainConfig and the model layer cannot drift apart."""
+def test_the_config_nests_the_model_and_ppo_configs_and_reads_flat_or_nested():
+    """TrainConfig holds HistoryConfig, NetConfig and PPOConfig whole; each of their fields is one
+    flat option, defined once (its default and help are the section's); config.json is flat, and a
+    nested one loads the same."""
     from dataclasses import fields
 
-    from helmrl.config import HISTORY_OWN, TrainConfig
+    from helmrl.config import HISTORY_OWN, INPUT_MAPS, TrainConfig, config_fields, section_of
+    from helmrl.errors import ConfigError
     from helmrl.frozen.history_config import HistoryConfig
     from helmrl.models.configs import NetConfig
+    from helmrl.ppo.config import PPOConfig
 
-    own = {f.name: f for f in fields(TrainConfig)}
-    shared = 0
-    for config in (HistoryConfig, NetConfig):
+    flat = {f.name: f for f in config_fields()}
+    for name, config in (("history", HistoryConfig), ("net", NetConfig), ("ppo", PPOConfig)):
         for f in fields(config):
-            if f.name in HISTORY_OWN:
+            if name == "history" and f.name in HISTORY_OWN:
+                assert f.name not in flat or section_of()[f.name] is None  # the run's seed, not the stage's
                 continue
-            assert f.name in own, f"TrainConfig lacks {config.__name__}.{f.name}"
-            mine = own[f.name]
-            assert mine.default == f.default and mine.metadata["help"] is f.metadata["help"], f.name
-            shared += 1
-    assert shared == 18
-    assert TrainConfig().history() == HistoryConfig() and TrainConfig().net() == NetConfig()
+            assert section_of()[f.name] == name and flat[f.name] is f, f.name
+    cfg = TrainConfig(agent="shelm", seed=7, mem_len=9, lr=3e-4, head="linear")
+    assert (cfg.history.mem_len, cfg.ppo.lr, cfg.net.head) == (9, 3e-4, "linear")
+    assert (cfg.history.seed, cfg.history.input_map) == (7, INPUT_MAPS["shelm"])
+    assert cfg.replace(seed=8, agent="helm").history == HistoryConfig(mem_len=9, seed=8)
+    data = cfg.to_dict()
+    assert set(data) == set(flat) and data["mem_len"] == 9 and "input_map" not in data
+    assert TrainConfig.from_dict(data) == cfg
+    nested = {k: v for k, v in data.items() if section_of()[k] is None}
+    for name in ("history", "net", "ppo"):
+        nested[name] = {k: v for k, v in data.items() if section_of()[k] == name}
+    assert TrainConfig.from_dict(nested) == cfg
+    with pytest.raises(ConfigError, match="mem_lenn"):
+        TrainConfig.from_dict({**data, "mem_lenn": 3})
+    assert TrainConfig().net == NetConfig() and TrainConfig().ppo == PPOConfig()
 
 
 @pytest.mark.parametrize(

@@ -74,10 +74,10 @@ def test_history_is_computed_once_per_observation(tmp_path, tiny_llama_dir):
     tr.update(ro)
     bootstrap_history = tr.acting.next_history.clone()
     ro2 = tr.collect()
-    assert calls["n"] == 2 * tr.cfg.rollout_steps
+    assert calls["n"] == 2 * tr.cfg.ppo.rollout_steps
     # the history stored for the second rollout's first step is the one the bootstrap used
     assert torch.equal(ro2.obs["history"][0], bootstrap_history)
-    assert ro2.obs["history"].shape == (tr.cfg.rollout_steps, 4, tr.history.out_dim)
+    assert ro2.obs["history"].shape == (tr.cfg.ppo.rollout_steps, 4, tr.history.out_dim)
 
 
 @pytest.mark.parametrize("agent", ["helm", "lstm", "cnn"])

@@ -76,7 +76,7 @@ def test_cells_are_ordinary_run_directories():
         "CartPole-v1-cnn-s1",
         "CartPole-v1-lstm-s1",
     ]
-    assert all(c.config.total_steps == 999 and c.config.rollout_steps == 24 for c in cells)  # preset kept
+    assert all(c.config.total_steps == 999 and c.config.ppo.rollout_steps == 24 for c in cells)  # preset kept
 
 
 def _free_port() -> int:
@@ -305,7 +305,7 @@ def test_variants_add_labelled_cells():
     names = {c.name: c for c in spec.cells()}
     assert set(names) == {"CueRecall-v0-lstm-s0", "CueRecall-v0-helm-l4-s0", "CueRecall-v0-helm-rand-s0"}
     l4 = names["CueRecall-v0-helm-l4-s0"].config
-    assert l4.agent == "helm" and l4.history_layer == "4" and l4.label == "helm-l4"
+    assert l4.agent == "helm" and l4.history.history_layer == "4" and l4.label == "helm-l4"
     assert names["CueRecall-v0-lstm-s0"].config.label == ""
     with pytest.raises(SpecError, match="variants.bad"):
         SweepSpec.from_dict({**GOOD, "variants": {"bad": {"histroy_layer": "4"}}})
@@ -391,7 +391,7 @@ def test_a_preset_gives_each_agent_its_own_settings_in_cli_and_sweep(capsys):
     for agent in ("helm", "lstm", "cnn"):
         args = build_parser().parse_args(["train", "--preset", "keycorridor", "--agent", agent])
         cfg = _config_from_args(args)
-        assert (cfg.lr, cfg.rollout_steps, cfg.ent_coef) == (
+        assert (cfg.ppo.lr, cfg.ppo.rollout_steps, cfg.ppo.ent_coef) == (
             own[agent]["lr"],
             own[agent]["rollout_steps"],
             own[agent]["ent_coef"],
@@ -399,10 +399,11 @@ def test_a_preset_gives_each_agent_its_own_settings_in_cli_and_sweep(capsys):
     override = build_parser().parse_args(
         ["train", "--preset", "keycorridor", "--agent", "cnn", "--lr", "0.002"]
     )
-    assert _config_from_args(override).lr == 0.002  # the command line wins over the preset
+    assert _config_from_args(override).ppo.lr == 0.002  # the command line wins over the preset
     cells = SweepSpec.from_dict({**GOOD, "agents": ["helm", "cnn"], "preset": "keycorridor"}).cells()
     by_agent = {c.agent: c.config for c in cells}
-    assert by_agent["cnn"].lr == own["cnn"]["lr"] and by_agent["helm"].mem_len == own["helm"]["mem_len"]
+    assert by_agent["cnn"].ppo.lr == own["cnn"]["lr"]
+    assert by_agent["helm"].history.mem_len == own["helm"]["mem_len"]
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     assert all(f"--agent {a}" in out for a in ("helm", "lstm", "cnn"))

@@ -32,8 +32,8 @@ def test_injected_envs_and_agent_train_exactly_as_from_config(tmp_path):
     built.train()
 
     torch.manual_seed(cfg.seed)  # what from_config does before building
-    envs = ScaleReward(make_vec_env(ENV, cfg.n_envs), cfg.gamma)
-    agent = agent_class("cnn").from_config(cfg.net(), envs.single_observation_space.shape, 2, 0)
+    envs = ScaleReward(make_vec_env(ENV, cfg.n_envs), cfg.ppo.gamma)
+    agent = agent_class("cnn").from_config(cfg.net, envs.single_observation_space.shape, 2, 0)
     injected = Trainer(envs, agent, cfg, tmp_path / "b", progress=False)
     assert injected.reward_scaler is envs
     injected.train()
@@ -57,13 +57,13 @@ def test_helm_from_config_wraps_its_envs_in_the_users_wrapper(tmp_path, tiny_lla
 
 def test_envs_the_trainer_would_mistrain_on_are_refused_in_one_line(tmp_path, tiny_llama_dir):
     cfg = _cfg()
-    agent = agent_class("cnn").from_config(cfg.net(), (4,), 2, 0)
+    agent = agent_class("cnn").from_config(cfg.net, (4,), 2, 0)
     next_step = SyncVectorEnv([lambda: make_env(ENV)] * 3, autoreset_mode=AutoresetMode.NEXT_STEP)
     with pytest.raises(ValueError, match="SAME_STEP"):
         Trainer(next_step, agent, cfg, tmp_path)
     with pytest.raises(ValueError, match="n_envs is 3"):
         Trainer(make_vec_env(ENV, 2), agent, cfg, tmp_path)
-    helm = agent_class("helm").from_config(cfg.net(), (4,), 2, 32)
+    helm = agent_class("helm").from_config(cfg.net, (4,), 2, 32)
     with pytest.raises(ValueError, match="FrozenHistoryObservation"):
         Trainer(make_vec_env(ENV, 3), helm, cfg, tmp_path)
 

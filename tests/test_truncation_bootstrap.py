@@ -61,7 +61,7 @@ def test_truncated_steps_gain_gamma_times_the_final_value(agent, tmp_path) -> No
         final = torch.as_tensor(np.stack(list(step.info["final_obs"])))
         with torch.no_grad():
             value = tr.agent({"observation": final}, state, torch.zeros(2, dtype=torch.bool))[1]
-        np.testing.assert_allclose(rewards[t], 1.0 + tr.cfg.gamma * value.numpy(), rtol=1e-5)
+        np.testing.assert_allclose(rewards[t], 1.0 + tr.cfg.ppo.gamma * value.numpy(), rtol=1e-5)
         assert not np.allclose(rewards[t], 1.0)
 
 

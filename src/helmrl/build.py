@@ -22,14 +22,14 @@ from .observation_keys import OBSERVATION
 
 def uses_reward_norm(cfg: TrainConfig) -> bool:
     """``reward_norm`` resolved: "auto" is on for MiniGrid and Procgen, off for RandomMaze."""
-    return default_reward_norm(cfg.env_id) if cfg.reward_norm == "auto" else cfg.reward_norm == "on"
+    return default_reward_norm(cfg.env_id) if cfg.ppo.reward_norm == "auto" else cfg.ppo.reward_norm == "on"
 
 
 def eval_env_count(cfg: TrainConfig, wanted: int) -> int:
     """How many envs to play a run with: ``wanted``, except where the run's history stage
     standardises its inputs over the envs of a step (HELMv2), which must see as many envs as it
     trained with, or its LM reads the batch mean at every step."""
-    return cfg.n_envs if cfg.history().couples_envs else wanted
+    return cfg.n_envs if cfg.history.couples_envs else wanted
 
 
 def build(
@@ -46,7 +46,7 @@ def build(
     ``n_envs``: default ``cfg.n_envs``. ``training``: the trainer's envs, with ``cfg.vec_env``,
     the reward scaler where reward normalisation is on and, under ``bootstrap_truncated``, the
     histories of final observations; otherwise in-process envs with the envs' own rewards.
-    ``lm_model``: an LM module in place of loading ``cfg.lm``; ``lm_memory``: n_envs -> the LM
+    ``lm_model``: an LM module in place of loading ``cfg.history.lm``; ``lm_memory``: n_envs -> the LM
     memory to step, in place of this process's own (a seed group's members get the shared one)."""
     from .frozen import build_frozen_history
     from .wrappers import FrozenHistoryObservation
@@ -56,19 +56,19 @@ def build(
     n = cfg.n_envs if n_envs is None else n_envs
     envs = make_vec_env(cfg.env_id, n, vec_env=cfg.vec_env if training else "sync")
     if training and uses_reward_norm(cfg):
-        envs = ScaleReward(envs, cfg.gamma)
+        envs = ScaleReward(envs, cfg.ppo.gamma)
     obs_shape = envs.single_observation_space.shape
     n_actions = int(envs.single_action_space.n)
     agent_cls = agent_class(cfg.agent)
     history_dim = 0
     if agent_cls.uses_history:
-        stage = build_frozen_history(cfg.history(), obs_shape, dev, lm_model)
+        stage = build_frozen_history(cfg.history, obs_shape, dev, lm_model)
         if lm_memory is not None:
             stage.memory_factory = lm_memory
-        final = "truncated" if training and cfg.bootstrap_truncated else False  # what bootstraps read
+        final = "truncated" if training and cfg.ppo.bootstrap_truncated else False  # what bootstraps read
         envs = FrozenHistoryObservation(envs, stage, dev, final_history=final)
         history_dim = stage.out_dim
-    agent = agent_cls.from_config(cfg.net(), obs_shape, n_actions, history_dim)
+    agent = agent_cls.from_config(cfg.net, obs_shape, n_actions, history_dim)
     return envs, agent.to(dev)
 
 

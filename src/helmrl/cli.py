@@ -8,7 +8,6 @@ helmrl eval runs/kc --episodes 20
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shlex
@@ -16,7 +15,16 @@ import sys
 import typing
 from pathlib import Path
 
-from .config import PRESETS, RESUMABLE, TrainConfig, field_types, parse_bool, preset
+from .config import (
+    PRESETS,
+    RESUMABLE,
+    TrainConfig,
+    config_fields,
+    field_types,
+    parse_bool,
+    preset,
+    section_of,
+)
 from .errors import BAD_INPUT, NonFiniteError, UsageError
 
 EXIT_USAGE = 2  # bad input (helmrl.errors.BAD_INPUT): one line on stderr
@@ -34,10 +42,17 @@ _ALIASES = {"env_id": ["--env"]}
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per TrainConfig field; choices come from the field's Literal type."""
-    group = parser.add_argument_group("config (defaults: the authors' settings)")
-    types = field_types()
-    for f in dataclasses.fields(TrainConfig):
+    """One option per config field, flat, in a group per section; choices come from the field's
+    Literal type."""
+    titles = {
+        None: "run (defaults: the authors' settings)",
+        "history": "frozen history (HistoryConfig)",
+        "net": "trainable networks (NetConfig)",
+        "ppo": "PPO (PPOConfig)",
+    }
+    groups = {owner: parser.add_argument_group(title) for owner, title in titles.items()}
+    types, owners = field_types(), section_of()
+    for f in config_fields():
         flags = [f"--{f.name.replace('_', '-')}", *_ALIASES.get(f.name, [])]
         tp = types[f.name]
         kwargs: dict = {"type": _PARSERS.get(tp), "metavar": getattr(tp, "__name__", "X").upper()}
@@ -45,7 +60,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             kwargs = {"choices": typing.get_args(tp)}
         default = "none" if f.default == "" else f.default
         text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")
-        group.add_argument(*flags, dest=f.name, default=None, help=text, **kwargs)
+        groups[owners[f.name]].add_argument(*flags, dest=f.name, default=None, help=text, **kwargs)
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):
@@ -246,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     agent = args.agent or TrainConfig.agent
     cfg = preset(args.preset, agent) if args.preset else TrainConfig()
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    overrides = {f.name: getattr(args, f.name) for f in config_fields()}
     return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -257,9 +272,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_seed_group(args)
     if args.resume:
         overrides = {
-            f.name: getattr(args, f.name)
-            for f in dataclasses.fields(TrainConfig)
-            if getattr(args, f.name) is not None
+            f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name) is not None
         }
         trainer, cfg = resume_run(args.resume, overrides, progress=not args.no_progress)
         resume = True
@@ -305,12 +318,10 @@ def _train_seed_group(args: argparse.Namespace) -> int:
         if not dirs:
             raise UsageError(f"--resume {args.resume}: no s<seed>/ run directories of a seed group there")
         overrides = {
-            f.name: getattr(args, f.name)
-            for f in dataclasses.fields(TrainConfig)
-            if getattr(args, f.name) is not None
+            f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name) is not None
         }
         cfgs = [TrainConfig.load(d / "config.json") for d in dirs]
-        bad = sorted({k for k, v in overrides.items() if getattr(cfgs[0], k) != v} - RESUMABLE)
+        bad = sorted({k for k, v in overrides.items() if cfgs[0].get(k) != v} - RESUMABLE)
         if bad:
             raise UsageError(
                 f"--resume keeps the runs' config; only {', '.join(sorted(RESUMABLE))} may change "

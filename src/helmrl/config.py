@@ -1,6 +1,16 @@
-"""Typed run configuration: every field is read by the trainer and validated at start.
+"""Typed run configuration: the run's own fields and three sections, each the config of one part.
 
-Defaults are the authors' PPO settings; ``PRESETS`` holds the paper's per-experiment ones.
+    TrainConfig(env_id, agent, seed, total_steps, n_envs, ...,
+                history: HistoryConfig,   # the frozen history stage (helmrl.frozen.history_config)
+                net: NetConfig,           # the trainable networks (helmrl.models.configs)
+                ppo: PPOConfig)           # the learner (helmrl.ppo.config)
+
+Every field name is unique across the run and its sections, so settings stay flat where people
+type them: ``TrainConfig(mem_len=128, lr=3e-4)``, ``cfg.replace(beta=1000)``, the CLI's
+``--mem-len``, a sweep's ``set``, and ``config.json``, which is written flat and read flat or
+nested. The stage's ``seed`` is the run's and what its LM reads (``input_map``) is the agent's:
+both are set here, never given. Defaults are the authors' settings; ``PRESETS`` holds the paper's
+per-experiment ones.
 """
 
 from __future__ import annotations
@@ -17,27 +27,28 @@ from typing import Any, Literal
 from .errors import ConfigError
 from .frozen.history_config import HistoryConfig, parse_history_layer
 from .models.configs import NetConfig
+from .ppo.config import PPOConfig
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the field list
     return field(default=default, metadata={"help": help})
 
 
-def _from(config: type, name: str) -> Any:
-    """The field ``name`` of a model-layer config, default and help text included: one definition."""
-    source = next(f for f in fields(config) if f.name == name)
-    return field(default=source.default, metadata=source.metadata)
-
-
 #: what ``helmrl train --resume RUN`` may change: nothing that alters what is learned (total_steps
 #: only where the learning rate is constant: ``anneal_lr`` decays it over total_steps)
 RESUMABLE = frozenset({"total_steps", "checkpoint_every", "torch_threads", "device", "vec_env"})
 
-#: TrainConfig fields that are HistoryConfig's under another role: the run's seed seeds everything
+#: HistoryConfig fields that the run sets: the run's seed seeds everything; the agent picks input_map
 HISTORY_OWN = ("seed", "input_map")
 
+#: what the frozen LM reads per step, by agent (HistoryConfig.input_map; the rest read FrozenHopfield's)
+INPUT_MAPS = {"helmv2": "clip-features", "shelm": "clip-tokens"}
 
-@dataclass
+#: the sections and their configs
+SECTIONS: dict[str, type] = {"history": HistoryConfig, "net": NetConfig, "ppo": PPOConfig}
+
+
+@dataclass(init=False)
 class TrainConfig:
     # --- what to train
     env_id: str = _f("MiniGrid-KeyCorridorS3R1-v0", "gymnasium id (MiniGrid, RandomMaze-v0, ProcgenMemory-*)")
@@ -45,53 +56,10 @@ class TrainConfig:
     seed: int = _f(0, "seed of torch, numpy, the envs and FrozenHopfield's projection")
     total_steps: int = _f(500_000, "env steps to train for, summed over envs")
     n_envs: int = _f(16, "parallel envs")
-    # --- HELM's frozen history: defaults and help are HistoryConfig's (helmrl.frozen.history_config)
-    lm: str = _from(HistoryConfig, "lm")
-    beta: float = _from(HistoryConfig, "beta")
-    similarity: Literal["cosine", "dot"] = _from(HistoryConfig, "similarity")
-    mem_len: int = _from(HistoryConfig, "mem_len")
-    n_sink: int = _from(HistoryConfig, "n_sink")
-    frozen_dtype: Literal["auto", "float32", "bfloat16"] = _from(HistoryConfig, "frozen_dtype")
-    hopfield_cache: int = _from(HistoryConfig, "hopfield_cache")
-    history_layer: str = _from(HistoryConfig, "history_layer")
-    history_norm: Literal["none", "layernorm", "rms", "standardize"] = _from(HistoryConfig, "history_norm")
-    lm_layers: int = _from(HistoryConfig, "lm_layers")
-    memory_impl: Literal["auto", "fast", "hf"] = _from(HistoryConfig, "memory_impl")
-    vision_encoder: str = _from(HistoryConfig, "vision_encoder")
-    top_k: int = _from(HistoryConfig, "top_k")
-    # --- trainable networks: defaults and help are NetConfig's (helmrl.models.configs)
-    head: Literal["layernorm", "linear"] = _from(NetConfig, "head")
-    output_gain: Literal["authors", "small"] = _from(NetConfig, "output_gain")
-    encoder: Literal["authors", "nature"] = _from(NetConfig, "encoder")
-    history_read: Literal["last", "attention"] = _from(NetConfig, "history_read")
-    read_window: int = _from(NetConfig, "read_window")
-    # --- PPO
-    lr: float = _f(1e-4, "AdamW learning rate")
-    anneal_lr: bool = _f(False, "decay the lr linearly to 0 over the run (CleanRL); authors: constant")
-    rollout_steps: int = _f(128, "steps per env per rollout")
-    n_minibatches: int = _f(8, "minibatches per epoch (recurrent agents: at most n_envs, env groups)")
-    segments_per_minibatch: int = _f(
-        0,
-        "recurrent agents: 0 = n_minibatches groups of whole env rollouts; k > 0 = minibatches of k "
-        "episode segments (the authors' Impala-PPO: 8)",
-    )
-    epochs: int = _f(3, "PPO epochs per rollout")
-    gamma: float = _f(0.99, "discount")
-    gae_lambda: float = _f(0.99, "GAE λ")
-    clip_coef: float = _f(0.2, "PPO ratio clip")
-    ent_coef: float = _f(0.05, "entropy bonus")
-    vf_coef: float = _f(0.5, "value loss weight: loss += vf_coef · MSE (authors and SB3)")
-    max_grad_norm: float = _f(0.5, "gradient norm clip")
-    weight_decay: float = _f(0.01, "AdamW weight decay (0.01: torch's default, as the authors' AdamW)")
-    norm_adv: bool = _f(True, "normalise advantages per minibatch")
-    bootstrap_truncated: bool = _f(
-        False,
-        "add γ·V(final obs) to the reward where an episode hits its time limit (SB3); "
-        "off: a truncation ends the return like a termination (the authors' code, CleanRL)",
-    )
-    reward_norm: Literal["auto", "on", "off"] = _f(
-        "auto", "auto (on for MiniGrid/Procgen, off for RandomMaze) | on | off"
-    )
+    # --- the sections
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
     # --- bookkeeping
     label: str = _f("", "free-text tag of the run (a sweep variant), shown beside the agent in plots")
     checkpoint_every: int = _f(20, "updates between checkpoints (one is always written at the end)")
@@ -102,40 +70,66 @@ class TrainConfig:
         "auto", "envs in this process (sync) or one process each (async); auto: async on >= 8 CPUs"
     )
 
+    def __init__(
+        self,
+        history: HistoryConfig | None = None,
+        net: NetConfig | None = None,
+        ppo: PPOConfig | None = None,
+        **settings: Any,
+    ):
+        """Sections given whole, and any field of the run or of a section by its flat name."""
+        given = {"history": history or HistoryConfig(), "net": net or NetConfig(), "ppo": ppo or PPOConfig()}
+        parts: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        owners = section_of()
+        for name, value in settings.items():
+            if name not in owners:
+                raise ConfigError(f"unknown config field {name!r}")
+            if owners[name] is None:
+                continue
+            parts[owners[name]][name] = value
+        for f in fields(self):
+            if f.name not in SECTIONS:
+                setattr(self, f.name, settings.get(f.name, f.default))
+        self.net = dataclasses.replace(given["net"], **parts["net"])
+        self.ppo = dataclasses.replace(given["ppo"], **parts["ppo"])
+        own = {"seed": self.seed, "input_map": INPUT_MAPS.get(self.agent, "hopfield")}
+        self.history = dataclasses.replace(given["history"], **parts["history"], **own)
+
     # ------------------------------------------------------------------ helpers
     @property
     def batch_size(self) -> int:
-        return self.n_envs * self.rollout_steps
+        return self.n_envs * self.ppo.rollout_steps
 
     @property
     def num_updates(self) -> int:
         return max(1, math.ceil(self.total_steps / self.batch_size))
 
-    def history(self) -> HistoryConfig:
-        """The model layer's config of the frozen history stage; what the LM reads per step
-        (``input_map``) is the agent's."""
-        from .models import AGENTS
-
-        names = [f.name for f in fields(HistoryConfig) if f.name not in HISTORY_OWN]
-        input_map = getattr(AGENTS.get(self.agent), "history_inputs", "hopfield")
-        return HistoryConfig(
-            **{name: getattr(self, name) for name in names}, seed=self.seed, input_map=input_map
-        )
-
-    def net(self) -> NetConfig:
-        """The model layer's config of the trainable networks."""
-        return NetConfig(**{f.name: getattr(self, f.name) for f in fields(NetConfig)})
-
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Flat: the run's fields and every section's (the stage's seed and input_map are the run's)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in SECTIONS:
+                section = getattr(self, f.name)
+                out.update(
+                    {g.name: getattr(section, g.name) for g in fields(section) if g.name not in HISTORY_OWN}
+                )
+            else:
+                out[f.name] = getattr(self, f.name)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        """A flat dict (``to_dict``, every config.json), or one with sections as dicts."""
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in SECTIONS and isinstance(value, dict):
+                flat.update({k: v for k, v in value.items() if not (key == "history" and k in HISTORY_OWN)})
+            else:
+                flat[key] = value
+        unknown = sorted(set(flat) - set(section_of()))
         if unknown:
             raise ConfigError(f"unknown config field(s) {', '.join(unknown)}")
-        return cls(**data)
+        return cls(**flat)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
@@ -145,7 +139,15 @@ class TrainConfig:
         return cls.from_dict(json.loads(path.read_text()))
 
     def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``: flat field names, or whole sections."""
+        sections = {name: changes.pop(name, getattr(self, name)) for name in SECTIONS}
+        run = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in SECTIONS}
+        return TrainConfig(**sections, **{**run, **changes})
+
+    def get(self, name: str) -> Any:
+        """A field by its flat name, wherever it lives."""
+        owner = section_of()[name]
+        return getattr(self if owner is None else getattr(self, owner), name)
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> TrainConfig:
@@ -153,7 +155,7 @@ class TrainConfig:
         from .models import AGENTS
 
         for name, tp in field_types().items():
-            value = getattr(self, name)
+            value = self.get(name)
             choices = typing.get_args(tp) if typing.get_origin(tp) is Literal else None
             if choices is not None:
                 if value not in choices:
@@ -165,36 +167,37 @@ class TrainConfig:
 
         def need(ok: bool, name: str, allowed: str) -> None:
             if not ok:
-                raise ConfigError(f"{name}={getattr(self, name)!r}: must be {allowed}")
+                raise ConfigError(f"{name}={self.get(name)!r}: must be {allowed}")
 
+        h, p = self.history, self.ppo
         need(self.agent in AGENTS, "agent", " | ".join(sorted(AGENTS)))
         need(self.total_steps > 0, "total_steps", "a positive number of env steps")
         need(self.n_envs > 0, "n_envs", "a positive integer")
-        need(math.isfinite(self.beta) and self.beta > 0, "beta", "> 0 (use e.g. 1e6 for β→∞)")
-        need(self.mem_len > 0, "mem_len", "a positive integer")
-        need(0 <= self.n_sink < self.mem_len, "n_sink", f"in [0, mem_len={self.mem_len})")
-        need(self.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
-        need(self.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
-        need(self.top_k >= 1, "top_k", "a positive number of tokens per step")
-        need(self.read_window >= 1, "read_window", "a positive number of steps")
+        need(math.isfinite(h.beta) and h.beta > 0, "beta", "> 0 (use e.g. 1e6 for β→∞)")
+        need(h.mem_len > 0, "mem_len", "a positive integer")
+        need(0 <= h.n_sink < h.mem_len, "n_sink", f"in [0, mem_len={h.mem_len})")
+        need(h.hopfield_cache >= 0, "hopfield_cache", ">= 0 entries")
+        need(h.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
+        need(h.top_k >= 1, "top_k", "a positive number of tokens per step")
+        need(self.net.read_window >= 1, "read_window", "a positive number of steps")
         # an empty or missing folder is refused where it is loaded, with how to get one
-        need(isinstance(self.vision_encoder, str), "vision_encoder", "a CLIP folder or hub id")
+        need(isinstance(h.vision_encoder, str), "vision_encoder", "a CLIP folder or hub id")
         try:
-            parse_history_layer(self.history_layer, 10**6)
+            parse_history_layer(h.history_layer, 10**6)
         except ValueError:
             need(False, "history_layer", "last, a layer index, or a comma-separated list such as 3,6")
-        need(self.lr > 0, "lr", "> 0")
-        need(self.rollout_steps > 0, "rollout_steps", "a positive integer")
-        need(self.n_minibatches > 0, "n_minibatches", "a positive integer")
-        need(self.segments_per_minibatch >= 0, "segments_per_minibatch", ">= 0 (0: whole env rollouts)")
-        need(self.epochs > 0, "epochs", "a positive integer")
-        need(0 < self.gamma <= 1, "gamma", "in (0, 1]")
-        need(0 <= self.gae_lambda <= 1, "gae_lambda", "in [0, 1]")
-        need(self.clip_coef > 0, "clip_coef", "> 0")
-        need(self.ent_coef >= 0, "ent_coef", ">= 0")
-        need(self.vf_coef >= 0, "vf_coef", ">= 0")
-        need(self.max_grad_norm > 0, "max_grad_norm", "> 0")
-        need(self.weight_decay >= 0, "weight_decay", ">= 0")
+        need(p.lr > 0, "lr", "> 0")
+        need(p.rollout_steps > 0, "rollout_steps", "a positive integer")
+        need(p.n_minibatches > 0, "n_minibatches", "a positive integer")
+        need(p.segments_per_minibatch >= 0, "segments_per_minibatch", ">= 0 (0: whole env rollouts)")
+        need(p.epochs > 0, "epochs", "a positive integer")
+        need(0 < p.gamma <= 1, "gamma", "in (0, 1]")
+        need(0 <= p.gae_lambda <= 1, "gae_lambda", "in [0, 1]")
+        need(p.clip_coef > 0, "clip_coef", "> 0")
+        need(p.ent_coef >= 0, "ent_coef", ">= 0")
+        need(p.vf_coef >= 0, "vf_coef", ">= 0")
+        need(p.max_grad_norm > 0, "max_grad_norm", "> 0")
+        need(p.weight_decay >= 0, "weight_decay", ">= 0")
         need(self.checkpoint_every > 0, "checkpoint_every", "a positive number of updates")
         need(self.log_window > 0, "log_window", "a positive number of episodes")
         need(self.torch_threads >= 0, "torch_threads", ">= 0")
@@ -211,11 +214,49 @@ def _is_cuda_name(name: str) -> bool:
     return head == "cuda" and (index == "" or index.isdigit())
 
 
+def config_fields() -> list[dataclasses.Field]:
+    """Every settable field by its flat name, in order: the run's, then each section's (the stage's
+    seed and input_map, which the run sets, left out)."""
+    out = []
+    for f in fields(TrainConfig):
+        if f.name in SECTIONS:
+            out += [
+                g for g in fields(SECTIONS[f.name]) if not (f.name == "history" and g.name in HISTORY_OWN)
+            ]
+        else:
+            out.append(f)
+    return out
+
+
+@functools.cache
+def section_of() -> dict[str, str | None]:
+    """Flat field name -> the section that holds it (None: the run's own)."""
+    out: dict[str, str | None] = {}
+    for f in fields(TrainConfig):
+        if f.name in SECTIONS:
+            out.update(
+                {
+                    g.name: f.name
+                    for g in fields(SECTIONS[f.name])
+                    if not (f.name == "history" and g.name in HISTORY_OWN)
+                }
+            )
+        else:
+            out[f.name] = None
+    counts: dict[str, int] = {}
+    for f in config_fields():
+        counts[f.name] = counts.get(f.name, 0) + 1
+    if clash := [name for name, n in counts.items() if n > 1]:
+        raise TypeError(f"config field names must be unique across the sections: {clash}")
+    return out
+
+
 @functools.cache
 def field_types() -> dict[str, Any]:
-    """TrainConfig's field types, resolved (int, float, str, bool or a Literal of choices)."""
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in fields(TrainConfig)}
+    """Every field's type by its flat name, resolved (int, float, str, bool or a Literal of choices)."""
+    hints = {name: typing.get_type_hints(cls) for name, cls in SECTIONS.items()}
+    hints[""] = typing.get_type_hints(TrainConfig)
+    return {name: hints[owner or ""][name] for name, owner in section_of().items()}
 
 
 def parse_bool(text: str) -> bool:

@@ -28,16 +28,17 @@ def check_inputs(cfg: TrainConfig) -> None:
     cfg.validate()
     check_env_id(cfg.env_id)
     resolve_device(cfg.device)
-    if agent_class(cfg.agent).uses_history and cfg.lm not in (DEFAULT_LM, RANDOM_INIT):
-        p = Path(cfg.lm).expanduser()
-        if (p.is_absolute() or cfg.lm.startswith((".", "~"))) and not p.is_dir():
+    lm = cfg.history.lm
+    if agent_class(cfg.agent).uses_history and lm not in (DEFAULT_LM, RANDOM_INIT):
+        p = Path(lm).expanduser()
+        if (p.is_absolute() or lm.startswith((".", "~"))) and not p.is_dir():
             raise LanguageModelError(
-                f"--lm {cfg.lm}: no such folder; give a folder saved with save_pretrained or '{DEFAULT_LM}'"
+                f"--lm {lm}: no such folder; give a folder saved with save_pretrained or '{DEFAULT_LM}'"
             )
-    if agent_class(cfg.agent).history_inputs != "hopfield":
+    if cfg.history.input_map != "hopfield":
         from .frozen.vision_encoder import check_vision_encoder
 
-        check_vision_encoder(cfg.vision_encoder)
+        check_vision_encoder(cfg.history.vision_encoder)
 
 
 def prepare_run(
@@ -82,13 +83,13 @@ def resume_run(
         raise RunDirError(f"--resume {run_dir}: no config.json and checkpoint.pt there; is it a helmrl run?")
     cfg = TrainConfig.load(run_dir / CONFIG)
     allowed = RESUMABLE
-    changed = {k: v for k, v in overrides.items() if getattr(cfg, k) != v}
+    changed = {k: v for k, v in overrides.items() if cfg.get(k) != v}
     if set(changed) - allowed:
         raise ConfigError(
             f"--resume keeps the run's config; only {', '.join(sorted(allowed))} may change "
             f"(got {', '.join(sorted(set(changed) - allowed))})"
         )
-    if cfg.anneal_lr and "total_steps" in changed:
+    if cfg.ppo.anneal_lr and "total_steps" in changed:
         raise ConfigError(
             f"--total-steps {changed['total_steps']}: this run anneals its learning rate to 0 over "
             f"total_steps={cfg.total_steps}, so another length would change the schedule of the "

@@ -66,7 +66,7 @@ def group_key(cfg: TrainConfig) -> tuple | None:
         check_group([cfg])
     except ConfigError:
         return None
-    return (cfg.total_steps, *(getattr(cfg, name) for name in SHARED_FIELDS))
+    return (cfg.total_steps, *(cfg.get(name) for name in SHARED_FIELDS))
 
 
 def check_group(cfgs: Sequence[TrainConfig]) -> None:
@@ -76,24 +76,24 @@ def check_group(cfgs: Sequence[TrainConfig]) -> None:
 
     cfg = cfgs[0]
     cls = agent_class(cfg.agent)
-    if not cls.uses_history or cls.history_inputs != "hopfield":
+    if not cls.uses_history or cfg.history.input_map != "hopfield":
         raise ConfigError(
             f"--seeds shares HELM's frozen LM between seeds; {cfg.agent} has none to share "
             "(run its seeds as separate runs, e.g. with helmrl sweep)"
         )
-    if cfg.lm == RANDOM_INIT:
+    if cfg.history.lm == RANDOM_INIT:
         raise ConfigError("--seeds with --lm random-init: each seed draws its own LM, so none is shared")
-    if cfg.bootstrap_truncated:
+    if cfg.ppo.bootstrap_truncated:
         raise ConfigError(
             "--seeds with --bootstrap-truncated: the final observations' histories step one member's "
             "memory alone; train such runs one seed at a time"
         )
     for other in cfgs[1:]:
         for name in SHARED_FIELDS:
-            if getattr(other, name) != getattr(cfg, name):
+            if other.get(name) != cfg.get(name):
                 raise ConfigError(
-                    f"a seed group shares one LM: {name} must agree ({getattr(cfg, name)!r} "
-                    f"and {getattr(other, name)!r})"
+                    f"a seed group shares one LM: {name} must agree ({cfg.get(name)!r} "
+                    f"and {other.get(name)!r})"
                 )
 
 
@@ -182,7 +182,7 @@ def train_group(
     server = ctx.Process(
         target=_serve,
         args=(
-            [c.history() for c in cfgs],
+            [c.history for c in cfgs],
             [c.n_envs for c in cfgs],
             [a for a, _ in pairs],
             device,

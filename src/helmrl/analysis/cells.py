@@ -70,7 +70,7 @@ class Cell:
 
     @property
     def steps_per_update(self) -> int:
-        return self.cfg.n_envs * self.cfg.rollout_steps
+        return self.cfg.batch_size
 
     @property
     def finished(self) -> bool:

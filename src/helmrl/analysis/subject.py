@@ -115,7 +115,7 @@ def check_run(run_dir: Path, analysis: str) -> None:
             f"{run_dir}: a {cfg.agent} run has no frozen history to analyse; "
             f"`--env {cfg.env_id}` without a run looks at the default HELM stage on its env"
         )
-    reads = cls.history_inputs
+    reads = cfg.history.input_map
     if reads == "clip-features" and analysis == "words":
         raise AnalysisError("a helmv2 run feeds its LM CLIP image features, not tokens: no words to show")
     if reads != "hopfield" and analysis in HOPFIELD_ANALYSES:
@@ -134,7 +134,9 @@ def load_subject(run_dir: Path, analysis: str, device: str = "auto") -> Subject:
     cfg, envs, agent = load_run(run_dir, 1, device)
     stage, obs_shape = history_stage(envs), observation_shape(envs)
     envs.close()
-    return Subject(cfg.env_id, cfg.history(), stage, obs_shape, load_tokenizer(cfg.lm), agent, Path(run_dir))
+    return Subject(
+        cfg.env_id, cfg.history, stage, obs_shape, load_tokenizer(cfg.history.lm), agent, Path(run_dir)
+    )
 
 
 def bare_run_config(
@@ -155,7 +157,7 @@ def bare_run_config(
     if mem_len is not None:
         if mem_len < 1:
             raise AnalysisError(f"--mem-len {mem_len}: must be a positive number of slots")
-        changes.update(mem_len=mem_len, n_sink=min(base.n_sink, mem_len - 1))
+        changes.update(mem_len=mem_len, n_sink=min(base.history.n_sink, mem_len - 1))
     return base.replace(**changes)
 
 
@@ -163,7 +165,7 @@ def bare_config(
     lm: str | None = None, seed: int = 0, beta: float | None = None, mem_len: int | None = None
 ) -> HistoryConfig:
     """The frozen history stage of ``bare_run_config``'s run."""
-    return bare_run_config(lm, seed, beta, mem_len).history()
+    return bare_run_config(lm, seed, beta, mem_len).history
 
 
 def bare_subject(
@@ -184,7 +186,7 @@ def bare_subject(
     envs, _ = build(run, 1)  # the run's envs and stage; the policy here is random
     stage, obs_shape = history_stage(envs), observation_shape(envs)
     envs.close()
-    return Subject(env_id, run.history(), stage, obs_shape, load_tokenizer(run.lm))
+    return Subject(env_id, run.history, stage, obs_shape, load_tokenizer(run.history.lm))
 
 
 def load_tokenizer(name: str) -> object | None:

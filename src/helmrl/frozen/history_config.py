@@ -1,7 +1,7 @@
 """The frozen history stage's config, as a plain dataclass: no torch here, so reading or checking a
 config (``helmrl.config``, ``helmrl presets``) does not load the LM.
 
-``TrainConfig.history()`` builds one from a run's config; a library user builds it directly.
+A run holds one as ``TrainConfig.history``; a library user builds it directly.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the
 class HistoryConfig:
     """What the frozen history stage computes: the model layer's own config of it.
 
-    ``TrainConfig.history()`` builds one from a run's config; a library user builds it directly.
+    A run holds one as ``TrainConfig.history``; a library user builds it directly.
     Each field's default and help text are the CLI's and ``TrainConfig``'s too (defined here only).
     """
 

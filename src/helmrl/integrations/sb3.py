@@ -222,14 +222,15 @@ class MetricsCallback(BaseCallback):
 def ppo_settings(cfg) -> dict:  # a helmrl.config.TrainConfig
     """SB3 PPO / RecurrentPPO keyword arguments for a TrainConfig's PPO settings (the learning
     rate, its schedule and the policy are the caller's)."""
+    ppo = cfg.ppo
     return dict(
-        n_steps=cfg.rollout_steps,
-        batch_size=cfg.batch_size // cfg.n_minibatches,
-        n_epochs=cfg.epochs,
-        gamma=cfg.gamma,
-        gae_lambda=cfg.gae_lambda,
-        clip_range=cfg.clip_coef,
-        ent_coef=cfg.ent_coef,
-        vf_coef=cfg.vf_coef,
-        max_grad_norm=cfg.max_grad_norm,
+        n_steps=ppo.rollout_steps,
+        batch_size=cfg.batch_size // ppo.n_minibatches,
+        n_epochs=ppo.epochs,
+        gamma=ppo.gamma,
+        gae_lambda=ppo.gae_lambda,
+        clip_range=ppo.clip_coef,
+        ent_coef=ppo.ent_coef,
+        vf_coef=ppo.vf_coef,
+        max_grad_norm=ppo.max_grad_norm,
     )

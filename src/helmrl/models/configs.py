@@ -1,7 +1,7 @@
 """The model layer's own configs, as plain dataclasses: no torch here, so reading or checking a
 config (``helmrl.config``, ``helmrl presets``) does not load the networks.
 
-``TrainConfig.net()`` and ``TrainConfig.history()`` build these from a run's config; a library user
+A run holds these as ``TrainConfig.net`` and ``TrainConfig.history``; a library user
 builds them directly. Each field's default and help text are the CLI's and ``TrainConfig``'s too.
 """
 
@@ -22,7 +22,7 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the
 
 @dataclass(frozen=True)
 class NetConfig:
-    """The trainable networks' shape; the model layer's own config (``TrainConfig.net()`` builds it).
+    """The trainable networks' shape; the model layer's own config (a run holds it as ``TrainConfig.net``).
 
     The defaults are the authors' code: their small Impala CNN and LayerNorm heads with every
     output layer initialised orthogonally at gain √2."""

@@ -93,18 +93,18 @@ class Trainer:
         self.history = getattr(find_wrapper(envs, _history_wrapper()), "frozen_history", None)
         # fused: one kernel over all parameters; the per-tensor loop was ~20% of a CPU update
         self.optimizer = torch.optim.AdamW(
-            self.agent.parameters(), lr=cfg.lr, eps=1e-8, weight_decay=cfg.weight_decay, fused=True
+            self.agent.parameters(), lr=cfg.ppo.lr, eps=1e-8, weight_decay=cfg.ppo.weight_decay, fused=True
         )
         self.reward_scaler: ScaleReward | None = find_wrapper(envs, ScaleReward)
         self.acting = ActingLoop(envs, self.agent, device=self.device)
-        self.n_minibatches = cfg.n_minibatches
-        if agent.recurrent and cfg.n_minibatches > cfg.n_envs:
+        self.n_minibatches = cfg.ppo.n_minibatches
+        if agent.recurrent and cfg.ppo.n_minibatches > cfg.n_envs:
             self.n_minibatches = cfg.n_envs
             log(
-                f"note: {cfg.agent} splits minibatches by env, so n_minibatches {cfg.n_minibatches} -> "
+                f"note: {cfg.agent} splits minibatches by env, so n_minibatches {cfg.ppo.n_minibatches} -> "
                 f"{cfg.n_envs} (one per env), as sb3-contrib's RecurrentPPO adapts its batches"
             )
-        if cfg.segments_per_minibatch and not agent.recurrent:
+        if cfg.ppo.segments_per_minibatch and not agent.recurrent:
             log(f"note: segments_per_minibatch applies to recurrent agents; {cfg.agent} ignores it")
         # counters and episode statistics
         self.update_count = 0
@@ -127,7 +127,7 @@ class Trainer:
         lm_memory=None,
     ) -> Trainer:
         """The envs, their wrappers and the agent ``cfg`` describes (``lm_model``: an LM module to use
-        in place of loading ``cfg.lm``; ``lm_memory``: n_envs -> the LM memory to step, in place of
+        in place of loading ``cfg.history.lm``; ``lm_memory``: n_envs -> the LM memory to step, in place of
         this process's own, as a seed group's members get), built by ``helmrl.build.build``."""
         from ..build import build
 
@@ -213,7 +213,7 @@ class Trainer:
                 for k in TENSORBOARD_SCALARS:
                     if row[k] != "":
                         writer.add_scalar(f"train/{k}", row[k], self.global_step)
-                bar.update(cfg.rollout_steps * cfg.n_envs)
+                bar.update(cfg.batch_size)
                 bar.set_postfix(ret=row["episode_return_mean"] or "-", fps=f"{fps:.0f}")
                 done = self.update_count == cfg.num_updates
                 if done or self._stop_requested or self.update_count % cfg.checkpoint_every == 0:
@@ -231,7 +231,8 @@ class Trainer:
 
     def collect(self) -> Rollout:
         """T steps in every env with the current policy (no gradients)."""
-        T, N, dev = self.cfg.rollout_steps, self.cfg.n_envs, self.device
+        ppo, N, dev = self.cfg.ppo, self.cfg.n_envs, self.device
+        T = ppo.rollout_steps
         loop = self.acting
         initial_state = {k: v.clone() for k, v in loop.agent_state.items()}
         keys = self.agent.obs_keys
@@ -251,9 +252,9 @@ class Trainer:
             raw = self.reward_scaler.original_reward if self.reward_scaler else s.reward
             self._track_episodes(raw, s.done)
             rewards[t] = s.reward  # scaled where ScaleReward wraps the envs
-            if self.cfg.bootstrap_truncated and s.truncated is not None and s.truncated.any():
+            if ppo.bootstrap_truncated and s.truncated is not None and s.truncated.any():
                 ended = np.flatnonzero(s.truncated)  # as SB3: r += γ·V(final obs), in the scaled units
-                rewards[t, ended] += self.cfg.gamma * loop.final_value(s, ended).float().cpu().numpy()
+                rewards[t, ended] += ppo.gamma * loop.final_value(s, ended).float().cpu().numpy()
         self.global_step += T * N
         return Rollout(
             obs, starts, actions, logprobs, values, torch.as_tensor(rewards).to(dev), initial_state
@@ -261,35 +262,35 @@ class Trainer:
 
     def update(self, rollout: Rollout) -> dict[str, float]:
         """GAE with the bootstrap value of the next observation, then epochs x minibatches."""
-        cfg = self.cfg
-        if cfg.anneal_lr:  # linearly to 0 over the run, as CleanRL: a function of the update count
+        ppo = self.cfg.ppo
+        if ppo.anneal_lr:  # linearly to 0 over the run, as CleanRL: a function of the update count
             for group in self.optimizer.param_groups:
-                group["lr"] = cfg.lr * (1.0 - self.update_count / cfg.num_updates)
+                group["lr"] = ppo.lr * (1.0 - self.update_count / self.cfg.num_updates)
         rollout.advantages, rollout.returns = compute_gae(
             rollout.rewards,
             rollout.values,
             rollout.starts,
             self.acting.next_value(),
             self.acting.next_start,
-            cfg.gamma,
-            cfg.gae_lambda,
+            ppo.gamma,
+            ppo.gae_lambda,
         )
         totals = []
-        segmented = self.agent.recurrent and cfg.segments_per_minibatch > 0
+        segmented = self.agent.recurrent and ppo.segments_per_minibatch > 0
         segments = episode_segments(rollout.starts) if segmented else None  # once per update
-        for _ in range(cfg.epochs):
+        for _ in range(ppo.epochs):
             for mb in self._minibatches(rollout, segments):
                 loss, stats, terms = ppo_loss(
                     self.agent,
                     mb,
-                    clip_coef=cfg.clip_coef,
-                    ent_coef=cfg.ent_coef,
-                    vf_coef=cfg.vf_coef,
-                    norm_adv=cfg.norm_adv,
+                    clip_coef=ppo.clip_coef,
+                    ent_coef=ppo.ent_coef,
+                    vf_coef=ppo.vf_coef,
+                    norm_adv=ppo.norm_adv,
                 )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), ppo.max_grad_norm)
                 # one host sync per minibatch, before the step (a non-finite loss's gradient is dropped)
                 checked = terms | {"loss": loss, "gradient norm": grad_norm}
                 _check_finite(checked, self.update_count, self.global_step)
@@ -303,7 +304,7 @@ class Trainer:
         """One epoch's minibatches: groups of ``segments`` (the rollout's episode segments) where
         given, else whole env rollouts (recurrent agents) or random single samples."""
         if segments is not None:
-            for group in segment_minibatches(segments, self.cfg.segments_per_minibatch):
+            for group in segment_minibatches(segments, self.cfg.ppo.segments_per_minibatch):
                 yield select_segments(rollout, group)
             return
         T, N = rollout.actions.shape
@@ -358,7 +359,7 @@ def _check_envs(envs: VectorEnv, agent: Agent, cfg: TrainConfig) -> None:
         raise ValueError(
             f"{agent.name or type(agent).__name__} reads {missing} that the envs do not give{hint}"
         )
-    if cfg.bootstrap_truncated and "history" in agent.obs_keys:
+    if cfg.ppo.bootstrap_truncated and "history" in agent.obs_keys:
         wrapper = find_wrapper(envs, _history_wrapper())
         if wrapper is not None and not wrapper.final_history:
             raise ValueError(

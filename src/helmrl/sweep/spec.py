@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS, ConfigError, TrainConfig, preset
+from ..config import PRESETS, ConfigError, TrainConfig, preset, section_of
 from ..errors import SpecError
 
 KEYS = {"name", "envs", "agents", "seeds", "total_steps", "preset", "overrides", "variants", "eval_episodes"}
@@ -100,7 +100,7 @@ class SweepSpec:
             )
         if self.preset is not None and self.preset not in PRESETS:
             raise SpecError(f"preset {self.preset!r} unknown; known: {', '.join(sorted(PRESETS))}")
-        known = {f for f in TrainConfig.__dataclass_fields__}
+        known = set(section_of())
         bad = sorted(set(self.overrides) - known)
         if bad:
             raise SpecError(f"overrides: unknown TrainConfig field {bad[0]!r}")

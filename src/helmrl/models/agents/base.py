@@ -56,9 +56,6 @@ class Agent(nn.Module, ABC):
     obs_keys: ClassVar[tuple[str, ...]] = (OBSERVATION,)
     #: reads the frozen history (set from ``obs_keys``): its env gets FrozenHistoryObservation
     uses_history: ClassVar[bool] = False
-    #: what that stage's LM reads per step (``HistoryConfig.input_map``): hopfield (HELM) |
-    #: clip-features (HELMv2) | clip-tokens (SHELM)
-    history_inputs: ClassVar[str] = "hopfield"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -15,4 +15,3 @@ from .helm import HELMAgent
 @register_agent("helmv2")
 class HELMv2Agent(HELMAgent):
     description = "HELMv2: frozen LM history of CLIP image features rescaled to its embeddings + CNN"
-    history_inputs = "clip-features"

@@ -15,4 +15,3 @@ from .helm import HELMAgent
 @register_agent("shelm")
 class SHELMAgent(HELMAgent):
     description = "SHELM: frozen LM history of CLIP's top-k tokens per observation (readable) + CNN"
-    history_inputs = "clip-tokens"
