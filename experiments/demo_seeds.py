@@ -39,7 +39,7 @@ def run(agent: str, seed: int, threads: int, overrides: dict) -> dict:
         "agent": agent,
         "seed": seed,
         "steps": curve["steps"],
-        "final_return": round(float(np.mean(trainer.recent_returns)), 4),
+        "final_return": round(float(np.mean(trainer.episodes.returns)), 4),
         "first_step_at_0.95": curve["first_step"],
         "min_after_0.95": curve["min_after"],
         "wall_s": round(wall, 1),

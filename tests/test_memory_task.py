@@ -47,7 +47,7 @@ def learning_check_config(agent: str, seed: int, updates: int) -> TrainConfig:
 def final_return(cfg: TrainConfig, run_dir) -> float:
     trainer = Trainer.from_config(cfg.validate(), run_dir, progress=False, log=lambda *_: None)
     trainer.train()
-    return float(np.mean(trainer.recent_returns))
+    return float(np.mean(trainer.episodes.returns))
 
 
 @pytest.mark.parametrize("agent", sorted(LEARNS))

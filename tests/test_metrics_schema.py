@@ -3,11 +3,7 @@ the scripts that read them rely on their names and order."""
 
 from __future__ import annotations
 
-from collections import deque
-from types import SimpleNamespace
-
 from helmrl.ppo import loss, metrics
-from helmrl.ppo.trainer import Trainer
 
 # the header of every metrics.csv written so far (benchmarks/results/cells/*/metrics.csv)
 HEADER = (
@@ -22,11 +18,15 @@ def test_columns_and_their_order_are_unchanged():
     assert set(metrics.TENSORBOARD_SCALARS) <= set(metrics.COLUMNS)
 
 
-def test_the_trainer_logs_exactly_the_columns(tmp_path):
-    fake = SimpleNamespace(update_count=2, global_step=64, episodes=2)
-    fake.recent_returns, fake.recent_lengths = deque([1.0, 0.5]), deque([3, 5])
+def test_a_row_has_exactly_the_columns_and_no_episode_means_before_an_episode_ends(tmp_path):
+    episodes = metrics.EpisodeLog(window=2)
     stats = dict.fromkeys(metrics.STAT_NAMES, 0.25)
-    row = Trainer._log_row(fake, stats, fps=10.0, elapsed=1.5)
+    empty = metrics.metrics_row(1, 32, episodes, fps=10.0, stats=stats, elapsed=0.5)
+    assert empty["episode_return_mean"] == "" and empty["episodes"] == 0
+    for ret, length in ((3.0, 9), (1.0, 3), (0.5, 5)):
+        episodes.add(ret, length)
+    row = metrics.metrics_row(2, 64, episodes, fps=10.0, stats=stats, elapsed=1.5)
     assert list(row) == metrics.COLUMNS
+    assert (row["episode_return_mean"], row["episode_length_mean"], row["episodes"]) == (0.75, 4.0, 3)
     metrics.append_metrics(tmp_path / metrics.METRICS, row)
     assert (tmp_path / metrics.METRICS).read_text().splitlines()[0] == HEADER

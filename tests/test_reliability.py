@@ -343,9 +343,9 @@ def _cartpole_cnn(tmp_path, updates: int, checkpoint_every: int) -> tuple[TrainC
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     _, trainer = _cartpole_cnn(tmp_path, updates=5, checkpoint_every=1)
-    import helmrl.ppo.trainer as tr
+    import helmrl.ppo.core as core
 
-    real = tr.ppo_loss
+    real = core.ppo_loss
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
@@ -355,7 +355,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
             terms["value"] = terms["value"] * float("nan")
         return loss, stats, terms
 
-    monkeypatch.setattr(tr, "ppo_loss", poisoned)
+    monkeypatch.setattr(core, "ppo_loss", poisoned)
     with pytest.raises(NonFiniteError, match="non-finite value at update 3"):
         trainer.train()
     state = load_checkpoint(tmp_path / "checkpoint.pt")

@@ -77,7 +77,7 @@ def test_a_segment_after_an_episode_start_ignores_the_rollout_start_state() -> N
 
 
 @pytest.mark.parametrize("agent", ["lstm", "cnn"])
-def test_the_trainer_updates_on_segments(agent, tmp_path, capsys) -> None:
+def test_the_trainer_updates_on_segments(agent, tmp_path, capsys, monkeypatch) -> None:
     cfg = TrainConfig(
         env_id="CartPole-v1",
         agent=agent,
@@ -88,14 +88,15 @@ def test_the_trainer_updates_on_segments(agent, tmp_path, capsys) -> None:
         torch_threads=1,
     ).validate()
     tr = Trainer.from_config(cfg, tmp_path, progress=False)
-    masked, real = [], tr._minibatches
+    import helmrl.ppo.core as core
 
-    def spy(rollout, segments=None):
-        for mb in real(rollout, segments):
-            masked.append(mb.mask is not None)
-            yield mb
+    masked, real = [], core.ppo_loss
 
-    tr._minibatches = spy
+    def spy(agent, mb, **kw):
+        masked.append(mb.mask is not None)
+        return real(agent, mb, **kw)
+
+    monkeypatch.setattr(core, "ppo_loss", spy)
     result = tr.train()
     assert result.global_step == 256
     assert masked and all(m == (agent == "lstm") for m in masked)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from helmrl.config import TrainConfig
 from helmrl.envs import ScaleReward, make_env, make_vec_env
@@ -32,7 +33,11 @@ def test_injected_envs_and_agent_train_exactly_as_from_config(tmp_path):
     built.train()
 
     torch.manual_seed(cfg.seed)  # what from_config does before building
-    envs = ScaleReward(make_vec_env(ENV, cfg.n_envs), cfg.ppo.gamma)
+    scaled_only = ScaleReward(make_vec_env(ENV, cfg.n_envs), cfg.ppo.gamma)
+    with pytest.raises(ValueError, match="RecordEpisodeStatistics before ScaleReward"):
+        Trainer(scaled_only, agent_class("cnn").from_config(cfg.net, (4,), 2, 0), cfg, tmp_path / "c")
+    torch.manual_seed(cfg.seed)
+    envs = ScaleReward(RecordEpisodeStatistics(make_vec_env(ENV, cfg.n_envs)), cfg.ppo.gamma)
     agent = agent_class("cnn").from_config(cfg.net, envs.single_observation_space.shape, 2, 0)
     injected = Trainer(envs, agent, cfg, tmp_path / "b", progress=False)
     assert injected.reward_scaler is envs
@@ -40,7 +45,7 @@ def test_injected_envs_and_agent_train_exactly_as_from_config(tmp_path):
     for a, b in zip(_params(built), _params(injected), strict=True):
         assert torch.equal(a, b)
     assert built.reward_scaler.state_dict() == injected.reward_scaler.state_dict()
-    assert list(built.recent_returns) == list(injected.recent_returns)
+    assert list(built.episodes.returns) == list(injected.episodes.returns)
 
 
 def test_helm_from_config_wraps_its_envs_in_the_users_wrapper(tmp_path, tiny_llama_dir):

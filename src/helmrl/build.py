@@ -3,14 +3,16 @@ the agent. Training, evaluation, videos and analyses all build through it, so a 
 be honoured by one of them and forgotten by another.
 
 The order is fixed, because it fixes the draws of torch's global RNG: seed torch with the run's
-seed, make the envs, scale the rewards (training only), build the frozen history stage (agents that
-read ``"history"``) and wrap the envs in ``FrozenHistoryObservation``, then build the agent.
+seed, make the envs, record their episode statistics and scale the rewards (training only),
+build the frozen history stage (agents that read ``"history"``) and wrap the envs in
+``FrozenHistoryObservation``, then build the agent.
 """
 
 from __future__ import annotations
 
 import torch
 from gymnasium.vector import VectorEnv
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
 from torch import nn
 
 from .config import TrainConfig
@@ -55,6 +57,8 @@ def build(
     torch.manual_seed(cfg.seed)
     n = cfg.n_envs if n_envs is None else n_envs
     envs = make_vec_env(cfg.env_id, n, vec_env=cfg.vec_env if training else "sync")
+    if training:  # the envs' own returns, beneath any reward scaler
+        envs = RecordEpisodeStatistics(envs)
     if training and uses_reward_norm(cfg):
         envs = ScaleReward(envs, cfg.ppo.gamma)
     obs_shape = envs.single_observation_space.shape

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from torch import nn
 
 from ..frozen.frozen_history import FrozenHistory, HistoryConfig
 from ..models.encoders import MLPEncoder, SmallImpalaCNN
-from ..ppo.metrics import METRICS, STAT_NAMES, append_metrics, truncate_metrics
+from ..ppo.metrics import METRICS, STAT_NAMES, EpisodeLog, append_metrics, metrics_row, truncate_metrics
 from ..wrappers import HISTORY, HistoryStream
 
 
@@ -155,9 +154,7 @@ class MetricsCallback(BaseCallback):
         if window < 1:
             raise ValueError(f"window must be a positive number of episodes, got {window}")
         self.path = Path(run_dir) / METRICS
-        self.returns: deque[float] = deque(maxlen=window)
-        self.lengths: deque[int] = deque(maxlen=window)
-        self.episodes = 0
+        self.episodes = EpisodeLog(window)
         self._t0: float | None = None
         self._s0 = 0
         self._pending = False  # a rollout has ended; its row waits for the update's statistics
@@ -174,15 +171,13 @@ class MetricsCallback(BaseCallback):
             with open(self.path, newline="") as fh:
                 rows = list(csv.DictReader(fh))
             if rows and rows[-1].get("episodes"):
-                self.episodes = int(rows[-1]["episodes"])
+                self.episodes.count = int(rows[-1]["episodes"])
         self._t0, self._s0 = time.perf_counter(), self.model.num_timesteps
 
     def _on_step(self) -> bool:
         for info in self.locals["infos"]:
             if "episode" in info:
-                self.returns.append(float(info["episode"]["r"]))
-                self.lengths.append(int(info["episode"]["l"]))
-                self.episodes += 1
+                self.episodes.add(info["episode"]["r"], info["episode"]["l"])
         return True
 
     def _on_rollout_end(self) -> None:
@@ -200,22 +195,13 @@ class MetricsCallback(BaseCallback):
         self._pending = False
         elapsed = time.perf_counter() - self._t0
         logged = self.model.logger.name_to_value  # a defaultdict: read with .get, never [key]
-        have = len(self.returns) > 0  # never pad with zeros before episodes finish
         stats = {}
         for name in STAT_NAMES:  # a statistic SB3_STATS does not map stays empty
             key, sign = SB3_STATS.get(name, ("", 1.0))
             value = logged.get(key)
-            stats[name] = "" if value is None else round(sign * float(value), 6)
-        row = {
-            "update": self._update_index(),
-            "step": self.model.num_timesteps,
-            "episode_return_mean": round(float(np.mean(self.returns)), 6) if have else "",
-            "episode_length_mean": round(float(np.mean(self.lengths)), 3) if have else "",
-            "episodes": self.episodes,
-            "fps": round((self.model.num_timesteps - self._s0) / max(elapsed, 1e-9), 2),
-            **stats,
-            "time_s": round(elapsed, 2),
-        }
+            stats[name] = "" if value is None else sign * float(value)
+        fps = (self.model.num_timesteps - self._s0) / max(elapsed, 1e-9)
+        row = metrics_row(self._update_index(), self.model.num_timesteps, self.episodes, fps, stats, elapsed)
         append_metrics(self.path, row)  # writes COLUMNS, in order; a key outside them raises
 
 

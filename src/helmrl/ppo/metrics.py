@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import deque
 from pathlib import Path
+
+import numpy as np
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -29,6 +32,39 @@ COLUMNS = [
 ]
 #: the columns also written to TensorBoard, as train/<name>
 TENSORBOARD_SCALARS = [*STAT_NAMES, "episode_return_mean", "episode_length_mean", "fps"]
+
+
+class EpisodeLog:
+    """The returns and lengths of the last ``window`` episodes, and how many ended in all: what
+    a metrics row reports (helmrl's trainer and the SB3 callback alike)."""
+
+    def __init__(self, window: int):
+        self.returns: deque[float] = deque(maxlen=window)
+        self.lengths: deque[int] = deque(maxlen=window)
+        self.count = 0
+
+    def add(self, ret: float, length: int) -> None:
+        self.returns.append(float(ret))
+        self.lengths.append(int(length))
+        self.count += 1
+
+
+def metrics_row(
+    update: int, step: int, episodes: EpisodeLog, fps: float, stats: dict[str, float], elapsed: float
+) -> dict:
+    """One metrics.csv row, in ``COLUMNS`` order; the episode means stay empty until an episode
+    has ended (never padded with zeros). ``stats``: the update's ``STAT_NAMES`` ("" where unknown)."""
+    have = len(episodes.returns) > 0
+    return {
+        "update": update,
+        "step": step,
+        "episode_return_mean": round(float(np.mean(episodes.returns)), 6) if have else "",
+        "episode_length_mean": round(float(np.mean(episodes.lengths)), 3) if have else "",
+        "episodes": episodes.count,
+        "fps": round(fps, 2),
+        **{k: ("" if stats[k] == "" else round(stats[k], 6)) for k in STAT_NAMES},
+        "time_s": round(elapsed, 2),
+    }
 
 
 def append_metrics(path: Path, row: dict) -> None:

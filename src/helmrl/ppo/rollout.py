@@ -54,14 +54,16 @@ def compute_gae(
     return adv, adv + values
 
 
-def minibatch_indices(T: int, N: int, n_minibatches: int, recurrent: bool):
+def minibatch_indices(
+    T: int, N: int, n_minibatches: int, recurrent: bool, generator: torch.Generator | None = None
+):
     """Recurrent agents: groups of whole env-trajectories. Others: random single samples.
-    Yields (time index or slice, env index); uses torch's CPU RNG."""
+    Yields (time index or slice, env index); ``generator`` None: torch's global CPU RNG."""
     if recurrent:
-        for chunk in torch.randperm(N).tensor_split(min(n_minibatches, N)):
+        for chunk in torch.randperm(N, generator=generator).tensor_split(min(n_minibatches, N)):
             yield slice(None), chunk
     else:
-        for chunk in torch.randperm(T * N).tensor_split(min(n_minibatches, T * N)):
+        for chunk in torch.randperm(T * N, generator=generator).tensor_split(min(n_minibatches, T * N)):
             yield chunk // N, chunk % N
 
 
@@ -78,11 +80,14 @@ def episode_segments(starts: torch.Tensor) -> list[tuple[int, int, int]]:
     return segments
 
 
-def segment_minibatches(segments: list[tuple[int, int, int]], per_minibatch: int):
+def segment_minibatches(
+    segments: list[tuple[int, int, int]], per_minibatch: int, generator: torch.Generator | None = None
+):
     """Random groups of ``per_minibatch`` of ``segments`` (``episode_segments``; the last group may
     be smaller): as the authors' recurrent buffer, so early on, when episodes outlast the rollout,
-    there are few large minibatches, and later, with short episodes, many. Uses torch's CPU RNG."""
-    order = torch.randperm(len(segments))
+    there are few large minibatches, and later, with short episodes, many. ``generator`` None:
+    torch's global CPU RNG."""
+    order = torch.randperm(len(segments), generator=generator)
     for chunk in order.split(per_minibatch):
         yield [segments[i] for i in chunk.tolist()]
 

@@ -1,5 +1,6 @@
-"""One PPO trainer for every agent. ``train()`` reads top to bottom: collect, advantages,
-update, log, checkpoint.
+"""One PPO trainer for every agent. ``train()`` reads top to bottom: collect, update, log,
+checkpoint; the two PPO phases are ``helmrl.ppo.core``'s free functions, and the trainer only
+orchestrates them.
 
 ``Trainer(envs, agent, cfg, run_dir)`` trains any agent on any gymnasium vector env with
 same-step autoreset; ``Trainer.from_config(cfg, run_dir)`` builds both from a run's config with
@@ -7,21 +8,21 @@ same-step autoreset; ``Trainer.from_config(cfg, run_dir)`` builds both from a ru
 
 All changing state is created in ``__init__``: the acting loop (next observation, episode starts,
 the agent's recurrent state), the optimizer, the RNG and the counters; the envs' wrappers hold
-the frozen history and the reward statistics. Checkpoints never touch it, so ``checkpoint_every``
-cannot change what is learned. A checkpoint holds everything the learner owns (parameters,
-optimizer, reward-scaler statistics, RNG states, counters); a resumed run restores that
-exactly and, like Stable-Baselines3, starts fresh episodes once.
+the frozen history, the reward statistics and the episode statistics (gymnasium's
+``RecordEpisodeStatistics``, under any reward scaler, so returns are the envs' own). Checkpoints
+never touch it, so ``checkpoint_every`` cannot change what is learned. A checkpoint holds
+everything the learner owns (parameters, optimizer, reward-scaler statistics, RNG states,
+counters); a resumed run restores that exactly and, like Stable-Baselines3, starts fresh
+episodes once.
 """
 
 from __future__ import annotations
 
 import signal
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
@@ -32,25 +33,18 @@ from ..errors import NonFiniteError
 from ..models import Agent
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, check_config, load_checkpoint, save_checkpoint
-from .loss import ppo_loss
+from .core import collect, update
 from .metrics import (
     METRICS,
-    STAT_NAMES,
     TENSORBOARD_SCALARS,
+    EpisodeLog,
     append_metrics,
+    metrics_row,
     progress_bar,
     tensorboard,
     truncate_metrics,
 )
-from .rollout import (
-    Rollout,
-    compute_gae,
-    episode_segments,
-    minibatch_indices,
-    segment_minibatches,
-    select,
-    select_segments,
-)
+from .rollout import Rollout
 
 
 @dataclass
@@ -87,16 +81,16 @@ class Trainer:
         self.cfg, self.run_dir, self.progress, self.log = cfg, Path(run_dir), progress, log
         self.device = resolve_device(cfg.device)
         _check_envs(envs, agent, cfg)
-        self.envs = envs
+        self.envs = _with_episode_statistics(envs)
         self.obs_shape = envs.single_observation_space.shape
         self.agent = agent.to(self.device)
-        self.history = getattr(find_wrapper(envs, _history_wrapper()), "frozen_history", None)
+        self.history = getattr(find_wrapper(self.envs, _history_wrapper()), "frozen_history", None)
         # fused: one kernel over all parameters; the per-tensor loop was ~20% of a CPU update
         self.optimizer = torch.optim.AdamW(
             self.agent.parameters(), lr=cfg.ppo.lr, eps=1e-8, weight_decay=cfg.ppo.weight_decay, fused=True
         )
-        self.reward_scaler: ScaleReward | None = find_wrapper(envs, ScaleReward)
-        self.acting = ActingLoop(envs, self.agent, device=self.device)
+        self.reward_scaler: ScaleReward | None = find_wrapper(self.envs, ScaleReward)
+        self.acting = ActingLoop(self.envs, self.agent, device=self.device)
         self.n_minibatches = cfg.ppo.n_minibatches
         if agent.recurrent and cfg.ppo.n_minibatches > cfg.n_envs:
             self.n_minibatches = cfg.n_envs
@@ -106,14 +100,10 @@ class Trainer:
             )
         if cfg.ppo.segments_per_minibatch and not agent.recurrent:
             log(f"note: segments_per_minibatch applies to recurrent agents; {cfg.agent} ignores it")
-        # counters and episode statistics
+        # counters and the episodes' log
         self.update_count = 0
         self.global_step = 0
-        self.episodes = 0
-        self.recent_returns: deque[float] = deque(maxlen=cfg.log_window)
-        self.recent_lengths: deque[int] = deque(maxlen=cfg.log_window)
-        self.ep_return = np.zeros(cfg.n_envs)
-        self.ep_length = np.zeros(cfg.n_envs, dtype=np.int64)
+        self.episodes = EpisodeLog(cfg.log_window)
         self._stop_requested = False
 
     @classmethod
@@ -149,9 +139,9 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "update": self.update_count,
             "global_step": self.global_step,
-            "episodes": self.episodes,
-            "recent_returns": list(self.recent_returns),
-            "recent_lengths": list(self.recent_lengths),
+            "episodes": self.episodes.count,
+            "recent_returns": list(self.episodes.returns),
+            "recent_lengths": list(self.episodes.lengths),
             "agent": self.agent.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler else None,
@@ -164,11 +154,10 @@ class Trainer:
         if self.reward_scaler and state["reward_scaler"]:
             self.reward_scaler.load_state_dict(state["reward_scaler"])
         self.update_count, self.global_step = state["update"], state["global_step"]
-        self.episodes = state["episodes"]
-        self.recent_returns.clear()
-        self.recent_returns.extend(state["recent_returns"])
-        self.recent_lengths.clear()
-        self.recent_lengths.extend(state["recent_lengths"])
+        self.episodes = EpisodeLog(self.cfg.log_window)
+        for ret, length in zip(state["recent_returns"], state["recent_lengths"], strict=True):
+            self.episodes.add(ret, length)
+        self.episodes.count = state["episodes"]
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
@@ -179,9 +168,7 @@ class Trainer:
     def start_episodes(self) -> None:
         """Fresh episodes in every env: from the seed on a new run, from (seed, update) on resume."""
         seed = self.cfg.seed if self.update_count == 0 else _resume_seed(self.cfg.seed, self.update_count)
-        self.acting.reset(seed)  # ScaleReward restarts each env's running return on reset
-        self.ep_return[:] = 0.0
-        self.ep_length[:] = 0
+        self.acting.reset(seed)  # ScaleReward and RecordEpisodeStatistics restart each env's sums
 
     # ------------------------------------------------------------------ the loop
     def train(self, resume: bool = False) -> TrainResult:
@@ -208,7 +195,9 @@ class Trainer:
                 stats = self.update(rollout)
                 # ---- log and checkpoint (neither touches the learner's state).
                 fps = (self.global_step - start_step) / (time.perf_counter() - t0)
-                row = self._log_row(stats, fps, time.perf_counter() - t0)
+                row = metrics_row(
+                    self.update_count, self.global_step, self.episodes, fps, stats, time.perf_counter() - t0
+                )
                 append_metrics(self.run_dir / METRICS, row)
                 for k in TENSORBOARD_SCALARS:
                     if row[k] != "":
@@ -230,109 +219,28 @@ class Trainer:
         return TrainResult(self.run_dir, self.global_step, self._stop_requested)
 
     def collect(self) -> Rollout:
-        """T steps in every env with the current policy (no gradients)."""
-        ppo, N, dev = self.cfg.ppo, self.cfg.n_envs, self.device
-        T = ppo.rollout_steps
-        loop = self.acting
-        initial_state = {k: v.clone() for k, v in loop.agent_state.items()}
-        keys = self.agent.obs_keys
-        obs = {
-            k: torch.zeros((T, *loop.next_obs[k].shape), dtype=loop.next_obs[k].dtype, device=dev)
-            for k in keys
-        }
-        starts = torch.zeros((T, N), dtype=torch.bool, device=dev)
-        actions = torch.zeros((T, N), dtype=torch.long, device=dev)
-        logprobs, values = torch.zeros((T, N), device=dev), torch.zeros((T, N), device=dev)
-        rewards = np.zeros((T, N), dtype=np.float32)
-        for t in range(T):
-            s = loop.step()
-            for k in keys:
-                obs[k][t] = s.obs[k]
-            starts[t], actions[t], logprobs[t], values[t] = s.start, s.action, s.logprob, s.value
-            raw = self.reward_scaler.original_reward if self.reward_scaler else s.reward
-            self._track_episodes(raw, s.done)
-            rewards[t] = s.reward  # scaled where ScaleReward wraps the envs
-            if ppo.bootstrap_truncated and s.truncated is not None and s.truncated.any():
-                ended = np.flatnonzero(s.truncated)  # as SB3: r += γ·V(final obs), in the scaled units
-                rewards[t, ended] += ppo.gamma * loop.final_value(s, ended).float().cpu().numpy()
-        self.global_step += T * N
-        return Rollout(
-            obs, starts, actions, logprobs, values, torch.as_tensor(rewards).to(dev), initial_state
-        )
+        """One rollout with the current policy (``helmrl.ppo.core.collect``), its ended episodes logged."""
+        rollout, ended = collect(self.acting, self.cfg.ppo.rollout_steps, self.cfg.ppo)
+        for ret, length in zip(ended.returns, ended.lengths, strict=True):
+            self.episodes.add(ret, length)
+        self.global_step += rollout.actions.numel()
+        return rollout
 
     def update(self, rollout: Rollout) -> dict[str, float]:
-        """GAE with the bootstrap value of the next observation, then epochs x minibatches."""
+        """The learning rate of this update, then ``helmrl.ppo.core.update``."""
         ppo = self.cfg.ppo
         if ppo.anneal_lr:  # linearly to 0 over the run, as CleanRL: a function of the update count
             for group in self.optimizer.param_groups:
                 group["lr"] = ppo.lr * (1.0 - self.update_count / self.cfg.num_updates)
-        rollout.advantages, rollout.returns = compute_gae(
-            rollout.rewards,
-            rollout.values,
-            rollout.starts,
-            self.acting.next_value(),
-            self.acting.next_start,
-            ppo.gamma,
-            ppo.gae_lambda,
-        )
-        totals = []
-        segmented = self.agent.recurrent and ppo.segments_per_minibatch > 0
-        segments = episode_segments(rollout.starts) if segmented else None  # once per update
-        for _ in range(ppo.epochs):
-            for mb in self._minibatches(rollout, segments):
-                loss, stats, terms = ppo_loss(
-                    self.agent,
-                    mb,
-                    clip_coef=ppo.clip_coef,
-                    ent_coef=ppo.ent_coef,
-                    vf_coef=ppo.vf_coef,
-                    norm_adv=ppo.norm_adv,
-                )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), ppo.max_grad_norm)
-                # one host sync per minibatch, before the step (a non-finite loss's gradient is dropped)
-                checked = terms | {"loss": loss, "gradient norm": grad_norm}
-                _check_finite(checked, self.update_count, self.global_step)
-                self.optimizer.step()
-                totals.append(stats["stats"])
+        try:
+            stats = update(self.agent, self.optimizer, rollout, ppo, self.n_minibatches)
+        except NonFiniteError as err:
+            raise NonFiniteError(
+                f"{err} at update {self.update_count + 1} (env step {self.global_step}); stopped before "
+                "the optimizer step, the last good checkpoint is kept"
+            ) from None
         self.update_count += 1
-        means = torch.stack(totals).mean(0).tolist()  # one device sync per update
-        return dict(zip(STAT_NAMES, means, strict=True))
-
-    def _minibatches(self, rollout: Rollout, segments: list[tuple[int, int, int]] | None = None):
-        """One epoch's minibatches: groups of ``segments`` (the rollout's episode segments) where
-        given, else whole env rollouts (recurrent agents) or random single samples."""
-        if segments is not None:
-            for group in segment_minibatches(segments, self.cfg.ppo.segments_per_minibatch):
-                yield select_segments(rollout, group)
-            return
-        T, N = rollout.actions.shape
-        for t_idx, e_idx in minibatch_indices(T, N, self.n_minibatches, self.agent.recurrent):
-            yield select(rollout, t_idx, e_idx)
-
-    def _track_episodes(self, reward: np.ndarray, done: np.ndarray) -> None:
-        self.ep_return += reward
-        self.ep_length += 1
-        for i in np.flatnonzero(done):
-            self.recent_returns.append(float(self.ep_return[i]))
-            self.recent_lengths.append(int(self.ep_length[i]))
-            self.episodes += 1
-        self.ep_return[done] = 0.0
-        self.ep_length[done] = 0
-
-    def _log_row(self, stats: dict[str, float], fps: float, elapsed: float) -> dict:
-        have = len(self.recent_returns) > 0  # never pad with zeros before episodes finish
-        return {
-            "update": self.update_count,
-            "step": self.global_step,
-            "episode_return_mean": round(float(np.mean(self.recent_returns)), 6) if have else "",
-            "episode_length_mean": round(float(np.mean(self.recent_lengths)), 3) if have else "",
-            "episodes": self.episodes,
-            "fps": round(fps, 2),
-            **{k: round(v, 6) for k, v in stats.items()},
-            "time_s": round(elapsed, 2),
-        }
+        return stats
 
 
 def _history_wrapper() -> type:
@@ -368,21 +276,24 @@ def _check_envs(envs: VectorEnv, agent: Agent, cfg: TrainConfig) -> None:
             )
 
 
+def _with_episode_statistics(envs: VectorEnv) -> VectorEnv:
+    """``envs`` with gymnasium's RecordEpisodeStatistics under any reward scaler (``build`` puts it
+    there); where none is in the chain, it wraps ``envs`` itself, which is right only where no
+    ScaleReward is in the chain."""
+    from gymnasium.wrappers.vector import RecordEpisodeStatistics
+
+    if find_wrapper(envs, RecordEpisodeStatistics) is not None:
+        return envs
+    if find_wrapper(envs, ScaleReward) is not None:
+        raise ValueError(
+            "the envs scale their rewards but record no episode statistics beneath: wrap them in "
+            "gymnasium.wrappers.vector.RecordEpisodeStatistics before ScaleReward (helmrl.build.build does)"
+        )
+    return RecordEpisodeStatistics(envs)
+
+
 def _resume_seed(seed: int, update: int) -> int:
     return (seed * 1_000_003 + update * 7_919) % (2**31 - 1)
-
-
-def _check_finite(terms: dict[str, torch.Tensor], update: int, step: int) -> None:
-    """One device sync for all terms; the names are looked up only when one is not finite."""
-    values = torch.cat([v.detach().float().reshape(-1) for v in terms.values()])
-    if bool(torch.isfinite(values).all()):
-        return
-    bad = [name for name, value in terms.items() if not bool(torch.isfinite(value).all())]
-    if bad:
-        raise NonFiniteError(
-            f"non-finite {bad[0]} at update {update + 1} (env step {step}); stopped before the "
-            "optimizer step, the last good checkpoint is kept"
-        )
 
 
 def _install_stop_handlers(trainer: Trainer) -> dict:
