@@ -60,7 +60,6 @@ from helmrl.analysis.cells import (
     adjust_holm,
     ci_text,
     comparison_fields,
-    diff_ci,
     expected_seeds,
     family_lines,
     figure,
@@ -81,6 +80,7 @@ from helmrl.analysis.cells import (
 )
 from helmrl.analysis.cells import rounded as _r
 from helmrl.analysis.curves import read_reference
+from helmrl.analysis.statistics import bootstrap_diff_ci
 from helmrl.sweep import summary_row
 from helmrl.sweep.summary import COLUMNS
 
@@ -386,7 +386,7 @@ def screening(cells_root: Path, screen: list[Cell], paper: dict) -> tuple[list[d
         if len(vals) == 0:
             continue
         point, lo, hi = iqm_ci(vals, BOOT_REPS)
-        d, dlo, dhi = diff_ci(vals, base) if len(base) else (None, None, None)
+        d, dlo, dhi = bootstrap_diff_ci(vals, base) if len(base) else (None, None, None)
         ablation.append(
             dict(
                 variant=key.partition(":")[2] or key,

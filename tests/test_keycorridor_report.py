@@ -123,7 +123,7 @@ def test_few_runs_are_labelled_mean_and_range_not_iqm_and_ci(report) -> None:
 
 def test_one_run_has_no_ci_anywhere(report, tmp_path) -> None:
     assert report.iqm_ci(np.array([0.5]))[1:] == (None, None)
-    assert report.diff_ci(np.array([0.5]), np.array([0.1, 0.2, 0.3]))[1:] == (None, None)
+    assert report.bootstrap_diff_ci(np.array([0.5]), np.array([0.1, 0.2, 0.3]))[1:] == (None, None)
     cells = tmp_path / "cells"
     cell(cells, "keycorridor-screen", "cnn", 0, 0.1, label="cnn-smallgain", total=200_000)
     for seed, final in enumerate((0.2, 0.0, 0.3)):

@@ -8,16 +8,15 @@ helmrl eval runs/kc --episodes 20
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
-import shlex
 import sys
 import typing
 from pathlib import Path
 
 from .config import (
     PRESETS,
-    RESUMABLE,
     TrainConfig,
     config_fields,
     field_types,
@@ -267,8 +266,9 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .runs import prepare_run, resume_run
+    from .seed_group import group_members
 
-    if args.seeds is not None or (args.resume and _group_members(args.resume)):
+    if args.seeds is not None or (args.resume and group_members(args.resume)):
         return _train_seed_group(args)
     if args.resume:
         overrides = {
@@ -298,38 +298,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
-def _group_members(run_dir: Path) -> list[Path]:
-    """A seed group's member run directories (s<seed>/), or [] where ``run_dir`` is one run."""
-    if (run_dir / "config.json").exists():
-        return []
-    found = [d for d in run_dir.glob("s*") if d.name[1:].isdigit() and (d / "config.json").exists()]
-    return sorted(found, key=lambda d: int(d.name[1:]))
-
-
 def _train_seed_group(args: argparse.Namespace) -> int:
     """``--seeds``: the seeds as a group sharing one LM (helmrl.seed_group); ``--resume`` of a
     group's folder: every member from its checkpoint."""
-    from .seed_group import parse_seeds, train_group
+    from .seed_group import parse_seeds, resume_group_configs, train_group
 
     if args.resume:
         if args.seeds is not None:
             raise UsageError("--resume DIR resumes the group's seeds as they are; drop --seeds")
-        dirs = _group_members(args.resume)
-        if not dirs:
-            raise UsageError(f"--resume {args.resume}: no s<seed>/ run directories of a seed group there")
         overrides = {
             f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name) is not None
         }
-        cfgs = [TrainConfig.load(d / "config.json") for d in dirs]
-        bad = sorted({k for k, v in overrides.items() if cfgs[0].get(k) != v} - RESUMABLE)
-        if bad:
-            raise UsageError(
-                f"--resume keeps the runs' config; only {', '.join(sorted(RESUMABLE))} may change "
-                f"(got {', '.join(bad)})"
-            )
-        resume, root = [(d / "checkpoint.pt").exists() for d in dirs], args.resume
-        if not all(resume):
-            raise UsageError(f"--resume {root}: {dirs[resume.index(False)].name} has no checkpoint yet")
+        root = args.resume
+        cfgs, dirs = resume_group_configs(root, overrides)
+        resume = [True] * len(dirs)
     else:
         seeds = parse_seeds(args.seeds)
         if args.seed is not None:
@@ -394,262 +376,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analysis_subject(args: argparse.Namespace):  # an analysis.subject.Subject
-    """A run's env, policy and own frozen stage (built from its config.json), or, without a run,
-    an env under random actions seen through a default run's stage (helmrl.analysis.subject)."""
-    from .analysis.subject import bare_subject, load_subject
-
-    if args.run_dir and args.run and args.run_dir != args.run:
-        raise UsageError(f"two run directories given ({args.run_dir}, --run {args.run}); give one")
-    run = args.run_dir or args.run
-    bare_only = {
-        "--env": args.env,
-        "--lm": args.lm,
-        "--beta": getattr(args, "beta", None),
-        "--mem-len": getattr(args, "mem_len", None),
-    }
-    if run:
-        given = [name for name, value in bare_only.items() if value is not None]
-        if given:
-            raise UsageError(
-                f"{', '.join(given)}: a run is analysed through its own env and frozen stage, as it "
-                f"trained (its config.json); drop {'them' if len(given) > 1 else 'it'}, or give no run"
-            )
-        return load_subject(run, args.kind)
-    return bare_subject(args.env, args.lm, args.seed, bare_only["--beta"], bare_only["--mem-len"])
-
-
-def _check_analysis_args(args: argparse.Namespace) -> None:
-    """The options' own limits, before any model loads."""
-    if args.kind == "distances" and (args.n < 2 or any(b <= 0 for b in args.betas or ())):
-        raise UsageError("--n must be >= 2 and every --betas value > 0")
-    if args.kind == "memory" and (args.n_envs < 2 or args.steps < 2 or any(k < 0 for k in args.lags)):
-        raise UsageError("--n-envs and --steps must be >= 2, --lags >= 0")
-    if args.kind == "memory" and args.synthetic and args.symbols < 2:
-        raise UsageError(f"--symbols {args.symbols}: a probe needs at least 2 distinct observations")
-    if getattr(args, "max_steps", 1) < 1:
-        raise UsageError(f"--max-steps {args.max_steps}: must be a positive number of steps")
-
-
-def cmd_analyze(args: argparse.Namespace) -> int:
-    import torch
-
-    from .analysis import representations as rep
-    from .analysis.defaults import DISTANCE_BETAS
-    from .analysis.episodes import play_episode, random_observations
-
-    _check_analysis_args(args)
-    subject = _analysis_subject(args)
-    torch.manual_seed(args.seed)  # a run's policy samples its actions: the episode follows --seed
-    env_id = subject.env_id
-    if args.kind == "memory":
-        return _analyze_memory(args, subject)
-    if args.kind == "distances":
-        betas = list(args.betas or DISTANCE_BETAS)
-        if subject.run_dir is not None and subject.config.beta not in betas:
-            betas.append(subject.config.beta)  # the β it trained with
-        hopfields = {b: subject.hopfield_at(b) for b in betas}
-        data = rep.distance_analysis(random_observations(env_id, args.n, args.seed), hopfields, args.out)
-        corr = ", ".join(f"β={b}: ρ={r:.3f}" for b, r in data["spearman_vs_observation"].items())
-        print(
-            f"{args.out}: {data['n_observations']} observations of {env_id} ({subject.title}); rank "
-            f"correlation with observation distances {corr}"
-        )
-        return 0
-    if args.kind == "words" and subject.config.input_map != "hopfield":
-        return _analyze_fed_tokens(args, subject)  # SHELM
-    # a random policy needs no histories; a run's acts on its own, as in training. No frames: the
-    # figures show what the stage saw, the observations.
-    stage = subject.stage if subject.agent is not None else None
-    ep = play_episode(env_id, args.seed, subject.agent, stage, max_steps=args.max_steps)
-    if args.kind == "words":
-        data = rep.word_trace(ep, subject.hopfield, subject.tokenizer, args.out)
-        print(
-            f"{args.out}: {data['steps']} steps of {env_id} used {data['distinct_words']} distinct words: "
-            + " ".join(data["words"][:20])
-            + (" ..." if data["steps"] > 20 else "")
-        )
-    else:
-        data = rep.attention_maps(ep, subject.frozen_history, args.out)
-        tops = "; ".join(f"L{m['layer']}H{m['head']}→{m['top_steps']}" for m in data["maps"])
-        print(f"{args.out}: attention over {data['steps']} steps of {env_id}, most-attended steps {tops}")
-    return 0
-
-
-def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # a Subject
-    """`analyze words` on a SHELM run: the tokens its LM read at every step of one episode."""
-    from .analysis.episodes import play_episode
-    from .analysis.fed_tokens import token_trace
-
-    stage = subject.stage
-    if stage.input_map != "clip-tokens":
-        raise UsageError("a helmv2 run feeds its LM CLIP image features, not tokens: no words to show")
-    ep = play_episode(subject.env_id, args.seed, subject.agent, stage, max_steps=args.max_steps)
-    data = token_trace(ep, stage, subject.tokenizer, args.out)
-    print(f"{args.out}: the {data['top_k']} tokens SHELM fed its LM at each of {data['steps']} steps:")
-    for t, words in enumerate(data["words"]):
-        print(f"  t={t:<4d} {' '.join(words)}")
-    return 0
-
-
-def _analyze_memory(args: argparse.Namespace, subject) -> int:  # a Subject
-    from .analysis import memory_probe as mp
-    from .analysis.defaults import probe_layers
-
-    n_layers = subject.frozen_history.lm.config.num_hidden_layers
-    layers = args.layers if args.layers else probe_layers(n_layers)
-    if any(not 0 <= k <= n_layers for k in layers):
-        raise UsageError(f"--layers: this LM has layers 0..{n_layers}")
-    if args.synthetic:
-        trace = mp.synthetic_trace(args.n_envs, args.steps, args.symbols, seed=args.seed)
-        obs_shape: tuple[int, ...] | None = (args.symbols,)
-        source = f"synthetic, {args.symbols} symbols"
-    else:
-        stage = subject.stage if subject.agent is not None else None  # the run's policy acts on its own
-        trace = mp.env_trace(subject.env_id, args.n_envs, args.steps, args.seed, subject.agent, stage)
-        obs_shape = None
-        source = f"{subject.env_id}, {'the run' if subject.agent is not None else 'random'} policy"
-    # the subject's stage as built from its config, returning every layer's state
-    probed = subject.variant(obs_shape, history_layer=mp.every_layer(n_layers))
-    states = mp.record_states(probed, trace, label_tokens=not args.synthetic)
-    results = mp.probe(states, trace, args.lags, layers, seed=args.seed, progress=not args.no_progress)
-    res = mp.write_probe(results, args.out, f"{subject.config.lm}: {source}")
-    best = "; ".join(f"lag {k}: layer {b[0]} ({b[1]:.2f}, chance {b[2]:.2f})" for k, b in res["best"].items())
-    print(f"{res['png']}: best layer per lag: {best}  (table: {res['csv']})")
-    if not args.layers:
-        print(f"  probed layers {layers}; every layer: --layers {' '.join(map(str, range(n_layers + 1)))}")
-    return 0
-
-
-def cmd_record(args: argparse.Namespace) -> int:
-    from .analysis.video import record
-
-    if args.episodes <= 0:
-        raise UsageError(f"--episodes {args.episodes}: must be a positive number of episodes")
-    if args.out.suffix not in (".gif", ".mp4"):
-        raise UsageError(f"--out {args.out}: use a .gif or .mp4 file name")
-    res = record(args.run_dir, args.episodes, args.out, seed=args.seed)
-    print(
-        f"{res['out']}: {args.episodes} episodes, {res['frames']} frames, returns "
-        + ", ".join(f"{r:.2f}" for r in res["returns"])
-    )
-    return 0
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import SpecError, SweepSpec, format_summary, run_sweep, summary_row, write_summary
-    from .sweep.runner import cell_groups, is_done
-
-    try:
-        spec = SweepSpec.load(args.spec)
-    except SpecError as err:
-        msg = str(err)
-        raise UsageError(msg if msg.startswith(str(args.spec)) else f"{args.spec}: {msg}") from None
-    if sum(map(bool, (args.list, args.cell, args.summary))) > 1:
-        raise UsageError("--list, --cell and --summary each do one thing: give one of them")
-    if args.cpus_per_run <= 0:
-        raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be a positive number of CPUs")
-    out = args.out or Path("sweeps") / spec.name
-    if args.list:
-        todo = [c for c in spec.cells() if not is_done(out / c.name, c.config)]
-        groups = cell_groups(todo, args.cpus_per_run) if args.batch_seeds else [[c] for c in todo]
-        for group in groups:
-            batch = " --batch-seeds" if len(group) > 1 else ""
-            print(
-                f"helmrl sweep {shlex.quote(str(args.spec))} --out {shlex.quote(str(out))} "
-                f"--cpus-per-run {args.cpus_per_run}{batch} --cell {','.join(c.name for c in group)}"
-            )
-        return 0
-    if not args.summary and not args.allow_dirty:
-        from .sweep.runner import source_commit
-
-        commit = source_commit()
-        if commit.endswith("+dirty"):
-            raise UsageError(
-                f"helmrl's source has uncommitted changes ({commit}): a cell starts only from a "
-                "committed tree; commit them, or pass --allow-dirty for a trial run"
-            )
-    if args.cell:
-        names = args.cell.split(",")
-        if len(names) > 1:
-            if not args.batch_seeds:
-                raise UsageError(f"--cell {args.cell}: several cells train together only with --batch-seeds")
-            return _run_cell_group(spec, out, names, args.cpus_per_run)
-        return _run_one_cell(spec, out, args.cell, args.cpus_per_run)
-    if args.summary:
-        rows = [summary_row(out / c.name) for c in spec.cells() if is_done(out / c.name, c.config)]
-    else:
-        if args.batch_seeds:  # the groups here, one after another; then the other cells on Ray
-            todo = [c for c in spec.cells() if not is_done(out / c.name, c.config)]
-            for group in cell_groups(todo, args.cpus_per_run):
-                if len(group) > 1:
-                    _run_cell_group(spec, out, [c.name for c in group], args.cpus_per_run)
-        rows = run_sweep(spec, out, address=args.address, cpus_per_run=args.cpus_per_run)
-    if not rows:
-        raise UsageError(f"{out}: no finished cell to summarise yet")
-    print(format_summary(write_summary(rows, out)))
-    print(f"  table: {out / 'summary.csv'} ({len(rows)} of {len(spec.cells())} cells finished)")
-    return 0 if len(rows) == len(spec.cells()) else 1
-
-
-def _run_cell_group(spec, out: Path, names: list[str], cpus: int) -> int:
-    """``--batch-seeds --cell A,B,...``: those cells as one seed group sharing the LM."""
-    from .seed_group import check_group
-    from .sweep.runner import cell_config, run_cell_group
-
-    cells = {c.name: c for c in spec.cells()}
-    unknown = [n for n in names if n not in cells]
-    if unknown:
-        raise UsageError(f"--cell {unknown[0]}: not a cell of {spec.name}; `--list` prints them")
-    if len(set(names)) != len(names):
-        raise UsageError(f"--cell {','.join(names)}: a cell is named twice")
-    cfgs = [cell_config(cells[n], cpus) for n in names]
-    check_group(cfgs)
-    if len({c.total_steps for c in cfgs}) > 1:
-        raise UsageError(f"--cell {','.join(names)}: a group's cells train for the same steps")
-    try:
-        rows = run_cell_group([c.to_dict() for c in cfgs], [str(out / n) for n in names], spec.eval_episodes)
-    except KeyboardInterrupt:
-        print(
-            f"helmrl sweep: cell group {','.join(names)} interrupted; run the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
-    for row in rows:
-        print(
-            f"{Path(row['run_dir']).name}: {row['steps']} steps, final return {row['final_return']}, "
-            f"evaluation {row['eval_sampled']} sampled / {row['eval_greedy']} greedy"
-        )
-    return 0
-
-
-def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:
-    from .sweep import run_cell
-    from .sweep.runner import cell_config
-
-    cells = {c.name: c for c in spec.cells()}
-    if name not in cells:
-        raise UsageError(f"--cell {name}: not a cell of {spec.name}; `--list` prints them")
-    try:
-        row = run_cell(cell_config(cells[name], cpus).to_dict(), str(out / name), spec.eval_episodes)
-    except KeyboardInterrupt as err:  # SIGTERM / Ctrl-C; the runner's own carries the cell's name
-        from .ppo import CHECKPOINT
-
-        if err.args:  # the trainer finished its update and saved
-            state = "its checkpoint is saved, run the same command to resume"
-        elif (out / name / CHECKPOINT).exists():  # a second Ctrl-C: stopped mid-update
-            state = "its last checkpoint is kept, run the same command to resume from it"
-        else:
-            state = "no checkpoint yet, run the same command to start it again"
-        print(f"helmrl sweep: cell {name} interrupted; {state}", file=sys.stderr)
-        return 130
-    print(
-        f"{name}: {row['steps']} steps, final return {row['final_return']} (last 100 training episodes), "
-        f"evaluation {row['eval_sampled']} sampled / {row['eval_greedy']} greedy, {row['fps']} env-steps/s"
-    )
-    return 0
-
-
 def cmd_presets(args: argparse.Namespace) -> int:
     from .config import AGENT_PRESETS
 
@@ -680,6 +406,15 @@ def cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(module: str, name: str):
+    """A command whose logic lives in its own package, imported only when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"helmrl.{module}"), name)(args)
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -688,10 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         "presets": cmd_presets,
         "envs": cmd_envs,
         "agents": cmd_agents,
-        "sweep": cmd_sweep,
+        "sweep": _command("sweep.command", "run_sweep_command"),
         "plot": cmd_plot,
-        "analyze": cmd_analyze,
-        "record": cmd_record,
+        "analyze": _command("analysis.commands", "run_analysis"),
+        "record": _command("analysis.commands", "run_record"),
     }
     try:
         return handlers[args.command](args)

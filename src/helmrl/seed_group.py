@@ -22,8 +22,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import TrainConfig
-from .errors import BAD_INPUT, ConfigError
+from .config import RESUMABLE, TrainConfig
+from .errors import BAD_INPUT, ConfigError, UsageError
 
 #: the history fields the members share (the LM and its memory); the rest are each member's own
 SHARED_FIELDS = (
@@ -58,6 +58,33 @@ def parse_seeds(text: str) -> list[int]:
 def _first_repeat(seeds: list[int]) -> int:
     seen: set[int] = set()
     return next(s for s in seeds if s in seen or seen.add(s))  # type: ignore[func-returns-value]
+
+
+def group_members(run_dir: Path) -> list[Path]:
+    """A seed group's member run directories (s<seed>/), or [] where ``run_dir`` is one run."""
+    if (run_dir / "config.json").exists():
+        return []
+    found = [d for d in run_dir.glob("s*") if d.name[1:].isdigit() and (d / "config.json").exists()]
+    return sorted(found, key=lambda d: int(d.name[1:]))
+
+
+def resume_group_configs(root: Path, overrides: dict) -> tuple[list[TrainConfig], list[Path]]:
+    """The configs and run directories of the group in ``root`` to resume, with ``overrides``
+    (only ``RESUMABLE`` fields may change); UsageError in one line otherwise."""
+    dirs = group_members(root)
+    if not dirs:
+        raise UsageError(f"--resume {root}: no s<seed>/ run directories of a seed group there")
+    cfgs = [TrainConfig.load(d / "config.json") for d in dirs]
+    bad = sorted({k for k, v in overrides.items() if cfgs[0].get(k) != v} - RESUMABLE)
+    if bad:
+        raise UsageError(
+            f"--resume keeps the runs' config; only {', '.join(sorted(RESUMABLE))} may change "
+            f"(got {', '.join(bad)})"
+        )
+    missing = [d.name for d in dirs if not (d / "checkpoint.pt").exists()]
+    if missing:
+        raise UsageError(f"--resume {root}: {missing[0]} has no checkpoint yet")
+    return cfgs, dirs
 
 
 def group_key(cfg: TrainConfig) -> tuple | None:

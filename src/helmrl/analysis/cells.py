@@ -198,21 +198,7 @@ def iqm_ci(values: np.ndarray, reps: int = BOOT_REPS) -> tuple[float, float | No
 
 @functools.cache
 def _iqm_ci(values: tuple[float, ...], reps: int) -> tuple[float, float, float]:
-    x = np.array(values)
-    try:
-        import rliable  # noqa: F401
-    except ImportError:  # the same bootstrap by hand: resample the seeds
-        rng = np.random.default_rng(0)
-        boots = [iqm(x[i]) for i in rng.integers(0, len(x), (reps, len(x)))]
-        return iqm(x), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
-    # rliable draws its resamples from numpy's global RNG whatever random_state it is given: seed
-    # that, so the same cells give the same table, and leave the caller's RNG as it was.
-    state = np.random.get_state()
-    np.random.seed(0)
-    try:
-        return iqm_with_ci(x, reps=reps)
-    finally:
-        np.random.set_state(state)
+    return iqm_with_ci(np.array(values), reps=reps)  # seeded: the same cells give the same table
 
 
 def statistic(n: int) -> str:
@@ -270,18 +256,6 @@ def one_sided(a: np.ndarray, b: np.ndarray) -> dict[str, float] | None:
     if len(a) < 2 or len(b) < 2:
         return None
     return rank_sum_one_sided(a, b)
-
-
-def diff_ci(a: np.ndarray, b: np.ndarray, reps: int = 5000) -> tuple[float, float | None, float | None]:
-    """Difference of means a - b with a 95% bootstrap CI, seeds resampled within each side; no CI
-    unless both sides have 2 runs or more (one run has nothing to resample)."""
-    d = float(a.mean() - b.mean())
-    if len(a) < 2 or len(b) < 2:
-        return d, None, None
-    rng = np.random.default_rng(0)
-    da = a[rng.integers(0, len(a), (reps, len(a)))].mean(1)
-    db = b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
-    return d, float(np.percentile(da - db, 2.5)), float(np.percentile(da - db, 97.5))
 
 
 def comparison_fields(a: np.ndarray, b: np.ndarray, alpha: float = ALPHA) -> dict[str, Any]:

@@ -51,6 +51,20 @@ def iqm_with_ci(finals: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[fl
     return float(point["x"][0]), float(ci["x"][0, 0]), float(ci["x"][1, 0])
 
 
+def bootstrap_diff_ci(
+    a: np.ndarray, b: np.ndarray, reps: int = 5000
+) -> tuple[float, float | None, float | None]:
+    """Difference of means a - b with a 95% bootstrap CI, seeds resampled within each side; no CI
+    unless both sides have 2 runs or more (one run has nothing to resample)."""
+    d = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return d, None, None
+    rng = np.random.default_rng(0)
+    da = a[rng.integers(0, len(a), (reps, len(a)))].mean(1)
+    db = b[rng.integers(0, len(b), (reps, len(b)))].mean(1)
+    return d, float(np.percentile(da - db, 2.5)), float(np.percentile(da - db, 97.5))
+
+
 def bootstrap_mean_ci(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """95% percentile-bootstrap CI of the mean over axis 0 (the seeds)."""
     rng = np.random.default_rng(seed)
