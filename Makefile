@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q --no-deps 'procgen2==0.10.7' 'gym3==0.3.3' 'gym==0.26.2' 'gym_notices'
 	# Convert the default LM's GGUF to safetensors in ~/.cache/helmrl ($$HELMRL_CACHE) now, once
 	# (~20 s of GGUF parsing), rather than inside the first training run or test that loads it.
-	$(PY) -c 'from helmrl.frozen import load_language_model; load_language_model()'
+	$(PY) -c 'from helmrl.frozen.language_model import load_language_model; load_language_model()'
 	touch $(STAMP)
 
 install: $(STAMP)

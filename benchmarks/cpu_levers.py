@@ -26,7 +26,7 @@ from harness import RESULTS, check_out, host, median, row, time_interleaved, wri
 
 from helmrl.config import preset
 from helmrl.frozen.precision import cpu_has_fast_bf16
-from helmrl.models import agent_class
+from helmrl.models.agents import agent_class
 
 BENCH = "cpu_levers"
 KINDS = ("eager", "channels-last", "compile", "bf16-autocast")

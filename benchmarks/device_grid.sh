@@ -172,7 +172,7 @@ if [ -s /tmp/lm-cells ] && [ ! -s "$gguf" ]; then
   echo "NO_LM=1: skipping the $(wc -l </tmp/lm-cells) cells that need SmolLM2"; mv /tmp/cmds.kept /tmp/cmds
 fi
 if [ -s /tmp/lm-cells ] && [ -s "$gguf" ]; then  # convert GGUF -> safetensors once, not in every cell at the same time
-  python3 -c "from helmrl.models import load_language_model as l; l(); print('SmolLM2 ready')" || exit 1
+  python3 -c "from helmrl.frozen.language_model import load_language_model as l; l(); print('SmolLM2 ready')" || exit 1
 fi
 if command -v nvidia-cuda-mps-control >/dev/null; then  # lets the cells' kernels share the GPU
   nvidia-cuda-mps-control -d && echo "MPS daemon started"

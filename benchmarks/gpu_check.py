@@ -25,9 +25,12 @@ from pathlib import Path
 import torch
 
 from helmrl.config import preset
-from helmrl.frozen import FrozenHopfield, load_language_model, make_lm_memory
-from helmrl.models import NetConfig, agent_class
-from helmrl.ppo import Trainer
+from helmrl.frozen.frozen_hopfield import FrozenHopfield
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import make_lm_memory
+from helmrl.models.agents import agent_class
+from helmrl.models.configs import NetConfig
+from helmrl.ppo.trainer import Trainer
 
 
 def episode_histories(model, dtype, device, xs, starts):

@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 from harness import RESULTS, check_out, host, median, time_interleaved, write_rows
 
-from helmrl.frozen import load_language_model, make_lm_memory
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import make_lm_memory
 from helmrl.frozen.precision import resolve_frozen_dtype
 
 CASES = {"kc512": (512, 30, 270), "kc512-short": (512, 30, 110), "full64": (64, 100, 115)}

@@ -33,8 +33,8 @@ import torch
 from compiled_step import compile_step
 from harness import RESULTS, check_out, host, median, row, time_interleaved, write_rows
 
-from helmrl.frozen import load_language_model, make_lm_memory
-from helmrl.frozen.lm_memory import FastDecoderMemory
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import FastDecoderMemory, make_lm_memory
 from helmrl.frozen.precision import resolve_frozen_dtype
 
 BENCH = "lm_step_levers"

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from harness import RESULTS, check_out, host, median, row, time_interleaved, write_rows
 
-from helmrl.frozen import load_language_model, make_lm_memory
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import make_lm_memory
 from helmrl.frozen.precision import resolve_frozen_dtype
 
 BENCH = "mem_len_cost"

@@ -24,7 +24,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from helmrl.config import preset
 from helmrl.devices import resolve_device
-from helmrl.ppo import Trainer
+from helmrl.ppo.trainer import Trainer
 
 BENCH = "profile_step"
 
@@ -42,7 +42,8 @@ def top_ops(prof: profile, device: torch.device, top: int, case: str) -> tuple[s
 
 
 def profile_lm_step(args: argparse.Namespace, device: torch.device) -> list[dict[str, object]]:
-    from helmrl.frozen import load_language_model, make_lm_memory
+    from helmrl.frozen.language_model import load_language_model
+    from helmrl.frozen.lm_memory import make_lm_memory
     from helmrl.frozen.precision import resolve_frozen_dtype
 
     lm = load_language_model(args.lm)

@@ -8,7 +8,7 @@ import torch
 from compiled_step import compile_step
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from helmrl.frozen import make_lm_memory
+from helmrl.frozen.lm_memory import make_lm_memory
 
 
 def _tiny_llama():

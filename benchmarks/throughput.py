@@ -33,10 +33,11 @@ from harness import RESULTS, check_out, host, median, row, time_interleaved, wri
 
 from helmrl.config import preset
 from helmrl.devices import resolve_device
-from helmrl.frozen import FrozenHopfield, StreamingLMMemory, load_language_model, make_lm_memory
-from helmrl.frozen.lm_memory import FastDecoderMemory
+from helmrl.frozen.frozen_hopfield import FrozenHopfield
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import FastDecoderMemory, StreamingLMMemory, make_lm_memory
 from helmrl.frozen.precision import resolve_frozen_dtype
-from helmrl.ppo import Trainer
+from helmrl.ppo.trainer import Trainer
 
 BENCH = "throughput"
 

@@ -21,7 +21,7 @@ import torch
 from harness import RESULTS, check_out, host, median, time_interleaved, write_rows
 
 from helmrl.config import preset
-from helmrl.ppo import Trainer
+from helmrl.ppo.trainer import Trainer
 
 
 def main() -> None:

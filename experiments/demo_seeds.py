@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from helmrl.config import parse_override, preset
-from helmrl.ppo import Trainer, read_metrics
+from helmrl.ppo.metrics import read_metrics
+from helmrl.ppo.trainer import Trainer
 
 
 def run(agent: str, seed: int, threads: int, overrides: dict) -> dict:

@@ -31,7 +31,9 @@ import numpy as np
 import torch
 
 from helmrl.analysis.memory_probe import env_trace, every_layer, record_states
-from helmrl.frozen import HistoryConfig, build_frozen_history, load_language_model
+from helmrl.frozen.frozen_history import build_frozen_history
+from helmrl.frozen.history_config import HistoryConfig
+from helmrl.frozen.language_model import load_language_model
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 LAYERS = (4, 15, 30)
@@ -124,7 +126,7 @@ def main() -> None:
 def head_inputs(out: Path) -> None:
     from helmrl.config import preset
     from helmrl.frozen.frozen_history import build_frozen_history
-    from helmrl.models import agent_class
+    from helmrl.models.agents import agent_class
 
     rows = []
     for env, name in (("RandomMaze-v0", "randommaze"), ("MiniGrid-KeyCorridorS3R1-v0", "keycorridor")):

@@ -13,7 +13,8 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from helmrl.frozen import FrozenHopfield, load_language_model
+from helmrl.frozen.frozen_hopfield import FrozenHopfield
+from helmrl.frozen.language_model import load_language_model
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 import torch
 
-from helmrl.frozen import FrozenHistory
+from helmrl.frozen.frozen_history import FrozenHistory
 
 from .conftest import tiny_llama
 
@@ -29,7 +29,7 @@ def test_helm_head_reads_the_history_and_the_current_observation():
     """The wiring the paper depends on: the same observation with another history gives other
     logits and values, and both inputs receive gradient."""
     from helmrl.config import TrainConfig
-    from helmrl.models import agent_class
+    from helmrl.models.agents import agent_class
 
     torch.manual_seed(0)
     agent = agent_class("helm").from_config(TrainConfig(agent="helm").net, (9, 9, 3), 4, 32)

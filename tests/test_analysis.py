@@ -12,8 +12,10 @@ from helmrl.analysis import representations as rep
 from helmrl.analysis.episodes import Episode, play_episode
 from helmrl.analysis.subject import Subject, bare_config
 from helmrl.cli import main
-from helmrl.frozen import FrozenHopfield, build_frozen_history, load_language_model, streaming_attention_mask
-from helmrl.frozen.frozen_hopfield import observation_to_vector
+from helmrl.frozen.frozen_history import build_frozen_history
+from helmrl.frozen.frozen_hopfield import FrozenHopfield, observation_to_vector
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import streaming_attention_mask
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +186,7 @@ def test_memory_probe_reads_the_past_from_the_default_lm():
     """Synthetic mode, where the answer is known: layer 0 (the inputs) holds the current symbol
     exactly and nothing of the previous one; the last layer still holds the previous one."""
     from helmrl.analysis import memory_probe as mp
-    from helmrl.frozen import HistoryConfig
+    from helmrl.frozen.history_config import HistoryConfig
 
     trace = mp.synthetic_trace(n_envs=16, steps=128, symbols=4, seed=0)
     cfg = HistoryConfig(frozen_dtype="float32", history_layer=mp.every_layer(30))

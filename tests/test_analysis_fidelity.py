@@ -20,8 +20,10 @@ from helmrl.analysis import memory_probe as mp
 from helmrl.analysis.subject import bare_config, load_subject
 from helmrl.cli import main
 from helmrl.config import TrainConfig
-from helmrl.frozen import FrozenHopfield, build_frozen_history, load_language_model, streaming_attention_mask
-from helmrl.frozen.frozen_hopfield import observation_to_vector
+from helmrl.frozen.frozen_history import build_frozen_history
+from helmrl.frozen.frozen_hopfield import FrozenHopfield, observation_to_vector
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import streaming_attention_mask
 from helmrl.ppo.trainer import Trainer
 
 MEM_LEN, N_SINK, N_ENVS = 8, 2, 2

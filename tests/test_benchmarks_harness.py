@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helmrl.frozen import make_lm_memory
+from helmrl.frozen.lm_memory import make_lm_memory
 
 from .conftest import tiny_llama
 

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from helmrl.frozen import FrozenHopfield
-from helmrl.frozen.frozen_hopfield import observation_to_vector
+from helmrl.frozen.frozen_hopfield import FrozenHopfield, observation_to_vector
 
 
 def _emb(k: int = 50, m: int = 16, seed: int = 0) -> torch.Tensor:
@@ -94,7 +93,7 @@ def test_observation_vector_averages_colour_channels_not_rows():
 
 
 def test_history_norm_normalises_each_layer_block():
-    from helmrl.frozen import FrozenHistory
+    from helmrl.frozen.frozen_history import FrozenHistory
 
     from .conftest import tiny_llama
 
@@ -116,7 +115,7 @@ def test_history_norm_normalises_each_layer_block():
 
 
 def test_standardize_uses_the_lms_own_statistics_fixed_at_build():
-    from helmrl.frozen import FrozenHistory
+    from helmrl.frozen.frozen_history import FrozenHistory
 
     from .conftest import tiny_llama
 

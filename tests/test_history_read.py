@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from helmrl.models import NetConfig, agent_class
+from helmrl.models.agents import agent_class
+from helmrl.models.configs import NetConfig
 from helmrl.observation_keys import HISTORY, OBSERVATION
 
 from .conftest import tiny_llama
@@ -82,7 +83,7 @@ def test_the_offset_bias_can_read_exactly_k_steps_back():
 
 def test_helm_with_the_attention_read_trains(tmp_path):
     from helmrl.config import TrainConfig
-    from helmrl.ppo import Trainer
+    from helmrl.ppo.trainer import Trainer
 
     cfg = TrainConfig(
         env_id="CueRecall-v0", agent="helm", history_read="attention", read_window=6, n_envs=2,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helmrl.frozen import make_lm_memory, streaming_attention_mask
+from helmrl.frozen.lm_memory import make_lm_memory, streaming_attention_mask
 
 from .conftest import tiny_gpt2, tiny_llama
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from helmrl.config import TrainConfig, preset
-from helmrl.ppo import Trainer
+from helmrl.ppo.trainer import Trainer
 
 pytestmark = pytest.mark.slow  # learning runs with the real LM
 

@@ -5,8 +5,10 @@ import torch
 from torch.distributions import Categorical
 
 from helmrl.config import TrainConfig
-from helmrl.models import LSTMAgent
-from helmrl.ppo import Trainer, compute_gae, minibatch_indices, ppo_loss, select
+from helmrl.models.agents import LSTMAgent
+from helmrl.ppo.loss import ppo_loss
+from helmrl.ppo.rollout import compute_gae, minibatch_indices, select
+from helmrl.ppo.trainer import Trainer
 
 
 def _trainer(agent, tmp_path, lm_dir, env="CartPole-v1", **kw):

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from helmrl.frozen import FrozenHopfield, load_language_model, make_lm_memory
+from helmrl.frozen.frozen_hopfield import FrozenHopfield
+from helmrl.frozen.language_model import load_language_model
+from helmrl.frozen.lm_memory import make_lm_memory
 
 pytestmark = pytest.mark.slow  # the real LM / learning runs
 
@@ -88,7 +90,7 @@ def test_each_cpu_path_stays_close_to_plain_fp32_over_a_64_step_episode(smollm2,
 
 
 def test_random_init_is_reproducible_from_its_seed_and_not_pretrained(smollm2):
-    from helmrl.frozen import RANDOM_INIT
+    from helmrl.frozen.language_model import RANDOM_INIT
 
     a = load_language_model(RANDOM_INIT, seed=1).model.state_dict()
     b = load_language_model(RANDOM_INIT, seed=1).model.state_dict()

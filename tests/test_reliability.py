@@ -13,7 +13,9 @@ import torch
 
 from helmrl.cli import main
 from helmrl.config import ConfigError, TrainConfig
-from helmrl.ppo import CheckpointError, NonFiniteError, Trainer, load_checkpoint, save_checkpoint
+from helmrl.errors import CheckpointError, NonFiniteError
+from helmrl.ppo.checkpoint import load_checkpoint, save_checkpoint
+from helmrl.ppo.trainer import Trainer
 
 VOLATILE = {"fps", "time_s"}
 

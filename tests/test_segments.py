@@ -8,16 +8,10 @@ import pytest
 import torch
 
 from helmrl.config import TrainConfig
-from helmrl.models import LSTMAgent
-from helmrl.ppo import (
-    Rollout,
-    Trainer,
-    episode_segments,
-    ppo_loss,
-    segment_minibatches,
-    select,
-    select_segments,
-)
+from helmrl.models.agents import LSTMAgent
+from helmrl.ppo.loss import ppo_loss
+from helmrl.ppo.rollout import Rollout, episode_segments, segment_minibatches, select, select_segments
+from helmrl.ppo.trainer import Trainer
 
 
 def test_segments_cover_every_step_once_and_cut_at_episode_starts() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from helmrl.cli import main
-from helmrl.ppo import load_checkpoint
+from helmrl.ppo.checkpoint import load_checkpoint
 from helmrl.sweep import SpecError, SweepSpec
 
 RAY = str(Path(sys.executable).with_name("ray"))

@@ -11,8 +11,8 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from helmrl.config import TrainConfig
 from helmrl.envs import ScaleReward, make_env, make_vec_env
-from helmrl.models import agent_class
-from helmrl.ppo import Trainer
+from helmrl.models.agents import agent_class
+from helmrl.ppo.trainer import Trainer
 from helmrl.wrappers import FrozenHistoryObservation
 
 ENV = "CartPole-v1"

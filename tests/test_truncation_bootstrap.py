@@ -11,9 +11,9 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from helmrl.config import TrainConfig
-from helmrl.models import agent_class
+from helmrl.models.agents import agent_class
 from helmrl.models.configs import NetConfig
-from helmrl.ppo import Trainer
+from helmrl.ppo.trainer import Trainer
 
 LIMIT = 4  # CartPole cannot fall within 4 steps, so every episode here is truncated
 

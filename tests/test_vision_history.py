@@ -17,8 +17,10 @@ import pytest
 import torch
 
 from helmrl.cli import main
-from helmrl.frozen import HistoryConfig, build_frozen_history, make_lm_memory
 from helmrl.frozen.embedding_rescale import width_map
+from helmrl.frozen.frozen_history import build_frozen_history
+from helmrl.frozen.history_config import HistoryConfig
+from helmrl.frozen.lm_memory import make_lm_memory
 from helmrl.frozen.multi_token_memory import MultiTokenMemory
 from helmrl.frozen.vision_encoder import load_vision_encoder
 from helmrl.frozen.vision_history import VisionHistory
@@ -186,7 +188,7 @@ def test_shelm_stage_is_the_lm_over_its_tokens_embeddings(clip_dir, lm_dir):
 
 def test_the_vision_encoder_is_frozen_and_never_optimised(clip_dir, lm_dir, tmp_path):
     from helmrl.config import TrainConfig
-    from helmrl.ppo import Trainer
+    from helmrl.ppo.trainer import Trainer
 
     cfg = TrainConfig(
         env_id="RandomMaze-v0",

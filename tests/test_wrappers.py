@@ -10,7 +10,8 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from helmrl.envs import make_env, make_vec_env
-from helmrl.frozen import HistoryConfig, build_frozen_history
+from helmrl.frozen.frozen_history import build_frozen_history
+from helmrl.frozen.history_config import HistoryConfig
 from helmrl.ppo.acting import ActingLoop
 from helmrl.wrappers import FrozenHistoryObservation, ObservationLayoutError
 
@@ -173,7 +174,7 @@ def test_models_do_not_import_the_app_config():
 
 
 def test_a_module_dropped_into_a_registry_package_registers_itself(tmp_path):
-    from helmrl.models import AGENTS
+    from helmrl.models.agents import AGENTS
     from helmrl.registry import import_submodules
 
     pkg = tmp_path / "extra_agents"
@@ -198,7 +199,8 @@ def test_the_read_window_holds_the_episodes_last_histories_as_helms_attention_re
     """read_window: each observation carries its episode's last W histories (this step's last) and
     their validity, the same window HELM's attention read keeps when it acts on that stream; a
     terminal observation's window closes its episode."""
-    from helmrl.models import NetConfig, agent_class
+    from helmrl.models.agents import agent_class
+    from helmrl.models.configs import NetConfig
     from helmrl.observation_keys import HISTORY_VALID, HISTORY_WINDOW
 
     W = 4

@@ -18,7 +18,7 @@ from torch import nn
 from .config import TrainConfig
 from .devices import resolve_device
 from .envs import ScaleReward, default_reward_norm, find_wrapper, make_vec_env
-from .models import Agent, agent_class
+from .models.agents import Agent, agent_class
 from .observation_keys import OBSERVATION
 
 
@@ -50,7 +50,7 @@ def build(
     histories of final observations; otherwise in-process envs with the envs' own rewards.
     ``lm_model``: an LM module in place of loading ``cfg.history.lm``; ``lm_memory``: n_envs -> the LM
     memory to step, in place of this process's own (a seed group's members get the shared one)."""
-    from .frozen import build_frozen_history
+    from .frozen.frozen_history import build_frozen_history
     from .wrappers import FrozenHistoryObservation
 
     dev = resolve_device(cfg.device if device is None else str(device))

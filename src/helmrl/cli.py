@@ -387,7 +387,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
-    from .models import AGENTS
+    from .models.agents import AGENTS
 
     for name, cls in sorted(AGENTS.items()):
         print(f"{name:8s} {cls.description}")

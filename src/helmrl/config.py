@@ -152,7 +152,7 @@ class TrainConfig:
     # ------------------------------------------------------------------ validation
     def validate(self) -> TrainConfig:
         """Check every field; raise ConfigError naming the first bad one."""
-        from .models import AGENTS
+        from .models.agents import AGENTS
 
         for name, tp in field_types().items():
             value = self.get(name)

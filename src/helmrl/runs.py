@@ -12,18 +12,20 @@ from gymnasium.vector import VectorEnv
 from .build import build, eval_env_count
 from .config import RESUMABLE, ConfigError, TrainConfig
 from .envs import check_env_id
-from .errors import RunDirError
-from .frozen import DEFAULT_LM, LanguageModelError
-from .models import Agent
-from .ppo import CHECKPOINT, CONFIG, METRICS, ActingLoop, Trainer, TrainResult, load_checkpoint, play_returns
-from .ppo.checkpoint import check_config
+from .errors import LanguageModelError, RunDirError
+from .frozen.language_model import DEFAULT_LM
+from .models.agents import Agent
+from .ppo.acting import ActingLoop, play_returns
+from .ppo.checkpoint import CHECKPOINT, check_config, load_checkpoint
+from .ppo.metrics import CONFIG, METRICS
+from .ppo.trainer import Trainer, TrainResult
 
 
 def check_inputs(cfg: TrainConfig) -> None:
     """Everything that can be checked before anything is written."""
     from .devices import resolve_device
-    from .frozen import RANDOM_INIT
-    from .models import agent_class
+    from .frozen.language_model import RANDOM_INIT
+    from .models.agents import agent_class
 
     cfg.validate()
     check_env_id(cfg.env_id)

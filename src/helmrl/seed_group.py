@@ -98,8 +98,8 @@ def group_key(cfg: TrainConfig) -> tuple | None:
 
 def check_group(cfgs: Sequence[TrainConfig]) -> None:
     """Refuse, in one line, a group whose members cannot share one LM."""
-    from .frozen import RANDOM_INIT
-    from .models import agent_class
+    from .frozen.language_model import RANDOM_INIT
+    from .models.agents import agent_class
 
     cfg = cfgs[0]
     cls = agent_class(cfg.agent)

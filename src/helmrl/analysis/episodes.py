@@ -9,10 +9,10 @@ import torch
 from gymnasium.wrappers import RenderCollection
 
 from ..envs import make_vec_env
-from ..frozen import FrozenHistory
-from ..models import Agent
+from ..frozen.frozen_history import FrozenHistory
+from ..models.agents import Agent
 from ..observation_keys import OBSERVATION
-from ..ppo import ActingLoop
+from ..ppo.acting import ActingLoop
 
 
 @dataclass

@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..frozen import FrozenHistory  # noqa: E402
+from ..frozen.frozen_history import FrozenHistory
 from ..frozen.frozen_hopfield import observation_to_vector  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def env_trace(env_id: str, n_envs: int, steps: int, seed: int, agent=None, histo
     filled in by ``record_states`` (the retrieved token of each observation)."""
     from ..envs import make_vec_env
     from ..observation_keys import OBSERVATION
-    from ..ppo import ActingLoop
+    from ..ppo.acting import ActingLoop
 
     envs = make_vec_env(env_id, n_envs)
     device = next(agent.parameters()).device if agent is not None else "cpu"

@@ -20,8 +20,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from ..frozen import FrozenHistory, FrozenHopfield, streaming_attention_mask  # noqa: E402
-from ..frozen.frozen_hopfield import observation_to_vector  # noqa: E402
+from ..frozen.frozen_history import FrozenHistory
+from ..frozen.frozen_hopfield import (
+    FrozenHopfield,
+    observation_to_vector,  # noqa: E402
+)
+from ..frozen.lm_memory import streaming_attention_mask
 from .episodes import Episode  # noqa: E402
 
 

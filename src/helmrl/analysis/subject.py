@@ -27,9 +27,11 @@ from .defaults import BARE_ENV
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
-    from ..frozen import FrozenHistory, FrozenHopfield, HistoryConfig
+    from ..frozen.frozen_history import FrozenHistory
+    from ..frozen.frozen_hopfield import FrozenHopfield
+    from ..frozen.history_config import HistoryConfig
     from ..frozen.vision_history import VisionHistory
-    from ..models import Agent
+    from ..models.agents import Agent
 
 #: Analyses that read FrozenHopfield's retrievals (a HELMv2 or SHELM run has none).
 HOPFIELD_ANALYSES = ("distances", "attention", "memory")
@@ -60,7 +62,7 @@ class Subject:
     def frozen_history(self) -> FrozenHistory:
         """The stage as FrozenHopfield + LM; refuses a HELMv2/SHELM stage (its LM reads CLIP's
         outputs, so FrozenHopfield's would describe a model that was never trained)."""
-        from ..frozen import FrozenHistory
+        from ..frozen.frozen_history import FrozenHistory
 
         if not isinstance(self.stage, FrozenHistory):
             reads = _READS[self.config.input_map]
@@ -76,7 +78,7 @@ class Subject:
         """The stage ``build_frozen_history`` builds for this subject's config with ``changes``
         (e.g. ``history_layer``), on the same LM module and device: so it differs from ``stage``
         only in what was asked, never in a setting an analysis forgot to pass on."""
-        from ..frozen import build_frozen_history
+        from ..frozen.frozen_history import build_frozen_history
 
         base = self.frozen_history
         cfg = dataclasses.replace(self.config, **changes)
@@ -104,7 +106,7 @@ def check_run(run_dir: Path, analysis: str) -> None:
     not describe the run: one of a run without a frozen history, or one that reads FrozenHopfield
     on a HELMv2/SHELM run (their LM reads CLIP's outputs; showing FrozenHopfield's would describe
     a model that was never trained)."""
-    from ..models import AGENTS
+    from ..models.agents import AGENTS
 
     cfg = _run_config(run_dir)
     cls = AGENTS.get(cfg.agent)
@@ -197,8 +199,8 @@ def load_tokenizer(name: str) -> object | None:
     and memory, and could differ from the stage's (``lm_layers``, a random-init seed)."""
     from transformers import AutoTokenizer
 
-    from ..frozen import DEFAULT_LM, RANDOM_INIT
     from ..frozen import language_model as lm_module
+    from ..frozen.language_model import DEFAULT_LM, RANDOM_INIT
 
     if name == RANDOM_INIT:
         return None

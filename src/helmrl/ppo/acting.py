@@ -18,8 +18,8 @@ from gymnasium.vector import VectorEnv
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
-from ..frozen import FrozenHistory
-from ..models import Agent, Observation, State
+from ..frozen.frozen_history import FrozenHistory
+from ..models.agents import Agent, Observation, State
 from ..observation_keys import HISTORY, OBSERVATION
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import NonFiniteError
-from ..models import Agent
+from ..models.agents import Agent
 from .acting import ActingLoop
 from .config import PPOConfig
 from .loss import ppo_loss

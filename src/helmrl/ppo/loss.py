@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Categorical
 
-from ..models import Agent
+from ..models.agents import Agent
 from .metrics import STAT_NAMES as STAT_NAMES  # the stats tensor's rows
 from .rollout import Rollout
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models import Observation, State
+from ..models.agents import Observation, State
 
 
 @dataclass

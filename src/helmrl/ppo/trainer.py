@@ -30,7 +30,7 @@ from ..config import RESUMABLE, TrainConfig
 from ..devices import resolve_device, warn_if_oversubscribed
 from ..envs import ScaleReward, find_wrapper
 from ..errors import NonFiniteError
-from ..models import Agent
+from ..models.agents import Agent
 from .acting import ActingLoop
 from .checkpoint import CHECKPOINT, check_config, load_checkpoint, save_checkpoint
 from .core import collect, update

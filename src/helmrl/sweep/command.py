@@ -111,7 +111,7 @@ def _run_one_cell(spec, out: Path, name: str, cpus: int) -> int:
     try:
         row = run_cell(cell_config(cells[name], cpus).to_dict(), str(out / name), spec.eval_episodes)
     except KeyboardInterrupt as err:  # SIGTERM / Ctrl-C; the runner's own carries the cell's name
-        from ..ppo import CHECKPOINT
+        from ..ppo.checkpoint import CHECKPOINT
 
         if err.args:  # the trainer finished its update and saved
             state = "its checkpoint is saved, run the same command to resume"

@@ -88,7 +88,7 @@ class SweepSpec:
 
     def validate(self) -> None:
         from ..envs import EnvError, check_env_id
-        from ..models import AGENTS
+        from ..models.agents import AGENTS
 
         if (
             not isinstance(self.eval_episodes, int)
