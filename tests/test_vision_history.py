@@ -78,7 +78,7 @@ def test_width_map_is_the_identity_or_semi_orthogonal(d, m):
 def test_helmv2_standardises_over_the_batch_then_rescales_to_the_embedding_statistics(clip_dir, lm_dir):
     stage = _stage(clip_dir, lm_dir, "clip-features")
     obs = _images(6)
-    x = stage.inputs(obs)[:, 0]  # (B, m): what the LM reads
+    x = stage.inputs(obs)  # (B, m): what the LM reads
     emb = stage.lm.get_input_embeddings().weight.float()
     torch.testing.assert_close(x.mean(0), emb.mean(0), atol=1e-5, rtol=0)
     torch.testing.assert_close(x.std(0, correction=0), emb.std(0, correction=0), atol=1e-5, rtol=1e-4)
@@ -87,7 +87,7 @@ def test_helmv2_standardises_over_the_batch_then_rescales_to_the_embedding_stati
     g = f @ width_map(16, 32, seed=0).t()
     z = (g - g.mean(0)) / g.std(0, correction=0)
     torch.testing.assert_close(x, emb.mean(0) + emb.std(0, correction=0) * z, atol=1e-5, rtol=1e-4)
-    one = stage.inputs(obs[:1])[:, 0]  # one env: nothing to standardise over -> E's mean, not NaN
+    one = stage.inputs(obs[:1])  # one env: nothing to standardise over -> E's mean, not NaN
     torch.testing.assert_close(one[0], emb.mean(0), atol=1e-6, rtol=0)
 
 

@@ -1,17 +1,13 @@
-"""The frozen history stage: FrozenHopfield + the frozen LM's streaming memory.
+"""HELM's frozen history stage: FrozenHopfield as the input map of the frozen LM's memory.
 
     h_t = PLT(x_1 .. x_t),   x_i = Eᵀ softmax(β · sim(E, P o_i))
 
-One call per env step turns the new observations into each env's history representation.
-Nothing here trains, so the trainer runs it once per observation during the rollout and stores
-the result; the PPO update never runs the LM. It is a module of its own (not part of an agent):
-``.to(device)`` and ``.eval()`` reach the LM, while the agent's ``state_dict()`` and the
-optimizer never see it (it is rebuilt from the config when a run loads).
+The memory, its cache and the per-step call are ``HistoryStage``'s (``history_stage``); HELMv2's
+and SHELM's stages are the same with CLIP's input maps (``vision_history``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -20,14 +16,14 @@ from torch import Tensor, nn
 from ..errors import HistoryConfigError
 from .frozen_hopfield import FrozenHopfield, observation_to_vector
 from .history_config import HistoryConfig, parse_history_layer
-from .lm_memory import StreamingLMMemory, make_lm_memory
-from .observation_cache import ObservationCache
+from .history_stage import HistoryStage
+from .lm_memory import make_lm_memory
 
 if TYPE_CHECKING:
     from .vision_history import VisionHistory
 
 
-class FrozenHistory(nn.Module):
+class FrozenHistory(HistoryStage):
     """h_t for every env from its raw observations; see the module docstring. Build it from a
     ``HistoryConfig`` with ``build_frozen_history`` or directly from an LM module."""
 
@@ -46,28 +42,12 @@ class FrozenHistory(nn.Module):
         layers: tuple[int, ...] | None = None,
         norm: str = "none",
     ):
-        super().__init__()
         if norm not in ("none", "layernorm", "rms", "standardize"):
             raise ValueError(f"norm must be none, layernorm, rms or standardize, got {norm!r}")
-        self.lm = lm_model.eval().requires_grad_(False)
+        super().__init__(lm_model, mem_len, n_sink, dtype, implementation, cache_size, layers)
         emb = lm_model.get_input_embeddings().weight.detach()
         self.hopfield = FrozenHopfield(emb, obs_dim, beta, similarity=similarity, seed=seed, dtype=dtype)
-        self.mem_len, self.n_sink, self.dtype, self.implementation = mem_len, n_sink, dtype, implementation
-        # FrozenHopfield is a fixed function of the observation, and observations repeat a lot
-        # (egocentric grid views): retrievals are cached by a digest of the raw observation.
-        self.cache_size = cache_size
-        self._cache = ObservationCache(cache_size)
-        self.memory: StreamingLMMemory | None = None
-        #: n_envs -> the memory to step; None: this process's own LM (``make_lm_memory``). A seed
-        #: group's members set it to their share of one LM stepped for all (``helmrl.frozen.shared_lm``).
-        self.memory_factory: Callable[[int], StreamingLMMemory] | None = None
-        n_layers = lm_model.config.num_hidden_layers
-        self.layers = tuple(layers) if layers is not None else (n_layers,)
-        if any(not 0 <= k <= n_layers for k in self.layers):
-            raise ValueError(f"history layers must be in 0..{n_layers}, got {self.layers}")
         self.norm = norm
-        self.width = emb.shape[1]
-        self.out_dim = self.width * len(self.layers)
         self.register_buffer("norm_mean", torch.zeros(self.out_dim), persistent=False)
         self.register_buffer("norm_std", torch.ones(self.out_dim), persistent=False)
         if norm == "standardize":
@@ -100,50 +80,25 @@ class FrozenHistory(nn.Module):
     def device(self) -> torch.device:
         return self.hopfield.embeddings.device
 
-    def _apply(self, fn, recurse=True):  # nn.Module hook behind .to()/.cuda()
-        # The memory holds re-laid-out (and, on CPU, pre-packed) copies of the LM's weights:
-        # after a move it is rebuilt by the next reset().
-        self.memory = None
-        self._cache.clear()
-        return super()._apply(fn, recurse)
+    def inputs(self, obs: Tensor) -> Tensor:
+        return self.retrieve(obs)
 
-    def reset(self, n_envs: int) -> None:
-        """Forget every env's history (and size the memory for ``n_envs``)."""
-        if self.memory_factory is not None:
-            if self.memory is None or self.memory.n_envs != n_envs:
-                self.memory = self.memory_factory(n_envs)
-        elif self.memory is None or self.memory.n_envs != n_envs:
-            self.memory = make_lm_memory(
-                self.lm,
-                n_envs,
-                self.mem_len,
-                self.n_sink,
-                self.dtype,
-                self.implementation,
-                layers=self.layers,
-            )
-        self.memory.reset()
-        self._cache.clear()  # results must not depend on what ran before (resume, eval)
-
-    def forward(self, obs: Tensor, episode_start: Tensor) -> Tensor:
-        """(B, ...) raw observations (CPU) and (B,) episode starts -> (B, m) float32 histories."""
-        if self.memory is None:
-            raise RuntimeError("call reset(n_envs) before the first step")
-        with torch.inference_mode():
-            if getattr(self.memory, "retrieves", False):  # a seed group's: FrozenHopfield there too
-                out = self.memory.step_observations(obs, episode_start)
+    def step(self, obs: Tensor, episode_start: Tensor) -> Tensor:
+        """The memory's step, then ``history_norm``."""
+        if getattr(self.memory, "retrieves", False):  # a seed group's: FrozenHopfield there too
+            out = self.memory.step_observations(obs, episode_start)  # type: ignore[union-attr]
+        else:
+            out = super().step(obs, episode_start)
+        if self.norm == "standardize":
+            return (out - self.norm_mean) / self.norm_std
+        if self.norm != "none":  # each layer's state on its own: (B, L*m) -> (B, L, m)
+            blocks = out.view(out.shape[0], len(self.layers), self.width)
+            if self.norm == "layernorm":
+                blocks = torch.nn.functional.layer_norm(blocks, (self.width,))
             else:
-                out = self.memory(self.retrieve(obs), episode_start.to(self.device))
-            if self.norm == "standardize":
-                out = (out - self.norm_mean) / self.norm_std
-            elif self.norm != "none":  # each layer's state on its own: (B, L*m) -> (B, L, m)
-                blocks = out.view(out.shape[0], len(self.layers), self.width)
-                if self.norm == "layernorm":
-                    blocks = torch.nn.functional.layer_norm(blocks, (self.width,))
-                else:
-                    blocks = blocks * torch.rsqrt(blocks.pow(2).mean(-1, keepdim=True) + 1e-6)
-                out = blocks.reshape(out.shape)
-        return out.clone()  # outside inference mode: a normal tensor, storable in the rollout
+                blocks = blocks * torch.rsqrt(blocks.pow(2).mean(-1, keepdim=True) + 1e-6)
+            return blocks.reshape(out.shape)
+        return out
 
     @torch.inference_mode()
     def retrieve(self, obs: Tensor) -> Tensor:

@@ -6,10 +6,9 @@
 
 with f the CLIP image features (``vision_encoder``), the HELMv2 map in ``embedding_rescale``,
 SHELM's retrieval in ``token_retrieval`` and the k-inputs memory in ``multi_token_memory``.
-It has the interface of ``FrozenHistory`` (``reset(n_envs)``, ``forward(obs, episode_start)``,
-``out_dim``, ``memory``), so the trainer, the wrappers and the SB3 adapter use it unchanged:
-the trainer runs it once per observation and stores its output, PPO never runs CLIP or the LM,
-and neither is a parameter of the agent (so none is in the optimizer).
+The memory, its cache and the per-step call are ``HistoryStage``'s, as HELM's are: only the
+input map differs, so the trainer, the wrappers and the SB3 adapter use it unchanged. PPO never
+runs CLIP or the LM, and neither is a parameter of the agent (so none is in the optimizer).
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .embedding_rescale import EmbeddingRescale
-from .lm_memory import make_lm_memory
-from .multi_token_memory import MultiTokenMemory
-from .observation_cache import ObservationCache
+from .history_stage import HistoryStage
 from .token_retrieval import CLIPTokenRetrieval
 from .vision_encoder import FrozenCLIP, VisionEncoderError, check_vision_encoder, load_vision_encoder
 
@@ -32,7 +29,7 @@ if TYPE_CHECKING:
 VisionInputs = Literal["clip-features", "clip-tokens"]
 
 
-class VisionHistory(nn.Module):
+class VisionHistory(HistoryStage):
     """h_t for every env from its raw RGB observations; see the module docstring."""
 
     def __init__(
@@ -50,16 +47,16 @@ class VisionHistory(nn.Module):
         cache_size: int = 32768,
         layers: tuple[int, ...] | None = None,
     ):
-        super().__init__()
         if input_map not in ("clip-features", "clip-tokens"):
             raise ValueError(f"input_map must be clip-features or clip-tokens, got {input_map!r}")
+        # CLIP's per-observation output (features, or SHELM's token ids) is cached: it is a fixed
+        # function of the observation; HELMv2's batch standardisation runs after the cache.
+        super().__init__(lm_model, mem_len, n_sink, dtype, implementation, cache_size, layers)
         self.input_map = input_map
-        self.lm = lm_model.eval().requires_grad_(False)
         self.encoder = clip.requires_grad_(False)
         emb = lm_model.get_input_embeddings().weight.detach()
         if input_map == "clip-features":
             self.rescale = EmbeddingRescale(emb, clip.width, seed=seed)
-            self.tokens_per_step = 1
         else:
             if lm_tokenizer is None:
                 raise ValueError("SHELM needs the LM's tokenizer: it feeds tokens both vocabularies hold")
@@ -67,40 +64,6 @@ class VisionHistory(nn.Module):
             self.tokens_per_step = top_k
         #: HELMv2's inputs depend on every env of the batch (HistoryConfig.couples_envs)
         self.couples_envs = input_map == "clip-features"
-        self.mem_len, self.n_sink, self.dtype, self.implementation = mem_len, n_sink, dtype, implementation
-        n_layers = lm_model.config.num_hidden_layers
-        self.layers = tuple(layers) if layers is not None else (n_layers,)
-        self.width = emb.shape[1]
-        self.out_dim = self.width * len(self.layers)
-        # CLIP's per-observation output (features, or SHELM's token ids) is cached: it is a fixed
-        # function of the observation; HELMv2's batch standardisation runs after the cache.
-        self._cache = ObservationCache(cache_size)
-        self.memory: MultiTokenMemory | None = None
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.lm.parameters()).device
-
-    def _apply(self, fn, recurse=True):  # nn.Module's hook behind .to() and .cuda()
-        self.memory = None  # rebuilt beside the moved LM by the next reset()
-        self._cache.clear()
-        return super()._apply(fn, recurse)
-
-    def reset(self, n_envs: int) -> None:
-        """Forget every env's history (and size the memory for ``n_envs``)."""
-        if self.memory is None or self.memory.n_envs != n_envs:
-            inner = make_lm_memory(
-                self.lm,
-                n_envs,
-                self.mem_len,
-                self.n_sink,
-                self.dtype,
-                self.implementation,
-                layers=self.layers,
-            )
-            self.memory = MultiTokenMemory(inner, self.tokens_per_step)
-        self.memory.reset()
-        self._cache.clear()
 
     @torch.inference_mode()
     def encode(self, obs: Tensor) -> Tensor:
@@ -119,18 +82,11 @@ class VisionHistory(nn.Module):
 
     @torch.inference_mode()
     def inputs(self, obs: Tensor) -> Tensor:
-        """This step's LM inputs for a batch of observations: (B, k, m) fp32 (k = 1 for HELMv2)."""
+        """This step's LM inputs: HELMv2's (B, m), SHELM's (B, k, m) (k > 1; else (B, m)), fp32."""
         if self.input_map == "clip-features":
-            return self.rescale(self.encode(obs).to(self.device))[:, None]
-        return self.lm.get_input_embeddings()(self.encode(obs).to(self.device)).float()
-
-    def forward(self, obs: Tensor, episode_start: Tensor) -> Tensor:
-        """(B, H, W, 3) raw observations and (B,) episode starts -> (B, out_dim) float32 histories."""
-        if self.memory is None:
-            raise RuntimeError("call reset(n_envs) before the first step")
-        with torch.inference_mode():
-            out = self.memory(self.inputs(obs), episode_start.to(self.device))
-        return out.clone()  # outside inference mode: a normal tensor, storable in the rollout
+            return self.rescale(self.encode(obs).to(self.device))
+        x = self.lm.get_input_embeddings()(self.encode(obs).to(self.device)).float()
+        return x if self.tokens_per_step > 1 else x[:, 0]
 
 
 def build_vision_history(
