@@ -165,7 +165,7 @@ def test_fast_memory_runs_no_layer_above_the_deepest_one_used(monkeypatch):
 )
 def test_isa_caps_reproduce_an_avx2_host(monkeypatch, env, fast):
     """With the kernels capped below native bf16 the path must fall back to fp32, never emulate bf16."""
-    from helmrl.frozen.language_model import cpu_has_fast_bf16, resolve_frozen_dtype
+    from helmrl.frozen.precision import cpu_has_fast_bf16, resolve_frozen_dtype
 
     for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
         monkeypatch.delenv(k, raising=False)

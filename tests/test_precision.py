@@ -61,10 +61,3 @@ def test_dtype_policy_and_host_record_read_the_same_flags(monkeypatch, flags, en
     record = devices.describe_device(torch.device("cpu"))
     shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
     assert record.startswith(f"Fake CPU 9000 ({', '.join(shown)}), ")
-
-
-def test_old_import_paths_still_work():
-    from helmrl.frozen.language_model import cpu_has_fast_bf16 as old_fast
-    from helmrl.frozen.language_model import resolve_frozen_dtype as old_resolve
-
-    assert old_fast is cpu_has_fast_bf16 and old_resolve is resolve_frozen_dtype

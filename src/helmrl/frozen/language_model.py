@@ -16,8 +16,6 @@ import torch
 from torch import nn
 
 from ..errors import LanguageModelError
-from .precision import cpu_has_fast_bf16 as cpu_has_fast_bf16  # re-exported: their old home
-from .precision import resolve_frozen_dtype as resolve_frozen_dtype
 
 DEFAULT_LM = "smollm2-135m"
 RANDOM_INIT = "random-init"

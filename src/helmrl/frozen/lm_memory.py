@@ -356,7 +356,7 @@ class FastDecoderMemory(StreamingLMMemory):
 def _onednn_usable(dtype: torch.dtype) -> bool:
     """oneDNN's packed linear, where this torch build has it (checked on a tiny problem).
     bf16 only where the CPU computes it natively (AVX512-BF16 / AMX), never emulated."""
-    from .language_model import cpu_has_fast_bf16
+    from .precision import cpu_has_fast_bf16
 
     if dtype not in (torch.float32, torch.bfloat16) or not torch.backends.mkldnn.is_available():
         return False

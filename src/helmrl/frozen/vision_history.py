@@ -101,7 +101,8 @@ def build_vision_history(
     describes, for RGB observations of ``obs_shape``; the LM and CLIP are loaded unless given."""
     from ..errors import HistoryConfigError
     from .history_config import parse_history_layer
-    from .language_model import load_language_model, resolve_frozen_dtype
+    from .language_model import load_language_model
+    from .precision import resolve_frozen_dtype
 
     if len(obs_shape) != 3 or obs_shape[-1] != 3:
         raise HistoryConfigError(
