@@ -263,3 +263,19 @@ def test_truncated_final_histories_only_equal_the_full_ones_and_skip_termination
                 np.testing.assert_array_equal(info_b["final_obs"][i], info_a["final_obs"][i]["observation"])
                 seen["terminated"] += 1
     assert min(seen.values()) >= 2, seen
+
+
+def test_device_histories_are_the_stages_tensors_and_equal_the_numpy_ones():
+    lm = tiny_llama()
+    plain = FrozenHistoryObservation(make_vec_env(ENV, 2), _stage(lm))
+    direct = FrozenHistoryObservation(make_vec_env(ENV, 2), _stage(lm), device_histories=True)
+    a, _ = plain.reset(seed=1)
+    b, _ = direct.reset(seed=1)
+    plain.action_space.seed(1)
+    for _ in range(12):
+        assert isinstance(a["history"], np.ndarray) and isinstance(b["history"], torch.Tensor)
+        np.testing.assert_array_equal(a["history"], b["history"].numpy())
+        action = plain.action_space.sample()
+        a, b = plain.step(action)[0], direct.step(action)[0]
+    with pytest.raises(ValueError, match="read_window"):
+        FrozenHistoryObservation(make_vec_env(ENV, 2), _stage(lm), read_window=4, device_histories=True)

@@ -70,7 +70,7 @@ def build(
         if lm_memory is not None:
             stage.memory_factory = lm_memory
         final = "truncated" if training and cfg.ppo.bootstrap_truncated else False  # what bootstraps read
-        envs = FrozenHistoryObservation(envs, stage, dev, final_history=final)
+        envs = FrozenHistoryObservation(envs, stage, dev, final_history=final, device_histories=True)
         history_dim = stage.out_dim
     agent = agent_cls.from_config(cfg.net, obs_shape, n_actions, history_dim)
     return envs, agent.to(dev)

@@ -102,10 +102,11 @@ class HistoryStream:
     def reset(self) -> None:
         self.stage.reset(self.n_envs)
 
-    def step(self, obs: Any, starts: np.ndarray) -> np.ndarray:
-        """The history of ``obs`` (n_envs, ...); ``starts[i]``: obs i opened an episode."""
+    def step(self, obs: Any, starts: np.ndarray, as_tensor: bool = False) -> np.ndarray | torch.Tensor:
+        """The history of ``obs`` (n_envs, ...); ``starts[i]``: obs i opened an episode. A NumPy
+        array, or with ``as_tensor`` the stage's tensor where it was computed (no host copy)."""
         out = self.stage(self._raw(obs), torch.as_tensor(np.asarray(starts, dtype=bool)))
-        return out.cpu().numpy()
+        return out if as_tensor else out.cpu().numpy()
 
     def terminal(self, final_obs: dict[int, Any], others: Any = None) -> dict[int, dict[str, Any]]:
         """The terminal observations of the envs in ``final_obs`` (env index -> observation, their
@@ -166,6 +167,10 @@ class FrozenHistoryObservation(VectorWrapper):
     frozen history (``helmrl.models.history_read``) for another library's learner. Its cost is
     the rollout's: W × width float32 per env step stored (32 × 576 × 4 B = 74 KB for SmolLM2 at
     W = 32), so it is for small windows; helmrl's own trainer keeps one window per env instead.
+
+    ``device_histories=True`` gives ``"history"`` as the stage's torch tensor on ``device``, not a
+    NumPy array: a learner on that device then reads it without a copy to the host and back each
+    step (helmrl's trainer asks for it). Terminal histories in ``info`` stay NumPy.
     """
 
     def __init__(
@@ -175,10 +180,16 @@ class FrozenHistoryObservation(VectorWrapper):
         device: torch.device | str = "cpu",
         final_history: bool | Literal["truncated"] = True,
         read_window: int = 0,
+        device_histories: bool = False,
     ):
         super().__init__(env)
         if read_window < 0:
             raise ValueError(f"read_window must be >= 0 steps (0: no window), got {read_window}")
+        if device_histories and read_window:
+            raise ValueError(
+                "device_histories keeps the history on the device; read_window's is a NumPy window"
+            )
+        self.device_histories = device_histories
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         mode = AutoresetMode(mode) if isinstance(mode, str) else mode
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
@@ -221,7 +232,8 @@ class FrozenHistoryObservation(VectorWrapper):
         self.stream.reset()
         self._ended[:] = False
         starts = np.ones(self.num_envs, dtype=bool)
-        return self._with_window(self.stream.join(obs, self.stream.step(obs, starts)), starts), info
+        history = self.stream.step(obs, starts, as_tensor=self.device_histories)
+        return self._with_window(self.stream.join(obs, history), starts), info
 
     def step(self, actions: Any):
         obs, reward, terminated, truncated, info = self.env.step(actions)
@@ -242,7 +254,7 @@ class FrozenHistoryObservation(VectorWrapper):
                         window, valid = self._shifted(i, o[HISTORY], start=False)
                         o = {**o, HISTORY_WINDOW: window, HISTORY_VALID: valid}
                     info["final_obs"][i] = o
-        joined = self.stream.join(obs, self.stream.step(obs, starts))
+        joined = self.stream.join(obs, self.stream.step(obs, starts, as_tensor=self.device_histories))
         return self._with_window(joined, starts), reward, terminated, truncated, info
 
     def _shifted(self, i: int, history: np.ndarray, start: bool) -> tuple[np.ndarray, np.ndarray]:
