@@ -387,10 +387,10 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
-    from .models.agents import AGENTS
+    from .models.agents import AGENTS, DESCRIPTIONS
 
-    for name, cls in sorted(AGENTS.items()):
-        print(f"{name:8s} {cls.description}")
+    for name in sorted(AGENTS):
+        print(f"{name:8s} {DESCRIPTIONS[name]}")
     return 0
 
 

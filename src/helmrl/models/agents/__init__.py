@@ -5,7 +5,7 @@ one module dropped beside these, decorated with ``@register_agent("name")``.
 """
 
 from ...registry import import_submodules
-from .base import AGENTS, Agent, NetConfig, Observation, State, agent_class, register_agent
+from .base import AGENTS, DESCRIPTIONS, Agent, NetConfig, Observation, State, agent_class, register_agent
 from .cnn import CNNAgent
 from .helm import HELMAgent
 from .lstm import LSTMAgent
@@ -14,6 +14,7 @@ import_submodules(__name__, __path__)
 
 __all__ = [
     "AGENTS",
+    "DESCRIPTIONS",
     "Agent",
     "CNNAgent",
     "HELMAgent",

@@ -34,14 +34,21 @@ State = dict[str, Tensor]
 Observation = dict[str, Tensor]
 
 AGENTS: dict[str, type[Agent]] = {}
+#: each registered name's one-line description (``helmrl agents``)
+DESCRIPTIONS: dict[str, str] = {}
 
 
-def register_agent(name: str) -> Callable[[type[Agent]], type[Agent]]:
+def register_agent(name: str, description: str | None = None) -> Callable[[type[Agent]], type[Agent]]:
+    """Register a class under ``name``. A class already registered under another name gets
+    ``name`` as a second name (HELMv2 and SHELM are HELM's networks on another frozen stage)."""
+
     def wrap(cls: type[Agent]) -> type[Agent]:
         if name in AGENTS and AGENTS[name] is not cls:
             raise ValueError(f"agent {name!r} is already registered by {AGENTS[name].__name__}")
-        cls.name = name
+        if cls not in AGENTS.values():
+            cls.name = name
         AGENTS[name] = cls
+        DESCRIPTIONS[name] = description or cls.description
         return cls
 
     return wrap

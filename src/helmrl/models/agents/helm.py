@@ -91,3 +91,14 @@ class HELMAgent(Agent):
         read = self.read.sequence(features, obs[HISTORY], episode_start, state["window"], state["valid"])
         logits, value = self.head(torch.cat([obs[HISTORY], read, features], dim=-1).view(T * N, -1))
         return logits.view(T, N, -1), value.view(T, N)
+
+
+# HELMv2 and SHELM train HELM's networks; only their frozen stage differs: their LM reads CLIP's
+# image features rescaled to its embeddings, or CLIP's top-k tokens, in place of FrozenHopfield's
+# retrievals (``helmrl.frozen.vision_history``; the agent's name picks it: helmrl.config.INPUT_MAPS).
+register_agent("helmv2", "HELMv2: frozen LM history of CLIP image features rescaled to its embeddings + CNN")(
+    HELMAgent
+)
+register_agent("shelm", "SHELM: frozen LM history of CLIP's top-k tokens per observation (readable) + CNN")(
+    HELMAgent
+)
