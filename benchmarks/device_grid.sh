@@ -154,7 +154,7 @@ import sys
 from pathlib import Path
 
 from helmrl.models.agents import agent_class
-from helmrl.models.language_model import DEFAULT_LM
+from helmrl.frozen.language_model import DEFAULT_LM
 from helmrl.sweep import SweepSpec
 from helmrl.sweep.runner import is_done
 

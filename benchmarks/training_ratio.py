@@ -53,7 +53,7 @@ def main() -> None:
         times = time_interleaved(rounds, reps=args.rounds, warmup=args.warmup)
         for tr in trainers.values():
             tr.envs.close()
-    n = args.n_envs * base.rollout_steps
+    n = base.batch_size
     fps = {a: n / median(ts) for a, ts in times.items()}
     ratio = fps["helm"] / fps["cnn"]
     print(f"host: {host()}")

@@ -111,3 +111,34 @@ def test_a_checkpoint_is_refused_under_an_edited_config(tmp_path, capsys):
     assert main(["eval", str(run), "--episodes", "1"]) == 2  # eval rebuilds the model from config.json
     (run / "config.json").write_text(json.dumps(config))
     assert main(["train", "--resume", str(run), "--total-steps", "96", "--no-progress"]) == 0
+
+
+def test_episode_statistics_must_lie_beneath_the_reward_scaler_and_count_every_episode(tmp_path):
+    """Returns are the envs' own: RecordEpisodeStatistics above ScaleReward would log scaled ones,
+    so it is refused; beneath it, every same-step episode is counted whole (CartPole cut at 4 steps:
+    return 4, length 4, the second and later episodes included)."""
+    cfg = _cfg(reward_norm="on", n_envs=2, total_steps=64, rollout_steps=16)
+    agent = agent_class("cnn").from_config(cfg.net, (4,), 2, 0)
+
+    def envs():
+        make = lambda: gym.make("CartPole-v1", max_episode_steps=4)  # noqa: E731
+        return SyncVectorEnv([make, make], autoreset_mode=AutoresetMode.SAME_STEP)
+
+    above = RecordEpisodeStatistics(ScaleReward(envs(), cfg.ppo.gamma))
+    with pytest.raises(ValueError, match="RecordEpisodeStatistics before ScaleReward"):
+        Trainer(above, agent, cfg, tmp_path / "a")
+    trainer = Trainer(ScaleReward(RecordEpisodeStatistics(envs()), cfg.ppo.gamma), agent, cfg, tmp_path / "b")
+    trainer.start_episodes()
+    trainer.collect()
+    assert trainer.episodes.count == 2 * 16 // 4
+    assert set(trainer.episodes.returns) == {4.0} and set(trainer.episodes.lengths) == {4}
+
+
+def test_a_library_resume_keeps_an_annealed_schedule(tmp_path):
+    from helmrl.errors import ConfigError
+
+    cfg = _cfg(anneal_lr=True, total_steps=48)
+    Trainer.from_config(cfg, tmp_path, progress=False).train()
+    longer = Trainer.from_config(cfg.replace(total_steps=96), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="anneals its learning rate"):
+        longer.train(resume=True)

@@ -38,6 +38,18 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the
 #: only where the learning rate is constant: ``anneal_lr`` decays it over total_steps)
 RESUMABLE = frozenset({"total_steps", "checkpoint_every", "torch_threads", "device", "vec_env"})
 
+
+def check_schedule_kept(anneal_lr: bool, trained_for: int, total_steps: int) -> None:
+    """A resume may change total_steps only where the learning rate is constant: ``anneal_lr``
+    decays it to 0 over total_steps, so another length changes the updates to come."""
+    if anneal_lr and total_steps != trained_for:
+        raise ConfigError(
+            f"--total-steps {total_steps}: this run anneals its learning rate to 0 over "
+            f"total_steps={trained_for}, so another length would change the schedule of the "
+            "updates to come; resume at its own length, or start a new run"
+        )
+
+
 #: HistoryConfig fields that the run sets: the run's seed seeds everything; the agent picks input_map
 HISTORY_OWN = ("seed", "input_map")
 

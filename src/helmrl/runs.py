@@ -10,7 +10,7 @@ import torch
 from gymnasium.vector import VectorEnv
 
 from .build import build, eval_env_count
-from .config import RESUMABLE, ConfigError, TrainConfig
+from .config import RESUMABLE, ConfigError, TrainConfig, check_schedule_kept
 from .envs import check_env_id
 from .errors import LanguageModelError, RunDirError
 from .frozen.language_model import DEFAULT_LM
@@ -91,12 +91,7 @@ def resume_run(
             f"--resume keeps the run's config; only {', '.join(sorted(allowed))} may change "
             f"(got {', '.join(sorted(set(changed) - allowed))})"
         )
-    if cfg.ppo.anneal_lr and "total_steps" in changed:
-        raise ConfigError(
-            f"--total-steps {changed['total_steps']}: this run anneals its learning rate to 0 over "
-            f"total_steps={cfg.total_steps}, so another length would change the schedule of the "
-            "updates to come; resume at its own length, or start a new run"
-        )
+    check_schedule_kept(cfg.ppo.anneal_lr, cfg.total_steps, changed.get("total_steps", cfg.total_steps))
     cfg = cfg.replace(**changed)
     check_inputs(cfg)
     if changed:

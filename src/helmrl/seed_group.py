@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import RESUMABLE, TrainConfig
+from .config import RESUMABLE, TrainConfig, check_schedule_kept
 from .errors import BAD_INPUT, ConfigError, UsageError
 
 #: the history fields the members share (the LM and its memory); the rest are each member's own
@@ -81,6 +81,8 @@ def resume_group_configs(root: Path, overrides: dict) -> tuple[list[TrainConfig]
             f"--resume keeps the runs' config; only {', '.join(sorted(RESUMABLE))} may change "
             f"(got {', '.join(bad)})"
         )
+    for c in cfgs:
+        check_schedule_kept(c.ppo.anneal_lr, c.total_steps, overrides.get("total_steps", c.total_steps))
     missing = [d.name for d in dirs if not (d / "checkpoint.pt").exists()]
     if missing:
         raise UsageError(f"--resume {root}: {missing[0]} has no checkpoint yet")

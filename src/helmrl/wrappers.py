@@ -24,7 +24,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from torch import nn
 
 from .errors import ObservationLayoutError
-from .frozen.frozen_history import FrozenHistory, HistoryConfig, build_frozen_history
+from .frozen.frozen_history import build_frozen_history
+from .frozen.history_config import HistoryConfig
+from .frozen.history_stage import HistoryStage
 from .observation_keys import HISTORY, HISTORY_VALID, HISTORY_WINDOW, OBSERVATION
 
 
@@ -80,7 +82,7 @@ class HistoryStream:
         self,
         space: gym.Space,
         n_envs: int,
-        history: FrozenHistory | nn.Module | HistoryConfig | None = None,
+        history: HistoryStage | HistoryConfig | None = None,
         device: torch.device | str = "cpu",
     ):
         self.key = image_key(space)
@@ -176,7 +178,7 @@ class FrozenHistoryObservation(VectorWrapper):
     def __init__(
         self,
         env: VectorEnv,
-        history: FrozenHistory | HistoryConfig | None = None,
+        history: HistoryStage | HistoryConfig | None = None,
         device: torch.device | str = "cpu",
         final_history: bool | Literal["truncated"] = True,
         read_window: int = 0,
@@ -220,7 +222,7 @@ class FrozenHistoryObservation(VectorWrapper):
         self._ended = np.zeros(env.num_envs, dtype=bool)  # NEXT_STEP: an env's next obs is a reset
 
     @property
-    def frozen_history(self) -> FrozenHistory:
+    def frozen_history(self) -> HistoryStage:
         return self.stream.stage
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):

@@ -9,7 +9,7 @@ import torch
 from gymnasium.wrappers import RenderCollection
 
 from ..envs import make_vec_env
-from ..frozen.frozen_history import FrozenHistory
+from ..frozen.history_stage import HistoryStage
 from ..models.agents import Agent
 from ..observation_keys import OBSERVATION
 from ..ppo.acting import ActingLoop
@@ -31,7 +31,7 @@ def play_episode(
     env_id: str,
     seed: int,
     agent: Agent | None = None,
-    history: FrozenHistory | None = None,
+    history: HistoryStage | None = None,
     max_steps: int | None = None,
     render: bool = False,
     n_envs: int = 1,

@@ -3,7 +3,8 @@
 r̃_t = clip(r_t / sqrt(Var[G] + ε), ±clip), with G_t = γ G_{t-1} + r_t the running discounted
 return of each env (zeroed when its episode ends) and Var[G] gymnasium's RunningMeanStd over every
 G seen. Like Stable-Baselines3's ``VecNormalize.get_original_reward()``, the last raw rewards stay
-readable (``original_reward``), so episode returns are reported unscaled.
+readable (``original_reward``). helmrl's trainer reports episode returns from gymnasium's
+``RecordEpisodeStatistics`` beneath this wrapper, so they are the envs' own.
 """
 
 from __future__ import annotations

@@ -8,8 +8,6 @@ and SHELM's stages are the same with CLIP's input maps (``vision_history``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor, nn
 
@@ -18,9 +16,6 @@ from .frozen_hopfield import FrozenHopfield, observation_to_vector
 from .history_config import HistoryConfig, parse_history_layer
 from .history_stage import HistoryStage
 from .lm_memory import make_lm_memory
-
-if TYPE_CHECKING:
-    from .vision_history import VisionHistory
 
 
 class FrozenHistory(HistoryStage):
@@ -111,7 +106,7 @@ def build_frozen_history(
     obs_shape: tuple[int, ...],
     device: torch.device | str = "cpu",
     lm_model: nn.Module | None = None,
-) -> FrozenHistory | VisionHistory:
+) -> HistoryStage:
     """The history stage ``cfg`` describes, for observations of ``obs_shape``, on ``device``
     (the LM is loaded unless given): FrozenHopfield's (HELM), or a CLIP's (HELMv2, SHELM:
     ``helmrl.frozen.vision_history``)."""

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import Tensor, nn
 
+from ..errors import VisionEncoderError
 from .embedding_rescale import EmbeddingRescale
 from .history_stage import HistoryStage
 from .token_retrieval import CLIPTokenRetrieval
-from .vision_encoder import FrozenCLIP, VisionEncoderError, check_vision_encoder, load_vision_encoder
+from .vision_encoder import FrozenCLIP, check_vision_encoder, load_vision_encoder
 
 if TYPE_CHECKING:
     from .history_config import HistoryConfig

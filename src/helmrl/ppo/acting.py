@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Categorical
 
-from ..frozen.frozen_history import FrozenHistory
+from ..frozen.history_stage import HistoryStage
 from ..models.agents import Agent, Observation, State
 from ..observation_keys import HISTORY, OBSERVATION
 
@@ -43,7 +43,7 @@ class ActingLoop:
         self,
         envs: VectorEnv,
         agent: Agent | None,
-        history: FrozenHistory | nn.Module | None = None,
+        history: HistoryStage | None = None,
         device: torch.device | str = "cpu",
     ):
         """``agent`` None: uniformly random actions (from the action space's seeded RNG).
@@ -101,7 +101,8 @@ class ActingLoop:
         """V(final observation) of the episodes that ``step`` ended in ``envs``, under the agent's
         state after that step (before the next step zeroes it): SB3's bootstrap of truncated
         episodes. Needs the vector env's ``info["final_obs"]`` (same-step autoreset) and, for agents
-        that read the frozen history, ``FrozenHistoryObservation(..., final_history=True)``."""
+        that read the frozen history, ``FrozenHistoryObservation(..., final_history=True)`` (or
+        ``"truncated"``, which gives the truncated episodes' only)."""
         assert self.agent is not None
         finals = [step.info["final_obs"][int(i)] for i in envs]
         keys = finals[0].keys() if isinstance(finals[0], dict) else None

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from ..config import RESUMABLE, TrainConfig
+from ..config import RESUMABLE, TrainConfig, check_schedule_kept
 from ..devices import resolve_device, warn_if_oversubscribed
 from ..envs import ScaleReward, find_wrapper
 from ..errors import NonFiniteError
@@ -176,6 +176,7 @@ class Trainer:
         if resume:
             state = load_checkpoint(self.run_dir / CHECKPOINT)
             check_config(state, cfg.to_dict(), self.run_dir / CHECKPOINT, may_differ=RESUMABLE)
+            check_schedule_kept(cfg.ppo.anneal_lr, state["config"]["total_steps"], cfg.total_steps)
             self.load_state_dict(state)
             self.log(
                 f"resumed at update {self.update_count} (env step {self.global_step}); "
@@ -272,24 +273,27 @@ def _check_envs(envs: VectorEnv, agent: Agent, cfg: TrainConfig) -> None:
         if wrapper is not None and not wrapper.final_history:
             raise ValueError(
                 "bootstrap_truncated needs the final observations' history: wrap the envs in "
-                "FrozenHistoryObservation(..., final_history=True)"
+                'FrozenHistoryObservation(..., final_history=True or "truncated")'
             )
 
 
 def _with_episode_statistics(envs: VectorEnv) -> VectorEnv:
-    """``envs`` with gymnasium's RecordEpisodeStatistics under any reward scaler (``build`` puts it
-    there); where none is in the chain, it wraps ``envs`` itself, which is right only where no
-    ScaleReward is in the chain."""
+    """``envs`` with gymnasium's RecordEpisodeStatistics beneath any reward scaler (``build`` puts
+    it there), so returns are the envs' own; where the chain has none and no ScaleReward, it wraps
+    ``envs`` itself. A ScaleReward without one beneath it is refused."""
     from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
-    if find_wrapper(envs, RecordEpisodeStatistics) is not None:
-        return envs
-    if find_wrapper(envs, ScaleReward) is not None:
+    scaler = find_wrapper(envs, ScaleReward)
+    if scaler is None:
+        return (
+            envs if find_wrapper(envs, RecordEpisodeStatistics) is not None else RecordEpisodeStatistics(envs)
+        )
+    if find_wrapper(scaler.env, RecordEpisodeStatistics) is None:
         raise ValueError(
             "the envs scale their rewards but record no episode statistics beneath: wrap them in "
             "gymnasium.wrappers.vector.RecordEpisodeStatistics before ScaleReward (helmrl.build.build does)"
         )
-    return RecordEpisodeStatistics(envs)
+    return envs
 
 
 def _resume_seed(seed: int, update: int) -> int:
