@@ -137,3 +137,24 @@ def write_rows(path: Path, rows: list[dict[str, object]], device: torch.device |
             w.writeheader()
         for row in rows:
             w.writerow({**meta, **row})
+
+
+def time_full_windows(mems: dict, x: torch.Tensor, fill: dict, reps: int) -> dict[str, list[float]]:
+    """Seconds per step of each LM memory in ``mems`` (key -> memory), interleaved, each from a
+    window filled first with ``fill[key]`` steps of ``x`` and restored before every timed step, so
+    each step attends over the same full window. Keys of the result are ``str(key)``."""
+    n = x.shape[0]
+    go_on = torch.zeros(n, dtype=torch.bool)
+    saved = {}
+    for key, mem in mems.items():
+        mem.reset()
+        mem(x, torch.ones(n, dtype=torch.bool))
+        for _ in range(fill[key]):
+            mem(x, go_on)
+        saved[str(key)] = mem.snapshot_step(go_on)
+    by_name = {str(k): m for k, m in mems.items()}
+    return time_interleaved(
+        {name: (lambda mem=mem: mem(x, go_on)) for name, mem in by_name.items()},
+        reps=reps,
+        before=lambda name: by_name[name].restore_step(saved[name]),
+    )

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from harness import RESULTS, check_out, host, median, row, time_interleaved, write_rows
+from harness import RESULTS, check_out, host, median, row, time_full_windows, write_rows
 
 from helmrl.frozen.language_model import load_language_model
 from helmrl.frozen.lm_memory import make_lm_memory
@@ -48,19 +48,7 @@ def main() -> None:
     n, m, width = args.n_envs, args.mem_len, lm.model.config.hidden_size
     mems = {k: make_lm_memory(lm.model, n, m, 4, dtype, layers=(k,)) for k in dict.fromkeys(args.layers)}
     x = torch.randn(n, width) * lm.token_embeddings.float().std()
-    go_on = torch.zeros(n, dtype=torch.bool)
-    saved = {}
-    for k, mem in mems.items():  # fill every window: each timed step attends over all m slots
-        mem.reset()
-        mem(x, torch.ones(n, dtype=torch.bool))
-        for _ in range(m):
-            mem(x, go_on)
-        saved[k] = mem.snapshot_step(go_on)
-    times = time_interleaved(
-        {str(k): (lambda mem=mem: mem(x, go_on)) for k, mem in mems.items()},
-        reps=args.reps,
-        before=lambda name: mems[int(name)].restore_step(saved[int(name)]),
-    )
+    times = time_full_windows(mems, x, {k: m for k in mems}, args.reps)  # each step attends a full window
     base = median(times[str(args.layers[0])])
     print(f"host: {host()}, {dtype}, {n} envs, {m} slots")
     case, rows = f"lm={args.lm} n_envs={n} mem_len={m}", []

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from harness import RESULTS, check_out, host, median, row, time_interleaved, write_rows
+from harness import RESULTS, check_out, host, median, row, time_full_windows, write_rows
 
 from helmrl.frozen.language_model import load_language_model
 from helmrl.frozen.lm_memory import make_lm_memory
@@ -46,19 +46,7 @@ def main() -> None:
     n, width = args.n_envs, lm.model.config.hidden_size
     mems = {m: make_lm_memory(lm.model, n, m, 4, dtype) for m in dict.fromkeys(args.mem_lens)}
     x = torch.randn(n, width) * lm.token_embeddings.float().std()
-    go_on = torch.zeros(n, dtype=torch.bool)
-    saved = {}
-    for m, mem in mems.items():  # fill every window: each timed step attends over all m slots
-        mem.reset()
-        mem(x, torch.ones(n, dtype=torch.bool))
-        for _ in range(m):
-            mem(x, go_on)
-        saved[m] = mem.snapshot_step(go_on)
-    times = time_interleaved(
-        {str(m): (lambda mem=mem: mem(x, go_on)) for m, mem in mems.items()},
-        reps=args.reps,
-        before=lambda name: mems[int(name)].restore_step(saved[int(name)]),
-    )
+    times = time_full_windows(mems, x, {m: m for m in mems}, args.reps)  # each step attends a full window
     base = median(times[str(args.mem_lens[0])])
     print(f"host: {host()}, {dtype}, {n} envs")
     case, rows = f"lm={args.lm} n_envs={n}", []
