@@ -31,6 +31,7 @@ import argparse
 import csv
 import functools
 import json
+import textwrap
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -184,7 +185,6 @@ def step_label(step: int) -> str:
     return f"{step // 1_000_000}M" if step % 1_000_000 == 0 else f"{step // 1000}k"
 
 
-# ---------------------------------------------------------------------------------- statistics
 def iqm_ci(values: np.ndarray, reps: int = BOOT_REPS) -> tuple[float, float | None, float | None]:
     """IQM and its 95% stratified-bootstrap CI over seeds (rliable; one task, so the seeds are the
     one stratum), from 4 runs on. With 2 or 3 runs the IQM trims nothing (it is the plain mean)
@@ -433,11 +433,16 @@ def figure(
     return png
 
 
+class _PathHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def _split_lines(self, text: str, width: int) -> list[str]:  # at spaces only: paths stay whole
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+
 def parser(doc: str, cells: Path, out: Path) -> argparse.ArgumentParser:
     """A report's command line: its docstring as the help, --cells and --out with their defaults."""
     ap = argparse.ArgumentParser(
         description=doc.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_PathHelpFormatter,
         epilog=doc.split("\n\n", 1)[1],
     )
     ap.add_argument("--cells", type=Path, default=cells, help=f"the groups' cells (default {cells})")
