@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from helmrl.analysis.memory_probe import env_trace, every_layer, record_states
-from helmrl.frozen.frozen_history import build_frozen_history
 from helmrl.frozen.history_config import HistoryConfig
+from helmrl.frozen.history_stage import build_history_stage
 from helmrl.frozen.language_model import load_language_model
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -91,7 +91,7 @@ def main() -> None:
             frozen_dtype="float32",
             history_layer=every_layer(model.config.num_hidden_layers),
         )
-        stage = build_frozen_history(cfg, tuple(trace.obs.shape[2:]), "cpu", model)
+        stage = build_history_stage(cfg, tuple(trace.obs.shape[2:]), "cpu", model)
         states = record_states(stage, trace, label_tokens=False)
         for layer in LAYERS:
             x = states[t_idx, e_idx, layer].astype(np.float64)
@@ -125,7 +125,7 @@ def main() -> None:
 
 def head_inputs(out: Path) -> None:
     from helmrl.config import preset
-    from helmrl.frozen.frozen_history import build_frozen_history
+    from helmrl.frozen.history_stage import build_history_stage
     from helmrl.models.agents import agent_class
 
     rows = []
@@ -134,7 +134,7 @@ def head_inputs(out: Path) -> None:
         cfg = preset(name).replace(agent="helm", n_envs=16)
         trace = env_trace(env, 16, 60, seed=0)
         shape = tuple(trace.obs.shape[2:])
-        history = build_frozen_history(cfg.history, shape, torch.device("cpu"))
+        history = build_history_stage(cfg.history, shape, torch.device("cpu"))
         history.reset(16)
         h = torch.cat([history(trace.obs[t], trace.starts[t]) for t in range(60)])
         agent = agent_class("helm").from_config(cfg.net, shape, 4, h.shape[1])

@@ -171,3 +171,12 @@ def load_script(relative: str):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def hopfield_stage(model, obs_dim: int, beta: float, seed: int = 0, **kw):
+    """HELM's stage on ``model``: FrozenHopfield over its embeddings as the input map."""
+    from helmrl.frozen.frozen_hopfield import FrozenHopfield
+    from helmrl.frozen.history_stage import HistoryStage
+
+    emb = model.get_input_embeddings().weight.detach()
+    return HistoryStage(FrozenHopfield(emb, obs_dim, beta, seed=seed), model, seed=seed, **kw)

@@ -1,20 +1,18 @@
 import torch
 
-from helmrl.frozen.frozen_history import FrozenHistory
-
-from .conftest import tiny_llama
+from .conftest import hopfield_stage, tiny_llama
 
 
 def test_retrieval_cache_is_exact_and_bounded():
     model = tiny_llama()
-    cached = FrozenHistory(model, obs_dim=5 * 5, beta=50.0, mem_len=4, n_sink=1, cache_size=6)
-    plain = FrozenHistory(model, obs_dim=5 * 5, beta=50.0, mem_len=4, n_sink=1, cache_size=0)
+    cached = hopfield_stage(model, 5 * 5, 50.0, mem_len=4, n_sink=1, cache_size=6)
+    plain = hopfield_stage(model, 5 * 5, 50.0, mem_len=4, n_sink=1, cache_size=0)
     g = torch.Generator().manual_seed(0)
     pool = torch.randint(0, 256, (5, 5, 5, 3), generator=g, dtype=torch.uint8)
     for _ in range(6):
         obs = pool[torch.randint(0, 5, (4,), generator=g)]  # repeats within and across batches
         torch.testing.assert_close(
-            cached.retrieve(obs), plain.retrieve(obs), atol=1e-6, rtol=0
+            cached.inputs(obs), plain.inputs(obs), atol=1e-6, rtol=0
         )  # batch size alone changes fp32 rounding
         assert len(cached._cache) <= 6
     cached.reset(2)
@@ -51,15 +49,15 @@ def test_retrieval_cache_refills_when_full_with_hits_in_the_same_batch():
     after ~240k RandomMaze steps). More distinct observations than the cache holds, mixed
     hits and misses in every batch."""
     model = tiny_llama()
-    cached = FrozenHistory(model, obs_dim=5 * 5, beta=50.0, mem_len=4, n_sink=1, cache_size=6)
-    plain = FrozenHistory(model, obs_dim=5 * 5, beta=50.0, mem_len=4, n_sink=1, cache_size=0)
+    cached = hopfield_stage(model, 5 * 5, 50.0, mem_len=4, n_sink=1, cache_size=6)
+    plain = hopfield_stage(model, 5 * 5, 50.0, mem_len=4, n_sink=1, cache_size=0)
     g = torch.Generator().manual_seed(1)
     pool = torch.randint(0, 256, (12, 5, 5, 3), generator=g, dtype=torch.uint8)
     cleared = 0
     for _ in range(40):
         before = len(cached._cache)
         obs = pool[torch.randint(0, 12, (4,), generator=g)]
-        torch.testing.assert_close(cached.retrieve(obs), plain.retrieve(obs), atol=1e-6, rtol=0)
+        torch.testing.assert_close(cached.inputs(obs), plain.inputs(obs), atol=1e-6, rtol=0)
         assert len(cached._cache) <= 6
         cleared += len(cached._cache) < before
     assert cleared >= 3  # the clearing path ran, with hits in those batches

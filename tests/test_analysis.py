@@ -12,8 +12,8 @@ from helmrl.analysis import representations as rep
 from helmrl.analysis.episodes import Episode, play_episode
 from helmrl.analysis.subject import Subject, bare_config
 from helmrl.cli import main
-from helmrl.frozen.frozen_history import build_frozen_history
 from helmrl.frozen.frozen_hopfield import FrozenHopfield, observation_to_vector
+from helmrl.frozen.history_stage import build_history_stage
 from helmrl.frozen.language_model import load_language_model
 from helmrl.frozen.lm_memory import streaming_attention_mask
 
@@ -28,7 +28,7 @@ def _subject(lm_dir, **changes) -> Subject:
     import dataclasses
 
     cfg = dataclasses.replace(bare_config(str(lm_dir)), **changes)
-    return Subject("E-v0", cfg, build_frozen_history(cfg, (7, 7, 3)), (7, 7, 3))
+    return Subject("E-v0", cfg, build_history_stage(cfg, (7, 7, 3)), (7, 7, 3))
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +190,7 @@ def test_memory_probe_reads_the_past_from_the_default_lm():
 
     trace = mp.synthetic_trace(n_envs=16, steps=128, symbols=4, seed=0)
     cfg = HistoryConfig(frozen_dtype="float32", history_layer=mp.every_layer(30))
-    states = mp.record_states(build_frozen_history(cfg, (4,)), trace, label_tokens=False)
+    states = mp.record_states(build_history_stage(cfg, (4,)), trace, label_tokens=False)
     acc = {(r["layer"], r["lag"]): r for r in mp.probe(states, trace, lags=[0, 1], layers=[0, 30])}
     assert acc[(0, 0)]["accuracy"] == 1.0
     assert acc[(0, 1)]["accuracy"] < 0.4  # the inputs know nothing of the past (chance ~0.28)

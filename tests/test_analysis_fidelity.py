@@ -20,8 +20,8 @@ from helmrl.analysis import memory_probe as mp
 from helmrl.analysis.subject import bare_config, load_subject
 from helmrl.cli import main
 from helmrl.config import TrainConfig
-from helmrl.frozen.frozen_history import build_frozen_history
 from helmrl.frozen.frozen_hopfield import FrozenHopfield, observation_to_vector
+from helmrl.frozen.history_stage import build_history_stage
 from helmrl.frozen.language_model import load_language_model
 from helmrl.frozen.lm_memory import streaming_attention_mask
 from helmrl.ppo.trainer import Trainer
@@ -83,7 +83,7 @@ def test_the_analysis_stage_gives_back_the_trained_histories_bit_for_bit(trained
         other = subject.variant(**changes)
         assert not all(torch.equal(a, b) for a, b in zip(_replay(other, recorded), trained_hist, strict=True))
     bare = bare_config(str(tiny_llama_dir))  # what an analysis without the run's config would build
-    default = build_frozen_history(bare, subject.obs_shape, lm_model=subject.stage.lm)
+    default = build_history_stage(bare, subject.obs_shape, lm_model=subject.stage.lm)
     assert not torch.equal(_replay(default, recorded)[-1], trained_hist[-1])
     assert cfg.similarity == "dot" and cfg.history_norm == "standardize" and cfg.mem_len == MEM_LEN
 

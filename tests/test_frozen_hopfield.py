@@ -93,16 +93,14 @@ def test_observation_vector_averages_colour_channels_not_rows():
 
 
 def test_history_norm_normalises_each_layer_block():
-    from helmrl.frozen.frozen_history import FrozenHistory
-
-    from .conftest import tiny_llama
+    from .conftest import hopfield_stage, tiny_llama
 
     model = tiny_llama(layers=2)
     obs = torch.randint(0, 256, (3, 5, 5, 3), dtype=torch.uint8)
     start = torch.ones(3, dtype=torch.bool)
     outs = {}
     for norm in ("none", "layernorm", "rms"):
-        fh = FrozenHistory(model, obs_dim=25, beta=10.0, mem_len=4, n_sink=1, layers=(1, 2), norm=norm)
+        fh = hopfield_stage(model, 25, 10.0, mem_len=4, n_sink=1, layers=(1, 2), norm=norm)
         fh.reset(3)
         outs[norm] = fh(obs, start).view(3, 2, 32)
     ln, raw = outs["layernorm"], outs["none"]
@@ -115,20 +113,18 @@ def test_history_norm_normalises_each_layer_block():
 
 
 def test_standardize_uses_the_lms_own_statistics_fixed_at_build():
-    from helmrl.frozen.frozen_history import FrozenHistory
-
-    from .conftest import tiny_llama
+    from .conftest import hopfield_stage, tiny_llama
 
     model = tiny_llama(layers=2)
 
-    def make(seed: int) -> FrozenHistory:
-        return FrozenHistory(model, obs_dim=5, beta=10.0, mem_len=8, n_sink=1, norm="standardize", seed=seed)
+    def make(seed: int):
+        return hopfield_stage(model, 5, 10.0, mem_len=8, n_sink=1, norm="standardize", seed=seed)
 
     a, b, other = make(0), make(0), make(1)
     assert torch.equal(a.norm_mean, b.norm_mean) and torch.equal(a.norm_std, b.norm_std)  # a pure function
     assert not torch.equal(a.norm_mean, other.norm_mean)
     assert (a.norm_std > 0).all()
-    raw = FrozenHistory(model, obs_dim=5, beta=10.0, mem_len=8, n_sink=1, norm="none", seed=0)
+    raw = hopfield_stage(model, 5, 10.0, mem_len=8, n_sink=1, norm="none", seed=0)
     obs, start = torch.rand(4, 5), torch.ones(4, dtype=torch.bool)
     a.reset(4)
     raw.reset(4)

@@ -18,12 +18,11 @@ import torch
 
 from helmrl.cli import main
 from helmrl.frozen.embedding_rescale import width_map
-from helmrl.frozen.frozen_history import build_frozen_history
 from helmrl.frozen.history_config import HistoryConfig
+from helmrl.frozen.history_stage import HistoryStage, build_history_stage
 from helmrl.frozen.lm_memory import make_lm_memory
 from helmrl.frozen.multi_token_memory import MultiTokenMemory
 from helmrl.frozen.vision_encoder import load_vision_encoder
-from helmrl.frozen.vision_history import VisionHistory
 
 from .conftest import tiny_llama
 from .test_lm_memory import reference
@@ -53,8 +52,8 @@ def _cfg(clip_dir: Path, lm_dir: Path, input_map: str, **kw) -> HistoryConfig:
     return HistoryConfig(lm=str(lm_dir), vision_encoder=str(clip_dir), input_map=input_map, **{**base, **kw})
 
 
-def _stage(clip_dir: Path, lm_dir: Path, input_map: str, **kw) -> VisionHistory:
-    return build_frozen_history(_cfg(clip_dir, lm_dir, input_map, **kw), (20, 20, 3))
+def _stage(clip_dir: Path, lm_dir: Path, input_map: str, **kw) -> HistoryStage:
+    return build_history_stage(_cfg(clip_dir, lm_dir, input_map, **kw), (20, 20, 3))
 
 
 def _images(n: int, seed: int = 0, side: int = 20) -> torch.Tensor:
@@ -83,7 +82,7 @@ def test_helmv2_standardises_over_the_batch_then_rescales_to_the_embedding_stati
     torch.testing.assert_close(x.mean(0), emb.mean(0), atol=1e-5, rtol=0)
     torch.testing.assert_close(x.std(0, correction=0), emb.std(0, correction=0), atol=1e-5, rtol=1e-4)
     # the same by hand: CLIP features -> width map (16 -> 32) -> batch z-score -> E's mean and std
-    f = stage.encoder.image_features(obs)
+    f = stage.input_map.encoder.image_features(obs)
     g = f @ width_map(16, 32, seed=0).t()
     z = (g - g.mean(0)) / g.std(0, correction=0)
     torch.testing.assert_close(x, emb.mean(0) + emb.std(0, correction=0) * z, atol=1e-5, rtol=1e-4)
@@ -102,7 +101,7 @@ def test_shelm_feeds_the_top_k_shared_tokens_by_cosine(clip_dir, lm_dir):
     shared = _shared(clip_dir, lm_dir)
     words = {lm_tok.decode([i]).strip() for i in shared.values()}
     assert {"key", "door", "ball", "red", "wall", "b"} <= words and not {"box", "green", "grey", "p"} & words
-    retrieval = stage.retrieval
+    retrieval = stage.input_map.retrieval
     assert dict(zip(retrieval.clip_ids.tolist(), retrieval.lm_ids.tolist(), strict=True)) == shared
     clip_ids, lm_ids = list(shared), list(shared.values())
     # by hand: CLIP text features of [BOS, c, EOS], image features, cosine, top 3
@@ -115,7 +114,7 @@ def test_shelm_feeds_the_top_k_shared_tokens_by_cosine(clip_dir, lm_dir):
         f = model.get_image_features(pixel_values=pixels["pixel_values"]).pooler_output
     cos = torch.nn.functional.normalize(f, dim=1) @ torch.nn.functional.normalize(t, dim=1).t()
     expected = torch.tensor(lm_ids)[cos.topk(3, dim=1).indices]
-    tokens = stage.tokens(obs)
+    tokens = stage.encode(obs)
     assert torch.equal(tokens, expected)
     assert set(tokens.flatten().tolist()) <= set(lm_ids)
 
@@ -177,7 +176,7 @@ def test_shelm_stage_is_the_lm_over_its_tokens_embeddings(clip_dir, lm_dir):
     stage.reset(1)
     obs = _images(5, seed=4)
     outs = torch.cat([stage(obs[t : t + 1], torch.tensor([t == 0])) for t in range(5)])
-    tokens = stage.tokens(obs)  # (5, 2)
+    tokens = stage.encode(obs)  # (5, 2)
     seq = stage.lm.get_input_embeddings()(tokens.reshape(-1))
     expected = reference(stage.lm, seq, 6, 1)[1::2]
     torch.testing.assert_close(outs, expected, atol=1e-4, rtol=0)
@@ -205,7 +204,7 @@ def test_the_vision_encoder_is_frozen_and_never_optimised(clip_dir, lm_dir, tmp_
         frozen_dtype="float32",
     ).validate()
     tr = Trainer.from_config(cfg, tmp_path, progress=False)
-    encoder = list(tr.history.encoder.parameters())
+    encoder = list(tr.history.input_map.encoder.parameters())
     assert encoder and all(not p.requires_grad for p in encoder)
     optimised = {id(p) for g in tr.optimizer.param_groups for p in g["params"]}
     assert not optimised & {id(p) for p in tr.history.parameters()}  # neither CLIP nor the LM
@@ -265,7 +264,7 @@ def test_the_gymnasium_wrapper_takes_the_same_input_map(clip_dir, lm_dir, input_
 
     cfg = _cfg(clip_dir, lm_dir, input_map)
     wrapped = FrozenHistoryObservation(envs(), cfg)
-    loop = ActingLoop(envs(), None, build_frozen_history(cfg, (9, 9, 3)))
+    loop = ActingLoop(envs(), None, build_history_stage(cfg, (9, 9, 3)))
     obs, _ = wrapped.reset(seed=3)
     wrapped.action_space.seed(3)
     loop.reset(seed=3)
@@ -340,7 +339,7 @@ def test_stable_baselines3_trains_shelm_through_the_adapter(clip_dir, lm_dir):
 @pytest.mark.parametrize("input_map", ["clip-features", "clip-tokens"])
 def test_the_stage_on_cuda_matches_cpu(clip_dir, lm_dir, input_map):
     cfg = _cfg(clip_dir, lm_dir, input_map)
-    cpu, gpu = build_frozen_history(cfg, (20, 20, 3)), build_frozen_history(cfg, (20, 20, 3), "cuda")
+    cpu, gpu = build_history_stage(cfg, (20, 20, 3)), build_history_stage(cfg, (20, 20, 3), "cuda")
     cpu.reset(3)
     gpu.reset(3)
     for t in range(6):  # past the window (12 slots), CUDA graph replays k times a step

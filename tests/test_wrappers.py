@@ -10,8 +10,8 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from helmrl.envs import make_env, make_vec_env
-from helmrl.frozen.frozen_history import build_frozen_history
 from helmrl.frozen.history_config import HistoryConfig
+from helmrl.frozen.history_stage import build_history_stage
 from helmrl.ppo.acting import ActingLoop
 from helmrl.wrappers import FrozenHistoryObservation, ObservationLayoutError
 
@@ -22,7 +22,7 @@ ENV = "CueRecall-v0"  # episodes of 6-11 steps: many resets in a short stream
 
 
 def _stage(lm, obs_shape=(5,), device="cpu"):
-    return build_frozen_history(CFG, obs_shape, device, lm)
+    return build_history_stage(CFG, obs_shape, device, lm)
 
 
 def test_same_step_wrapper_equals_the_trainers_acting_loop():

@@ -3,7 +3,7 @@
 The pieces a user composes, imported on first use (``import helmrl`` stays light):
 
 * ``FrozenHopfield``: x_t = Eᵀ softmax(β E P o_t), the observation as a token embedding;
-* ``FrozenHistory`` + ``HistoryConfig`` (+ ``build_frozen_history``): the frozen LM over the
+* ``HistoryStage`` + ``HistoryConfig`` (+ ``build_history_stage``): the frozen LM over the
   episode so far, one step per observation; ``load_lm`` loads a frozen LM;
 * ``FrozenHistoryObservation``: that history as a gymnasium vector-env wrapper, for any trainer
   (Stable-Baselines3: ``helmrl.integrations.sb3``);
@@ -21,9 +21,9 @@ from . import envs as _envs  # noqa: F401 - registers helmrl's env ids and famil
 
 _EXPORTS = {
     "FrozenHopfield": "helmrl.frozen.frozen_hopfield",
-    "FrozenHistory": "helmrl.frozen.frozen_history",
+    "HistoryStage": "helmrl.frozen.history_stage",
     "HistoryConfig": "helmrl.frozen.history_config",
-    "build_frozen_history": "helmrl.frozen.frozen_history",
+    "build_history_stage": "helmrl.frozen.history_stage",
     "NetConfig": "helmrl.models.configs",
     "FrozenHistoryObservation": "helmrl.wrappers",
     "TrainConfig": "helmrl.config",
@@ -35,15 +35,15 @@ _EXPORTS = {
 _RENAMED = {"load_lm": ("helmrl.frozen.language_model", "load_language_model")}
 
 __all__ = [
-    "FrozenHistory",
     "FrozenHistoryObservation",
     "FrozenHopfield",
     "HistoryConfig",
+    "HistoryStage",
     "NetConfig",
     "TrainConfig",
     "TrainResult",
     "Trainer",
-    "build_frozen_history",
+    "build_history_stage",
     "load_lm",
     "preset",
     "train",
@@ -51,9 +51,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .config import TrainConfig, preset
-    from .frozen.frozen_history import FrozenHistory, build_frozen_history
     from .frozen.frozen_hopfield import FrozenHopfield
     from .frozen.history_config import HistoryConfig
+    from .frozen.history_stage import HistoryStage, build_history_stage
     from .frozen.language_model import load_language_model as load_lm
     from .models.configs import NetConfig
     from .ppo.trainer import Trainer, TrainResult

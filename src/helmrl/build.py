@@ -50,7 +50,7 @@ def build(
     histories of final observations; otherwise in-process envs with the envs' own rewards.
     ``lm_model``: an LM module in place of loading ``cfg.history.lm``; ``lm_memory``: n_envs -> the LM
     memory to step, in place of this process's own (a seed group's members get the shared one)."""
-    from .frozen.frozen_history import build_frozen_history
+    from .frozen.history_stage import build_history_stage
     from .wrappers import FrozenHistoryObservation
 
     dev = resolve_device(cfg.device if device is None else str(device))
@@ -66,7 +66,7 @@ def build(
     agent_cls = agent_class(cfg.agent)
     history_dim = 0
     if agent_cls.uses_history:
-        stage = build_frozen_history(cfg.history, obs_shape, dev, lm_model)
+        stage = build_history_stage(cfg.history, obs_shape, dev, lm_model)
         if lm_memory is not None:
             stage.memory_factory = lm_memory
         final = "truncated" if training and cfg.ppo.bootstrap_truncated else False  # what bootstraps read

@@ -24,9 +24,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from torch import nn
 
 from .errors import ObservationLayoutError
-from .frozen.frozen_history import build_frozen_history
 from .frozen.history_config import HistoryConfig
-from .frozen.history_stage import HistoryStage
+from .frozen.history_stage import HistoryStage, build_history_stage
 from .observation_keys import HISTORY, HISTORY_VALID, HISTORY_WINDOW, OBSERVATION
 
 
@@ -40,7 +39,7 @@ def image_key(space: gym.Space) -> str | None:
         images = [k for k, s in space.spaces.items() if isinstance(s, gym.spaces.Box) and len(s.shape) == 3]
         if not images:
             raise ObservationLayoutError(
-                f"a Dict observation without an image (keys: {', '.join(space.spaces)}); FrozenHistory "
+                f"a Dict observation without an image (keys: {', '.join(space.spaces)}); the history stage "
                 "reads an (H, W, C) image or a flat vector: pass a Box observation or add an image key"
             )
         if HISTORY in space.spaces:
@@ -75,7 +74,7 @@ class HistoryStream:
     """The frozen history stage over a stream of batched observations: one LM step per call.
 
     Shared by the gymnasium wrapper and the SB3 adapter. ``history`` is a built stage (a
-    ``FrozenHistory``, or HELMv2's and SHELM's ``VisionHistory``) or a ``HistoryConfig`` to build
+    ``HistoryStage``, HELM's, HELMv2's or SHELM's) or a ``HistoryConfig`` to build
     one from (the LM is loaded then; ``input_map`` chooses what it reads)."""
 
     def __init__(
@@ -90,7 +89,7 @@ class HistoryStream:
         if isinstance(history, nn.Module):
             self.stage = history.to(device)
         else:
-            self.stage = build_frozen_history(history or HistoryConfig(), self.inner_space.shape, device)
+            self.stage = build_history_stage(history or HistoryConfig(), self.inner_space.shape, device)
         self.n_envs = n_envs
         self.width = self.stage.out_dim
 

@@ -99,7 +99,7 @@ def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # a Subject
     from .fed_tokens import token_trace
 
     stage = subject.stage
-    if stage.input_map != "clip-tokens":
+    if subject.config.input_map != "clip-tokens":
         raise UsageError("a helmv2 run feeds its LM CLIP image features, not tokens: no words to show")
     ep = play_episode(subject.env_id, args.seed, subject.agent, stage, max_steps=args.max_steps)
     data = token_trace(ep, stage, subject.tokenizer, args.out)

@@ -18,15 +18,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..frozen.vision_history import VisionHistory  # noqa: E402
+from ..frozen.history_stage import HistoryStage  # noqa: E402
 from .episodes import Episode  # noqa: E402
 
 
 def token_trace(
-    episode: Episode, stage: VisionHistory, lm_tokenizer: object, out: Path, max_panels: int = 24
+    episode: Episode, stage: HistoryStage, lm_tokenizer: object, out: Path, max_panels: int = 24
 ) -> dict:
     """The tokens SHELM fed its LM at every step of ``episode``: ids, words, a PNG and a JSON."""
-    tokens = stage.tokens(torch.as_tensor(np.stack(episode.observations))).cpu().tolist()
+    tokens = stage.encode(torch.as_tensor(np.stack(episode.observations))).cpu().tolist()  # SHELM's: ids
     decode = lm_tokenizer.decode  # type: ignore[attr-defined]
     words = [[decode([t]).strip() or repr(decode([t])) for t in row] for row in tokens]
     shown = min(len(tokens), max_panels)

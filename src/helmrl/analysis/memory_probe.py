@@ -2,7 +2,7 @@
 steps back.
 
 The env (a run's policy or random actions) or a synthetic source of a few distinct
-observations drives a frozen stage that ``build_frozen_history`` builds from the run's own
+observations drives a frozen stage that ``build_history_stage`` builds from the run's own
 config (``Subject.variant``: its LM with lm_layers, β, similarity, projection seed, mem_len,
 n_sink, history_norm, dtype and memory implementation; a bare env gets a default run's). It
 differs from the trained stage only in returning the state of every layer (0 = the
@@ -28,8 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..frozen.frozen_history import FrozenHistory
 from ..frozen.frozen_hopfield import observation_to_vector  # noqa: E402
+from ..frozen.history_stage import HistoryStage
 
 
 @dataclass
@@ -77,7 +77,7 @@ def every_layer(n_layers: int) -> str:
 
 
 @torch.no_grad()
-def record_states(stage: FrozenHistory, trace: Trace, label_tokens: bool) -> np.ndarray:
+def record_states(stage: HistoryStage, trace: Trace, label_tokens: bool) -> np.ndarray:
     """Every layer's state at every step, (T, N, layers + 1, m) float32, from ``stage`` (built
     with ``history_layer=every_layer(n)``), stepped as the trainer steps it: one call per step
     over the N envs, from a reset. ``label_tokens``: the labels become the token β→∞ retrieves
@@ -89,7 +89,7 @@ def record_states(stage: FrozenHistory, trace: Trace, label_tokens: bool) -> np.
     T, N = trace.starts.shape
     if label_tokens:
         vecs = observation_to_vector(trace.obs.reshape(T * N, *trace.obs.shape[2:]))
-        trace.labels = stage.hopfield.nearest_tokens(vecs.to(stage.device)).view(T, N).cpu().numpy()
+        trace.labels = stage.input_map.nearest_tokens(vecs.to(stage.device)).view(T, N).cpu().numpy()
     stage.reset(N)
     out = [stage(trace.obs[t], trace.starts[t]).view(N, n_layers + 1, -1).cpu().numpy() for t in range(T)]
     return np.stack(out)

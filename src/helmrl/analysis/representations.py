@@ -20,11 +20,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from ..frozen.frozen_history import FrozenHistory
 from ..frozen.frozen_hopfield import (
     FrozenHopfield,
     observation_to_vector,  # noqa: E402
 )
+from ..frozen.history_stage import HistoryStage
 from ..frozen.lm_memory import streaming_attention_mask
 from .episodes import Episode  # noqa: E402
 
@@ -110,7 +110,7 @@ def word_trace(
 
 @torch.no_grad()
 def attention_maps(
-    episode: Episode, stage: FrozenHistory, out: Path, heads: int = 4, max_steps: int = 64
+    episode: Episode, stage: HistoryStage, out: Path, heads: int = 4, max_steps: int = 64
 ) -> dict:
     """Self-attention of the stage's LM over one episode's FrozenHopfield inputs, for heads of an
     early, a middle and the last layer (timestep × timestep), and each map's most-attended steps.
@@ -119,7 +119,7 @@ def attention_maps(
     last ``mem_len - n_sink`` (``streaming_attention_mask``; one masked forward over the episode
     equals the streaming memory's steps), so keys outside the trained window get exactly 0."""
     obs = torch.as_tensor(np.stack(episode.observations[:max_steps]))
-    x = stage.retrieve(obs).float()[None]
+    x = stage.inputs(obs).float()[None]
     steps = x.shape[1]
     allowed = streaming_attention_mask(steps, stage.mem_len, stage.n_sink).to(x.device)
     mask = torch.zeros(allowed.shape, device=x.device).masked_fill(~allowed, torch.finfo(torch.float32).min)

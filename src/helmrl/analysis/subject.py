@@ -27,10 +27,9 @@ from .defaults import BARE_ENV
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
-    from ..frozen.frozen_history import FrozenHistory
     from ..frozen.frozen_hopfield import FrozenHopfield
     from ..frozen.history_config import HistoryConfig
-    from ..frozen.vision_history import VisionHistory
+    from ..frozen.history_stage import HistoryStage
     from ..models.agents import Agent
 
 #: Analyses that read FrozenHopfield's retrievals (a HELMv2 or SHELM run has none).
@@ -47,7 +46,7 @@ class Subject:
 
     env_id: str
     config: HistoryConfig
-    stage: FrozenHistory | VisionHistory
+    stage: HistoryStage
     obs_shape: tuple[int, ...]
     tokenizer: object | None = None
     agent: Agent | None = None
@@ -59,12 +58,12 @@ class Subject:
         return f"run {self.run_dir}" if self.run_dir is not None else f"{self.env_id}, default stage"
 
     @property
-    def frozen_history(self) -> FrozenHistory:
+    def frozen_history(self) -> HistoryStage:
         """The stage as FrozenHopfield + LM; refuses a HELMv2/SHELM stage (its LM reads CLIP's
         outputs, so FrozenHopfield's would describe a model that was never trained)."""
-        from ..frozen.frozen_history import FrozenHistory
+        from ..frozen.frozen_hopfield import FrozenHopfield
 
-        if not isinstance(self.stage, FrozenHistory):
+        if not isinstance(self.stage.input_map, FrozenHopfield):
             reads = _READS[self.config.input_map]
             raise AnalysisError(f"{self.title}: its LM reads {reads}, not FrozenHopfield's retrievals")
         return self.stage
@@ -72,24 +71,24 @@ class Subject:
     @property
     def hopfield(self) -> FrozenHopfield:
         """The stage's own FrozenHopfield: the β, similarity, seed and LM the run trained with."""
-        return self.frozen_history.hopfield
+        return self.frozen_history.input_map
 
-    def variant(self, obs_shape: tuple[int, ...] | None = None, **changes: object) -> FrozenHistory:
-        """The stage ``build_frozen_history`` builds for this subject's config with ``changes``
+    def variant(self, obs_shape: tuple[int, ...] | None = None, **changes: object) -> HistoryStage:
+        """The stage ``build_history_stage`` builds for this subject's config with ``changes``
         (e.g. ``history_layer``), on the same LM module and device: so it differs from ``stage``
         only in what was asked, never in a setting an analysis forgot to pass on."""
-        from ..frozen.frozen_history import build_frozen_history
+        from ..frozen.history_stage import build_history_stage
 
         base = self.frozen_history
         cfg = dataclasses.replace(self.config, **changes)
-        return build_frozen_history(cfg, obs_shape or self.obs_shape, base.device, base.lm)  # type: ignore[return-value]
+        return build_history_stage(cfg, obs_shape or self.obs_shape, base.device, base.lm)
 
     def hopfield_at(self, beta: float) -> FrozenHopfield:
         """The stage's FrozenHopfield at another β (the same one at the stage's own β)."""
         if beta == self.config.beta:
             return self.hopfield
         # history_norm acts on the LM's states, not on FrozenHopfield: no calibration run for it
-        return self.variant(beta=beta, history_norm="none").hopfield
+        return self.variant(beta=beta, history_norm="none").input_map
 
 
 def _run_config(run_dir: Path) -> TrainConfig:

@@ -93,6 +93,14 @@ class FrozenHopfield(nn.Module):
         """x = Eᵀ softmax(β · sim(E, P o)): (B, n) -> (B, m), a point in the convex hull of E."""
         return self.weights(obs).to(self.embeddings.dtype) @ self.embeddings
 
+    def encode(self, obs: Tensor) -> Tensor:
+        """The history stage's input map: raw observations (B, ...) -> x (B, m)."""
+        return self(observation_to_vector(obs.to(self.embeddings.device)))
+
+    def lm_inputs(self, x: Tensor) -> Tensor:
+        """Nothing after the per-observation part: x is the LM's input."""
+        return x
+
     @torch.no_grad()
     def nearest_tokens(self, obs: Tensor) -> Tensor:
         """The token that β→∞ retrieves: argmax of the weights, (B,) token ids."""

@@ -38,8 +38,8 @@ STEP, LEAVE = "step", "leave"
 
 class SharedLMMemory:
     """A member's share of the group's frozen step, over a pipe to the server: in place of
-    ``FrozenHistory``'s memory (``n_envs``, ``reset()``), and with ``retrieves`` set, so that
-    ``FrozenHistory`` hands it raw observations (``step_observations``) instead of x_t.
+    a ``HistoryStage``'s memory (``n_envs``, ``reset()``), and with ``retrieves`` set, so that
+    the stage hands it raw observations (``step_observations``) instead of x_t.
 
     ``reset()`` sends nothing: the first step after a reset marks every env as an episode start,
     which clears the member's rows on the server, as ``StreamingLMMemory.reset`` would. The

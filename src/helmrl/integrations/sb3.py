@@ -30,7 +30,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from torch import nn
 
-from ..frozen.frozen_history import FrozenHistory, HistoryConfig
+from ..frozen.history_config import HistoryConfig
+from ..frozen.history_stage import HistoryStage
 from ..models.encoders import MLPEncoder, SmallImpalaCNN
 from ..ppo.metrics import METRICS, STAT_NAMES, EpisodeLog, append_metrics, metrics_row, truncate_metrics
 from ..wrappers import HISTORY, HistoryStream
@@ -42,14 +43,14 @@ class FrozenHistoryVecEnv(VecEnvWrapper):
     def __init__(
         self,
         venv: VecEnv,
-        history: FrozenHistory | HistoryConfig | None = None,
+        history: HistoryStage | HistoryConfig | None = None,
         device: torch.device | str = "cpu",
     ):
         self.stream = HistoryStream(venv.observation_space, venv.num_envs, history, device)
         super().__init__(venv, observation_space=self.stream.observation_space(venv.observation_space))
 
     @property
-    def frozen_history(self) -> FrozenHistory:
+    def frozen_history(self) -> HistoryStage:
         return self.stream.stage
 
     def reset(self) -> dict[str, np.ndarray]:

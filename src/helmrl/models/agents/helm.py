@@ -95,7 +95,7 @@ class HELMAgent(Agent):
 
 # HELMv2 and SHELM train HELM's networks; only their frozen stage differs: their LM reads CLIP's
 # image features rescaled to its embeddings, or CLIP's top-k tokens, in place of FrozenHopfield's
-# retrievals (``helmrl.frozen.vision_history``; the agent's name picks it: helmrl.config.INPUT_MAPS).
+# retrievals (``helmrl.frozen.vision_inputs``; the agent's name picks it: helmrl.config.INPUT_MAPS).
 register_agent("helmv2", "HELMv2: frozen LM history of CLIP image features rescaled to its embeddings + CNN")(
     HELMAgent
 )
