@@ -140,6 +140,14 @@ def test_every_help_exits_0(capsys):
         assert "usage: helmrl" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv", [["train", "--out", "x"], ["eval", "runs/x", "--epi", "3"]])
+def test_a_prefix_of_a_flag_is_refused_not_taken_for_it(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:  # --out would otherwise be --output-gain
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f"unrecognized arguments: {argv[-2]}" in capsys.readouterr().err
+
+
 def test_literal_fields_offer_their_choices(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--similarity", "l2"])

@@ -75,7 +75,10 @@ class _DefaultsFormatter(argparse.HelpFormatter):
 
 
 def _use_defaults_formatter(parser: argparse.ArgumentParser) -> None:
+    """Every parser's help names its defaults, and no parser takes a flag's prefix for the flag
+    (``--out`` must not become ``--output-gain``)."""
     parser.formatter_class = _DefaultsFormatter
+    parser.allow_abbrev = False
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
