@@ -41,7 +41,7 @@ It prints the tables, the families of the tests and one verdict line per compari
 p < 0.05 exact, Holm-adjusted within the family; with fewer runs on a side the line reads as a
 screen.
 A return "at S steps" is the logged mean of the last 100 episodes at the last update <= S
-(helmrl.analysis.cells holds these rules for this report and experiments/randommaze_repro.py).
+(experiments/grid_report.py holds these rules for this report and experiments/randommaze_repro.py).
 """
 
 from __future__ import annotations
@@ -49,10 +49,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import grid_report as shared
 import numpy as np
-
-from helmrl.analysis import cells as shared
-from helmrl.analysis.cells import (
+from grid_report import (
     ALPHA,
     CONFIRM_N,
     Cell,
@@ -78,7 +77,8 @@ from helmrl.analysis.cells import (
     with_both_sides,
     write,
 )
-from helmrl.analysis.cells import rounded as _r
+from grid_report import rounded as _r
+
 from helmrl.analysis.curves import read_reference
 from helmrl.analysis.statistics import bootstrap_diff_ci
 from helmrl.sweep import summary_row
@@ -313,7 +313,7 @@ def verdict(finished: list[Cell], comp: tuple, rows: dict[int, dict], sweeps: Pa
     """The verdict on one comparison a > b from its tests (``rows``, by step): open while planned
     seeds are missing; a screen when a side has fewer than CONFIRM_N runs; else the test at 300k,
     "confirmed" only where its exact p is below ALPHA after Holm's adjustment too
-    (helmrl.analysis.cells.judge)."""
+    (grid_report.judge)."""
     title, (ga, ka), (gb, kb) = comp
     expected = planned(sweeps, ga, ka), planned(sweeps, gb, kb)
     numbers = f"at 300k {_side(finished, ga, ka, paper)}; {_side(finished, gb, kb, paper)}"

@@ -15,7 +15,7 @@ Reads the sweep cells under benchmarks/results/cells/<group>/RandomMaze-v0-<agen
   0-1, 500k steps; its verdicts never read "confirmed".
 Memory agents: helm (either LM), lstm, sb3-lstm; memoryless: cnn, sb3-ppo.
 
-The protocol (helmrl.analysis.cells holds it for every report): a cell is finished when its
+The protocol (experiments/grid_report.py holds it for every report): a cell is finished when its
 metrics.csv reached its config's total_steps. The return "at S steps" is the logged mean return
 of the last 100 training episodes (metrics.csv's episode_return_mean, the paper's return) at the
 last update <= S; a run that has not reached S (its last update <= S a whole update or more below
@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helmrl.analysis.cells import (
+from grid_report import (
     ALPHA,
     CONFIRM_N,
     MEASURES,
@@ -81,6 +81,7 @@ from helmrl.analysis.cells import (
     with_both_sides,
     write,
 )
+
 from helmrl.analysis.statistics import iqm
 from helmrl.sweep import summary_row
 from helmrl.sweep.summary import COLUMNS
@@ -327,7 +328,7 @@ def _side(finished: list[Cell], side: tuple[str, str], step: int, measure: str) 
 def verdict_lines(
     finished: list[Cell], comps: list[Comparison], rows: list[dict], pick: MemoryPick, sweeps: Path
 ) -> dict[str, list[str]]:
-    """One verdict line per comparison and measure (helmrl.analysis.cells.judge): {measure: lines}.
+    """One verdict line per comparison and measure (grid_report.judge): {measure: lines}.
     Without a memory pick the memory line is open."""
     by = {(r["comparison"], r["measure"], r["step"]): r for r in rows}
     out: dict[str, list[str]] = {m: [] for m in MEASURES}

@@ -22,8 +22,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-
-from helmrl.analysis.cells import load_cells, parser, write
+from grid_report import load_cells, parser, write
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = "recall-lags"

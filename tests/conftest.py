@@ -166,6 +166,10 @@ def load_script(relative: str):
     import sys
 
     path = Path(__file__).resolve().parents[1] / relative
+    if (
+        str(path.parent) not in sys.path
+    ):  # its shared modules (benchmarks/harness.py, experiments/grid_report.py)
+        sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -1,4 +1,4 @@
-"""helmrl.analysis.cells, what the reproduction reports share: when a cell is finished, the return
+"""experiments/grid_report.py, what the reproduction reports share: when a cell is finished, the return
 "at S steps" (the last update <= S, within one update of S), the evaluations from cell.json, the
 planned seeds from a spec, the small-n labels, Holm's adjustment per family and the verdict words."""
 
@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helmrl.analysis import cells as rc
 from helmrl.config import TrainConfig
+
+from .conftest import load_script
+
+rc = load_script("experiments/grid_report.py")
 
 ENV = "RandomMaze-v0"
 M1, M2 = 1_000_000, 2_000_000

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from helmrl.analysis import curves
-from helmrl.analysis.cells import CURVE_COLUMNS
 from helmrl.config import TrainConfig
 
 from .conftest import load_script
@@ -126,7 +125,10 @@ def test_one_row_per_finished_cell_with_label_evaluations_cpu_and_commits(report
     beta_md = next(ln for ln in md if "helm-beta1000" in ln)
     assert "| - | - |" in beta_md  # a 500k screen has no 1M or 2M return
     assert result["figures"][REPRO].exists() and result["figures"][PEERS] is None
-    assert read(tmp_path / "out" / f"{REPRO}-curves.csv")[0] == CURVE_COLUMNS
+    assert (
+        read(tmp_path / "out" / f"{REPRO}-curves.csv")[0]
+        == load_script("experiments/grid_report.py").CURVE_COLUMNS
+    )
     assert not list((tmp_path / "out").glob("*_summary.csv"))
 
 

@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from ..config import TrainConfig
-from ..ppo.metrics import read_metrics
-from .statistics import holm, iqm, iqm_with_ci, rank_sum_one_sided
+from helmrl.analysis.statistics import holm, iqm, iqm_with_ci, rank_sum_one_sided
+from helmrl.config import TrainConfig
+from helmrl.ppo.metrics import read_metrics
 
 ALPHA = 0.05
 CONFIRM_N = 5  # runs needed on each side before a verdict may read "confirmed"; fewer: a screen
@@ -156,7 +156,7 @@ def expected_seeds(sweeps: Path, group: str, key: str, default: int) -> int:
             label = "" if data.get("truncation_bootstrap", True) else ":no-bootstrap"
             n = len(data.get("seeds", [])) if key in {a + label for a in data.get("agents", [])} else 0
         else:
-            from ..sweep import SweepSpec
+            from helmrl.sweep import SweepSpec
 
             cfgs = [c.config for c in SweepSpec.load(spec_path).cells()]
             n = sum(1 for c in cfgs if c.agent + (f":{c.label}" if c.label else "") == key)
@@ -425,7 +425,7 @@ def figure(
                 f.unlink()
                 print(f"removed {f}: {group} has no finished cell")
         return None
-    from .curves import plot_runs
+    from helmrl.analysis.curves import plot_runs
 
     res = plot_runs(runs, png, reference=reference, title=title)
     res["summary_csv"].unlink()  # its finals are the report's IQM table's, which knows n = 1 has no CI
