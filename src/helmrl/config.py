@@ -50,6 +50,19 @@ def check_schedule_kept(anneal_lr: bool, trained_for: int, total_steps: int) -> 
         )
 
 
+def resume_changes(cfg: TrainConfig, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The ``overrides`` that change ``cfg`` when it resumes: only ``RESUMABLE`` fields may, and
+    the learning-rate schedule must stay (``check_schedule_kept``); ConfigError otherwise."""
+    changed = {k: v for k, v in overrides.items() if cfg.get(k) != v}
+    if bad := sorted(set(changed) - RESUMABLE):
+        raise ConfigError(
+            f"--resume keeps the run's config; only {', '.join(sorted(RESUMABLE))} may change "
+            f"(got {', '.join(bad)})"
+        )
+    check_schedule_kept(cfg.ppo.anneal_lr, cfg.total_steps, changed.get("total_steps", cfg.total_steps))
+    return changed
+
+
 #: HistoryConfig fields that the run sets: the run's seed seeds everything; the agent picks input_map
 HISTORY_OWN = ("seed", "input_map")
 

@@ -10,7 +10,7 @@ import torch
 from gymnasium.vector import VectorEnv
 
 from .build import build, eval_env_count
-from .config import RESUMABLE, ConfigError, TrainConfig, check_schedule_kept
+from .config import RESUMABLE, TrainConfig, resume_changes
 from .envs import check_env_id
 from .errors import LanguageModelError, RunDirError
 from .frozen.language_model import DEFAULT_LM
@@ -84,14 +84,7 @@ def resume_run(
     if not (run_dir / CONFIG).exists() or not (run_dir / CHECKPOINT).exists():
         raise RunDirError(f"--resume {run_dir}: no config.json and checkpoint.pt there; is it a helmrl run?")
     cfg = TrainConfig.load(run_dir / CONFIG)
-    allowed = RESUMABLE
-    changed = {k: v for k, v in overrides.items() if cfg.get(k) != v}
-    if set(changed) - allowed:
-        raise ConfigError(
-            f"--resume keeps the run's config; only {', '.join(sorted(allowed))} may change "
-            f"(got {', '.join(sorted(set(changed) - allowed))})"
-        )
-    check_schedule_kept(cfg.ppo.anneal_lr, cfg.total_steps, changed.get("total_steps", cfg.total_steps))
+    changed = resume_changes(cfg, overrides)
     cfg = cfg.replace(**changed)
     check_inputs(cfg)
     if changed:

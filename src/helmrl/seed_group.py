@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import RESUMABLE, TrainConfig, check_schedule_kept
+from .config import TrainConfig, resume_changes
 from .errors import BAD_INPUT, ConfigError, UsageError
 
 #: the history fields the members share (the LM and its memory); the rest are each member's own
@@ -70,19 +70,13 @@ def group_members(run_dir: Path) -> list[Path]:
 
 def resume_group_configs(root: Path, overrides: dict) -> tuple[list[TrainConfig], list[Path]]:
     """The configs and run directories of the group in ``root`` to resume, with ``overrides``
-    (only ``RESUMABLE`` fields may change); UsageError in one line otherwise."""
+    (``config.resume_changes``); a one-line error otherwise."""
     dirs = group_members(root)
     if not dirs:
         raise UsageError(f"--resume {root}: no s<seed>/ run directories of a seed group there")
     cfgs = [TrainConfig.load(d / "config.json") for d in dirs]
-    bad = sorted({k for k, v in overrides.items() if cfgs[0].get(k) != v} - RESUMABLE)
-    if bad:
-        raise UsageError(
-            f"--resume keeps the runs' config; only {', '.join(sorted(RESUMABLE))} may change "
-            f"(got {', '.join(bad)})"
-        )
     for c in cfgs:
-        check_schedule_kept(c.ppo.anneal_lr, c.total_steps, overrides.get("total_steps", c.total_steps))
+        resume_changes(c, overrides)
     missing = [d.name for d in dirs if not (d / "checkpoint.pt").exists()]
     if missing:
         raise UsageError(f"--resume {root}: {missing[0]} has no checkpoint yet")

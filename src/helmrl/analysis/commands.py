@@ -96,13 +96,11 @@ def run_analysis(args: argparse.Namespace) -> int:
 def _analyze_fed_tokens(args: argparse.Namespace, subject) -> int:  # a Subject
     """`analyze words` on a SHELM run: the tokens its LM read at every step of one episode."""
     from .episodes import play_episode
-    from .fed_tokens import token_trace
+    from .representations import fed_tokens
 
     stage = subject.stage
-    if subject.config.input_map != "clip-tokens":
-        raise UsageError("a helmv2 run feeds its LM CLIP image features, not tokens: no words to show")
     ep = play_episode(subject.env_id, args.seed, subject.agent, stage, max_steps=args.max_steps)
-    data = token_trace(ep, stage, subject.tokenizer, args.out)
+    data = fed_tokens(ep, stage, subject.tokenizer, args.out)
     print(f"{args.out}: the {data['top_k']} tokens SHELM fed its LM at each of {data['steps']} steps:")
     for t, words in enumerate(data["words"]):
         print(f"  t={t:<4d} {' '.join(words)}")

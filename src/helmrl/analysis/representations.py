@@ -1,4 +1,5 @@
-"""What the frozen parts do with observations: distances, words, attention (the paper's figures).
+"""What the frozen parts do with observations: distances, words, attention (the paper's figures),
+and what SHELM's LM read.
 
 Each function reads the frozen stage it is given (``helmrl.analysis.subject``: a run's own, built
 from its config, or a bare env's default), never a FrozenHopfield or mask of its own: the words
@@ -33,6 +34,27 @@ def _vectors(observations: np.ndarray) -> torch.Tensor:
     return observation_to_vector(torch.as_tensor(np.asarray(observations)))
 
 
+def _save(fig: plt.Figure, out: Path, data: dict) -> None:
+    """The figure at ``out`` and its data as JSON beside it."""
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+
+
+def _panels(images: list, titles: list[str], size: tuple[float, float], fontsize: int) -> plt.Figure:
+    """One panel per step, up to 8 a row: its image (what the agent saw) under its title."""
+    cols = min(8, len(titles))
+    rows = int(np.ceil(len(titles) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), dpi=120, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(titles):
+            ax.imshow(images[i])
+            ax.set_title(titles[i], fontsize=fontsize)
+    return fig
+
+
 def distance_analysis(observations: np.ndarray, hopfields: dict[float, FrozenHopfield], out: Path) -> dict:
     """Pairwise Euclidean distances in observation space and of FrozenHopfield outputs per β,
     with the Spearman rank correlation of each against the observation distances (JL argument).
@@ -59,11 +81,8 @@ def distance_analysis(observations: np.ndarray, hopfields: dict[float, FrozenHop
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle("pairwise distances: observation space vs FrozenHopfield outputs", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
     data = {"n_observations": len(vec), "spearman_vs_observation": corr}
-    Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+    _save(fig, out, data)
     np.savez_compressed(
         Path(out).with_suffix(".npz"),
         observation=mats[0],
@@ -89,21 +108,10 @@ def word_trace(
     vec = _vectors(obs).to(hopfield.embeddings.device)
     tokens = hopfield.nearest_tokens(vec).cpu().tolist()
     words = [_decode(tokenizer, t) for t in tokens]
-    shown = min(len(tokens), max_panels)
-    cols = min(8, shown)
-    rows = int(np.ceil(shown / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), dpi=120, squeeze=False)
-    images = episode.observations  # what FrozenHopfield sees (the agent's view)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < shown:
-            ax.imshow(images[i])
-            ax.set_title(f"t={i}\n{textwrap.shorten(words[i], 14)}", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    titles = [f"t={i}\n{textwrap.shorten(w, 14)}" for i, w in enumerate(words[:max_panels])]
+    fig = _panels(episode.observations, titles, (1.6, 1.9), fontsize=7)
     data = {"tokens": tokens, "words": words, "distinct_words": len(set(tokens)), "steps": len(tokens)}
-    Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+    _save(fig, out, data)
     np.savez_compressed(Path(out).with_suffix(".npz"), observations=obs, tokens=np.asarray(tokens))
     return data
 
@@ -159,9 +167,6 @@ def attention_maps(
             ax.set_title(f"layer {layer} head {h}\ntop {top} (sink {sink:.2f})", fontsize=8)
             ax.set_xlabel("key step", fontsize=7)
             ax.set_ylabel("query step", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
     data = {
         "steps": steps,
         "mem_len": stage.mem_len,
@@ -169,6 +174,22 @@ def attention_maps(
         "layers": layers,
         "maps": summary,
     }
-    Path(out).with_suffix(".json").write_text(json.dumps(data, indent=2))
+    _save(fig, out, data)
     torch.save({f"layer{i}": att[i][:heads].clone() for i in layers}, Path(out).with_suffix(".pt"))
+    return data
+
+
+def fed_tokens(
+    episode: Episode, stage: HistoryStage, lm_tokenizer: object, out: Path, max_panels: int = 24
+) -> dict:
+    """SHELM's memory is readable by construction: at every step its LM reads the k tokens of the
+    vocabulary CLIP and the LM share whose CLIP text embeddings are nearest the observation's CLIP
+    image embedding (``helmrl.frozen.token_retrieval``). Those tokens at every step of
+    ``episode``: ids, words, a PNG and a JSON."""
+    tokens = stage.encode(torch.as_tensor(np.stack(episode.observations))).cpu().tolist()  # (T, k) ids
+    words = [[_decode(lm_tokenizer, t) for t in row] for row in tokens]
+    titles = [f"t={i}\n" + "\n".join(textwrap.shorten(w, 14) for w in ws) for i, ws in enumerate(words)]
+    fig = _panels(episode.observations, titles[:max_panels], (1.7, 2.1), fontsize=6)
+    data = {"tokens": tokens, "words": words, "steps": len(tokens), "top_k": stage.tokens_per_step}
+    _save(fig, out, data)
     return data

@@ -69,10 +69,6 @@ class FrozenHopfield(nn.Module):
         self.register_buffer("keys_t", keys.t().contiguous())  # (m, k), normalised, fp32
         self.register_buffer("embeddings", emb.contiguous().to(dtype))  # (k, m), values
 
-    @property
-    def vocab_size(self) -> int:
-        return self.embeddings.shape[0]
-
     @torch.no_grad()
     def logits(self, obs: Tensor) -> Tensor:
         """β · sim(E, P o) for a batch of flat observations: (B, n) -> (B, k), fp32."""

@@ -63,7 +63,6 @@ class HistoryStage(nn.Module):
             raise ValueError(f"history layers must be in 0..{n_layers}, got {self.layers}")
         self.width = lm_model.get_input_embeddings().weight.shape[1]
         self.out_dim = self.width * len(self.layers)
-        self.cache_size = cache_size
         self._cache = ObservationCache(cache_size)
         self.memory: StreamingLMMemory | MultiTokenMemory | None = None
         #: n_envs -> the memory to step; None: this process's own LM (``make_lm_memory``). A seed

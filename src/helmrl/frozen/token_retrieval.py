@@ -72,10 +72,6 @@ class CLIPTokenRetrieval(nn.Module):
         self.register_buffer("lm_ids", torch.tensor([t for _, t in pairs]))
         self.register_buffer("keys", keys.cpu())  # (V, d), unit rows
 
-    @property
-    def vocab_size(self) -> int:
-        return self.keys.shape[0]
-
     @torch.no_grad()
     def similarities(self, features: Tensor) -> Tensor:
         """s: (B, d) image features -> (B, V) cosines with every shared token."""

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..errors import HistoryConfigError, VisionEncoderError
 from .embedding_rescale import EmbeddingRescale
 from .token_retrieval import CLIPTokenRetrieval
-from .vision_encoder import FrozenCLIP, check_vision_encoder, load_vision_encoder
+from .vision_encoder import FrozenCLIP, load_vision_encoder
 
 if TYPE_CHECKING:
     from .history_config import HistoryConfig
@@ -79,7 +79,6 @@ def check_vision_config(
             f"history_norm={cfg.history_norm!r}: HELMv2 and SHELM feed the head the LM's state as is (none)"
         )
     if clip is None:
-        check_vision_encoder(cfg.vision_encoder)
         clip = load_vision_encoder(cfg.vision_encoder, need_tokenizer=cfg.input_map == "clip-tokens")
     return clip
 

@@ -82,7 +82,6 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         _check_envs(envs, agent, cfg)
         self.envs = _with_episode_statistics(envs)
-        self.obs_shape = envs.single_observation_space.shape
         self.agent = agent.to(self.device)
         self.history = getattr(find_wrapper(self.envs, _history_wrapper()), "frozen_history", None)
         # fused: one kernel over all parameters (the per-tensor loop costs ~20% of a CPU update)
