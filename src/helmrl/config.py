@@ -131,16 +131,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Flat: the run's fields and every section's (the stage's seed and input_map are the run's)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name in SECTIONS:
-                section = getattr(self, f.name)
-                out.update(
-                    {g.name: getattr(section, g.name) for g in fields(section) if g.name not in HISTORY_OWN}
-                )
-            else:
-                out[f.name] = getattr(self, f.name)
-        return out
+        return {f.name: self.get(f.name) for f in config_fields()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -239,39 +230,34 @@ def _is_cuda_name(name: str) -> bool:
     return head == "cuda" and (index == "" or index.isdigit())
 
 
-def config_fields() -> list[dataclasses.Field]:
-    """Every settable field by its flat name, in order: the run's, then each section's (the stage's
-    seed and input_map, which the run sets, left out)."""
-    out = []
+def _flat_fields() -> list[tuple[str | None, dataclasses.Field]]:
+    """(section or None for the run's own, field) for every settable field, in order: the run's,
+    with each section's in its place (the stage's seed and input_map, which the run sets, left out)."""
+    out: list[tuple[str | None, dataclasses.Field]] = []
     for f in fields(TrainConfig):
-        if f.name in SECTIONS:
-            out += [
-                g for g in fields(SECTIONS[f.name]) if not (f.name == "history" and g.name in HISTORY_OWN)
-            ]
+        if f.name not in SECTIONS:
+            out.append((None, f))
         else:
-            out.append(f)
+            out += [
+                (f.name, g)
+                for g in fields(SECTIONS[f.name])
+                if not (f.name == "history" and g.name in HISTORY_OWN)
+            ]
     return out
+
+
+def config_fields() -> list[dataclasses.Field]:
+    """Every settable field by its flat name, in ``config.json``'s and the CLI's order."""
+    return [f for _, f in _flat_fields()]
 
 
 @functools.cache
 def section_of() -> dict[str, str | None]:
     """Flat field name -> the section that holds it (None: the run's own)."""
-    out: dict[str, str | None] = {}
-    for f in fields(TrainConfig):
-        if f.name in SECTIONS:
-            out.update(
-                {
-                    g.name: f.name
-                    for g in fields(SECTIONS[f.name])
-                    if not (f.name == "history" and g.name in HISTORY_OWN)
-                }
-            )
-        else:
-            out[f.name] = None
-    counts: dict[str, int] = {}
-    for f in config_fields():
-        counts[f.name] = counts.get(f.name, 0) + 1
-    if clash := [name for name, n in counts.items() if n > 1]:
+    flat = _flat_fields()
+    out = {f.name: owner for owner, f in flat}
+    if len(out) < len(flat):
+        clash = sorted({f.name for _, f in flat if sum(g.name == f.name for _, g in flat) > 1})
         raise TypeError(f"config field names must be unique across the sections: {clash}")
     return out
 
