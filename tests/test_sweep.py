@@ -423,3 +423,16 @@ def test_a_cell_is_refused_on_uncommitted_source_unless_allowed(tmp_path, capsys
     assert len(err.splitlines()) == 1 and "uncommitted" in err and "--allow-dirty" in err
     assert not out.exists()
     assert main(["sweep", str(spec), "--out", str(out), "--list"]) == 0  # listing runs nothing
+
+
+def test_the_machine_record_reads_versions_without_importing_the_libraries():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from helmrl.sweep.runner import machine_record; r = machine_record(); "
+        "assert r['versions']['torch'] and not {'stable_baselines3', 'gym'} & set(sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "Gym has been unmaintained" not in out.stderr  # what importing SB3 printed into every cell log

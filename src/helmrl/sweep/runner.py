@@ -8,6 +8,7 @@ the last checkpoint. On a cluster, OUT must be a filesystem every node sees at t
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -175,9 +176,9 @@ def machine_record() -> dict[str, Any]:
         "stable_baselines3",
         "sb3_contrib",
     ):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
+        try:  # the installed distribution's version, without importing it (SB3's import pulls in gym)
+            versions[name] = importlib.metadata.version(name.replace("_", "-"))
+        except importlib.metadata.PackageNotFoundError:
             continue
     isa = [f for f in (*ISA_FLAGS, "amx_tile", "avx512_vnni", "fma") if f in flags]
     return {"cpu_model": model or platform.processor(), "isa_flags": isa, "versions": versions}
