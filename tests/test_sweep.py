@@ -436,3 +436,31 @@ def test_the_machine_record_reads_versions_without_importing_the_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "Gym has been unmaintained" not in out.stderr  # what importing SB3 printed into every cell log
+
+
+def test_a_groups_evaluations_run_on_the_cells_threads(tmp_path, monkeypatch):
+    """The group's cells train in processes of their own; their evaluations run in the sweep's
+    process, which must use the cells' torch_threads (two cores' worth beside another job slowed
+    a screen's evaluation many times over)."""
+    import torch
+
+    import helmrl.seed_group
+    from helmrl.config import TrainConfig
+    from helmrl.sweep import runner
+
+    seen = []
+    monkeypatch.setattr(helmrl.seed_group, "train_group", lambda cfgs, *a, **k: [0] * len(cfgs))
+    monkeypatch.setattr(runner, "record_evaluation", lambda p, n: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(runner, "summary_row", lambda p: {})
+    dirs = [tmp_path / f"s{s}" for s in (0, 1)]
+    for d in dirs:
+        d.mkdir()
+        (d / "checkpoint.pt").write_bytes(b"")
+    configs = [TrainConfig(seed=s, torch_threads=1, total_steps=64).to_dict() for s in (0, 1)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runner.run_cell_group(configs, [str(d) for d in dirs], eval_episodes=4)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1]

@@ -125,6 +125,10 @@ def run_cell_group(
         failed = [p.name for (_, p), code in zip(todo, codes, strict=True) if code != 0]
         if failed:
             raise RuntimeError(f"cells {', '.join(failed)} failed in their group; their errors are above")
+    if cfgs[0].torch_threads:  # the evaluations run here, on the cores the cells were given
+        import torch
+
+        torch.set_num_threads(cfgs[0].torch_threads)
     rows = []
     for p in paths:
         if eval_episodes and "eval" not in _cell_info(p) and (p / CHECKPOINT).exists():
