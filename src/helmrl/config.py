@@ -380,7 +380,7 @@ AGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # HELM: 128 slots hold a whole episode (at most 100 steps), as the authors' 511-step TrXL
         # memory did. β = 1000, not the authors' 100 (their config.json, tuned for TrXL's
         # embeddings): in a screen at 500k steps (n = 2 each, benchmarks/sweeps/randommaze-beta-screen.toml)
-        # β = 1000 led on both seeds, in training return (-7.0, -16.4 against -18.8, -29.4) and
+        # β = 1000 led on both seeds, in training return (-7.7, -17.2 against -17.4, -30.5) and
         # in the final policy's sampled evaluation (-7.0, -21.3 against -21.2, -32.2).
         "helm": dict(mem_len=128, beta=1000.0),
         # Impala-PPO: the authors' LSTM minibatches are config.json's batch_size, 16 episode segments.
