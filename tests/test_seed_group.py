@@ -51,6 +51,30 @@ def test_members_must_agree_on_the_shared_lm():
         check_group([TrainConfig(seed=0), TrainConfig(seed=1, mem_len=32)])
 
 
+def test_a_sweep_groups_only_cells_that_differ_in_seed():
+    """Two envs x (HELM, a HELM variant, CNN-PPO) x 3 seeds: a group per (env, HELM variant) and
+    CNN-PPO's cells alone, never one group of the whole grid (a process per member)."""
+    from helmrl.sweep.runner import cell_groups
+    from helmrl.sweep.spec import SweepSpec
+
+    spec = SweepSpec.from_dict(
+        {
+            "envs": ["LagRecall-K1-OneHot-v0", "LagRecall-K2-OneHot-v0"],
+            "agents": ["helm", "cnn"],
+            "seeds": [0, 1, 2],
+            "variants": {"helm-attention": {"agent": "helm", "history_read": "attention"}},
+        }
+    )
+    groups = [[c.name for c in g] for g in cell_groups(spec.cells(), 1)]
+    helm = [g for g in groups if len(g) > 1]
+    assert len(helm) == 4 and all(len(g) == 3 for g in helm)
+    for g in helm:
+        assert len({n.rsplit("-s", 1)[0] for n in g}) == 1  # one env and variant, three seeds
+    assert sorted(n for g in groups if len(g) == 1 for n in g) == sorted(
+        c.name for c in spec.cells() if c.agent == "cnn"
+    )
+
+
 def _cfg(lm: Path, seed: int, **changes) -> TrainConfig:
     return TrainConfig(
         env_id="CueRecall-v0",

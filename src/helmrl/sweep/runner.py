@@ -138,13 +138,18 @@ def run_cell_group(
 
 
 def cell_groups(cells: list[Cell], cpus_per_run: int) -> list[list[Cell]]:
-    """The cells as groups that can share one LM (``seed_group.group_key``), in the spec's order;
-    a cell that cannot join a group is a group of its own."""
+    """The cells that differ only in seed, as groups sharing one LM (``seed_group.group_key``), in
+    the spec's order; a cell that cannot join a group is a group of its own. Cells of other envs or
+    variants could share the LM too, but a group is a process per member: grouping a whole grid
+    would start dozens of processes on one machine."""
     from ..seed_group import group_key
 
     groups: dict[Any, list[Cell]] = {}
     for i, cell in enumerate(cells):
-        key = group_key(cell_config(cell, cpus_per_run))
+        cfg = cell_config(cell, cpus_per_run)
+        key = group_key(cfg)
+        if key is not None:
+            key = json.dumps({**cfg.to_dict(), "seed": None}, sort_keys=True, default=str)
         groups.setdefault(key if key is not None else ("alone", i), []).append(cell)
     return list(groups.values())
 
