@@ -1,14 +1,17 @@
-"""HELM's full training against CNN-PPO at the same settings, in one process, interleaved.
+"""HELM's full training against CNN-PPO (or against HELM with the attention read) at the same
+settings, in one process, interleaved.
 
-    .venv/bin/python benchmarks/training_ratio.py [--n-envs 16] [--rounds 6] [--threads 0]
+    .venv/bin/python benchmarks/training_ratio.py [--n-envs 16] [--rounds 6] [--threads 0] [--versus cnn]
 
 Both agents take ``--preset keycorridor``'s HELM settings (lr 3e-4, 32 rollout steps, 512 slots,
 β = 1000), so the only difference is HELM's frozen history. One round = one rollout + one PPO
 update; rounds alternate between the agents after ``--warmup`` rounds each (caches, allocator,
 and HELM's episodes past their first steps). HELM does all of CNN-PPO's work plus the frozen
 history, so the ratio is at most t_cnn / (t_cnn + t_history) (benchmarks/lm_step.py times the
-LM step). Rows go to
-benchmarks/results/training_ratio.csv (the harness's schema).
+LM step). ``--versus attention`` times HELM with ``history_read="attention"`` instead of CNN-PPO:
+the same frozen step, plus the trainable read over the episode's last W states in acting and in
+every epoch of the update. Rows go to benchmarks/results/training_ratio.csv (the harness's
+schema).
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6, help="timed rounds per agent")
     ap.add_argument("--warmup", type=int, default=3, help="untimed rounds per agent first")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument(
+        "--versus",
+        choices=["cnn", "attention"],
+        default="cnn",
+        help="CNN-PPO, or HELM with the attention read",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "training_ratio.csv", help="CSV to append to")
     args = ap.parse_args()
     check_out(args.out)
@@ -40,12 +49,11 @@ def main() -> None:
     base = preset("keycorridor", "helm").replace(
         n_envs=args.n_envs, total_steps=10**7, checkpoint_every=10**6
     )
+    other = base.replace(agent="cnn") if args.versus == "cnn" else base.replace(history_read="attention")
     with tempfile.TemporaryDirectory() as d:
         trainers = {
-            a: Trainer.from_config(
-                base.replace(agent=a).validate(), Path(d) / a, progress=False, log=lambda *_: None
-            )
-            for a in ("helm", "cnn")
+            a: Trainer.from_config(cfg.validate(), Path(d) / a, progress=False, log=lambda *_: None)
+            for a, cfg in (("helm", base), (args.versus, other))
         }
         for tr in trainers.values():
             tr.start_episodes()
@@ -55,11 +63,11 @@ def main() -> None:
             tr.envs.close()
     n = base.batch_size
     fps = {a: n / median(ts) for a, ts in times.items()}
-    ratio = fps["helm"] / fps["cnn"]
+    ratio = fps["helm"] / fps[args.versus]
     print(f"host: {host()}")
     for a, f in fps.items():
-        print(f"{a:5s} {f:7.1f} env-steps/s (median of {args.rounds} rounds of {n} env-steps)")
-    print(f"helm / cnn: {ratio:.2f}")
+        print(f"{a:9s} {f:7.1f} env-steps/s (median of {args.rounds} rounds of {n} env-steps)")
+    print(f"helm / {args.versus}: {ratio:.2f}")
     case, row = f"keycorridor n_envs={args.n_envs}", {"benchmark": "training_ratio"}
     rows = [
         {
@@ -73,7 +81,14 @@ def main() -> None:
         for a, f in fps.items()
     ]
     rows.append(
-        {**row, "case": case, "variant": "helm/cnn", "metric": "ratio", "value": round(ratio, 3), "unit": "x"}
+        {
+            **row,
+            "case": case,
+            "variant": f"helm/{args.versus}",
+            "metric": "ratio",
+            "value": round(ratio, 3),
+            "unit": "x",
+        }
     )
     write_rows(args.out, rows)
 
