@@ -398,6 +398,7 @@ def family_lines(
 # ---------------------------------------------------------------------------------- files
 def write(path: Path, rows: list[dict], columns: list[str]) -> None:
     """A CSV of ``columns`` (other keys ignored), its header even without rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         w.writeheader()

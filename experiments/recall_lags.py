@@ -14,6 +14,14 @@ every agent, every seed) under ``<cells>/recall-lags/`` and writes into ``<out>`
 
 A return of 1 means every lag-k symbol named; chance −0.5 is what any policy without memory of
 step t − k gets.
+
+With ``--probe`` (default: the memory study's synthetic probe of SmolLM2 on 4 one-hot symbols,
+benchmarks/results/memory_probe_synthetic.csv) it also writes recall-lags-probe.csv: per lag, the
+held-out accuracy a of a linear probe for the symbol k steps back at the paper's layer (the last)
+and at the best layer, the return 2a − 1 that a readout as accurate as the probe would earn (+1
+right, −1 wrong; a = 1/4 gives chance, −0.5), beside each agent's mean one-hot return at that lag.
+It prints Spearman's rank correlation over lags between the last layer's prediction and HELM's
+return: does what a linear read of the frozen state keeps predict what HELM learns?
 """
 
 from __future__ import annotations
@@ -54,6 +62,47 @@ def rows_of(cells_dir: Path) -> list[dict]:
     return sorted(rows, key=lambda r: (r["agent"], r["variant"], r["obs"], r["lag"], r["seed"]))
 
 
+def probe_rows(rows: list[dict], probe_csv: Path) -> list[dict]:
+    """A row per lag the probe measured: the probe's accuracy at the last and at the best layer,
+    the return a readout of that accuracy earns (2a − 1), and each agent's mean one-hot return."""
+    import csv
+
+    with open(probe_csv, newline="") as fh:
+        probe = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+    last = max(int(r["layer"]) for r in probe)
+    agents = sorted({(r["agent"], r["variant"]) for r in rows if r["obs"] == "onehot"})
+    out = []
+    for lag in sorted({int(r["lag"]) for r in probe if r["lag"] > 0}):
+        at = {int(r["layer"]): r["accuracy"] for r in probe if int(r["lag"]) == lag}
+        best = max(at, key=lambda k: (at[k], -k))
+        row = {
+            "lag": lag,
+            "probe_last_layer": round(at[last], 4),
+            "predicted_return_last": round(2 * at[last] - 1, 4),
+            "best_layer": best,
+            "probe_best_layer": round(at[best], 4),
+            "predicted_return_best": round(2 * at[best] - 1, 4),
+        }
+        for agent, variant in agents:
+            mine = [r["final_return"] for r in rows if r["obs"] == "onehot" and r["lag"] == lag
+                    and (r["agent"], r["variant"]) == (agent, variant)]  # fmt: skip
+            row[f"return_{variant or agent}"] = round(float(np.mean(mine)), 4) if mine else ""
+        out.append(row)
+    return out
+
+
+def helm_agreement(table: list[dict]) -> str:
+    """Spearman's ρ over lags between the last layer's predicted return and HELM's return."""
+    from scipy.stats import spearmanr
+
+    pairs = [(r["predicted_return_last"], r["return_helm"]) for r in table if r.get("return_helm", "") != ""]
+    if len(pairs) < 3:
+        return f"HELM has one-hot returns at {len(pairs)} of the probe's lags: no correlation yet"
+    rho, p = spearmanr(*zip(*pairs, strict=True))
+    what = f"Spearman's rho over {len(pairs)} lags, last layer's predicted return vs HELM's"
+    return f"{what}: {rho:.2f} (p = {p:.3f})"
+
+
 def plot(rows: list[dict], png: Path) -> Path:
     import matplotlib
 
@@ -88,6 +137,12 @@ def plot(rows: list[dict], png: Path) -> Path:
 
 def main() -> None:
     ap = parser(__doc__, ROOT / "benchmarks" / "results" / "cells", ROOT / "benchmarks" / "results")
+    ap.add_argument(
+        "--probe",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "memory_probe_synthetic.csv",
+        help="a probe CSV of `helmrl analyze memory` (layer, lag, accuracy) to set beside the returns",
+    )
     args = ap.parse_args()
     rows = rows_of(args.cells)
     write(args.out / "recall-lags.csv", rows, COLUMNS)
@@ -95,6 +150,13 @@ def main() -> None:
         print(f"wrote {plot(rows, args.out / 'recall-lags.png')}")
     else:
         print(f"no finished cell under {args.cells / GROUP}: recall-lags.csv has its header only")
+    if args.probe.exists():
+        table = probe_rows(rows, args.probe)
+        columns = list(dict.fromkeys(k for r in table for k in r))
+        write(args.out / "recall-lags-probe.csv", table, columns)
+        for r in table:
+            print("  ".join(f"{k}={v}" for k, v in r.items()))
+        print(helm_agreement(table))
 
 
 if __name__ == "__main__":

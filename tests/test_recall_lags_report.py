@@ -64,3 +64,33 @@ def test_no_finished_cell_leaves_a_header_only(report, tmp_path, capsys):
     report.main()
     assert (tmp_path / "out" / "recall-lags.csv").read_text().strip() == ",".join(report.COLUMNS)
     assert "header only" in capsys.readouterr().out
+
+
+def test_the_probe_table_sets_each_lags_readout_return_beside_the_agents(report, tmp_path, capsys):
+    """A probe that loses the symbol with the lag at the last layer and keeps it at layer 3: the
+    table gives 2a - 1 per layer and HELM's mean one-hot return, and rho follows the ranks."""
+    cells, out = tmp_path / "cells", tmp_path / "out"
+    out.mkdir()
+    probe = tmp_path / "probe.csv"
+    acc_last = {1: 0.95, 2: 0.7, 4: 0.4, 8: 0.3}
+    with open(probe, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["layer", "lag", "accuracy", "chance", "n_test"])
+        for lag, a in {0: 1.0, **acc_last}.items():
+            for layer in (0, 3, 30):
+                w.writerow([layer, lag, {0: 0.25, 3: min(1.0, a + 0.1), 30: a}[layer], 0.27, 800])
+    helm = {1: 0.8, 2: 0.3, 4: -0.2, 8: -0.4}
+    for lag, value in helm.items():
+        for seed, shift in ((0, -0.05), (1, 0.05)):
+            fake_cell(cells, "helm", lag, "OneHot", seed, value + shift)
+    fake_cell(cells, "lstm", 4, "OneHot", 0, 0.9)
+    sys.argv = ["recall_lags.py", "--cells", str(cells), "--out", str(out), "--probe", str(probe)]
+    report.main()
+    with open(out / "recall-lags-probe.csv", newline="") as fh:
+        table = {int(r["lag"]): r for r in csv.DictReader(fh)}
+    assert sorted(table) == [1, 2, 4, 8]
+    assert float(table[4]["predicted_return_last"]) == pytest.approx(2 * 0.4 - 1)
+    assert table[4]["best_layer"] == "3" and float(table[4]["probe_best_layer"]) == pytest.approx(0.5)
+    assert float(table[2]["return_helm"]) == pytest.approx(0.3)
+    assert float(table[4]["return_lstm"]) == pytest.approx(0.9) and table[1]["return_lstm"] == ""
+    assert "rho over 4 lags, last layer's predicted return vs HELM's: 1.00" in capsys.readouterr().out
