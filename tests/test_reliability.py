@@ -45,6 +45,10 @@ def _args(run_dir: Path, agent: str, lm_dir: Path) -> list[str]:
         "8",
         "--seed",
         "7",
+        # One thread: two runs compared bit for bit must reduce in the same order. At 2 threads
+        # on a busy machine MKL may pick its own thread count per call (MKL_DYNAMIC).
+        "--torch-threads",
+        "1",
         "--run-dir",
         str(run_dir),
         "--no-progress",
