@@ -39,6 +39,8 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
         print(f"{spec.name}: {len(done)} of {len(spec.cells())} cells finished")
         rows += [summary_row(Path(out) / c.name) for c in done]
         keep = RESULTS / "cells" / spec.name  # the light files of finished cells, committed
+        if Path(out).resolve() == keep.resolve():
+            done = []  # OUT is the committed record itself: nothing to copy
         for c in done:
             (keep / c.name).mkdir(parents=True, exist_ok=True)
             for f in ("config.json", "metrics.csv", "cell.json", "attempts.log"):
