@@ -10,7 +10,10 @@ every agent, every seed) under ``<cells>/recall-lags/`` and writes into ``<out>`
   episodes), eval_greedy (the final policy over 100 fresh episodes, greedy), steps;
 - recall-lags.png: the final return against the lag, per agent and variant (the mean over seeds
   with each seed's point), a panel per observation kind, with chance (−0.5) and perfect recall
-  (1.0) drawn.
+  (1.0) drawn;
+- recall-lags-table.md: per observation kind, the return of each agent at each lag (the mean and
+  range of 2-3 seeds, the IQM and CI from 4), and the attention read against the LSTM at each lag:
+  within 0.05 of it, above it, or below by how much.
 
 A return of 1 means every lag-k symbol named; chance −0.5 is what any policy without memory of
 step t − k gets.
@@ -30,7 +33,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from grid_report import load_cells, parser, write
+from grid_report import iqm_ci, load_cells, markdown_table, parser, spread, write
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = "recall-lags"
@@ -60,6 +63,53 @@ def rows_of(cells_dir: Path) -> list[dict]:
             }
         )
     return sorted(rows, key=lambda r: (r["agent"], r["variant"], r["obs"], r["lag"], r["seed"]))
+
+
+def label(agent: str, variant: str) -> str:
+    return variant or agent
+
+
+def lag_tables(rows: list[dict]) -> str:
+    """Markdown: a table per observation kind (agent x lag), then the attention read against the
+    LSTM at every lag both have."""
+    out = []
+    for kind in ("onehot", "tiles"):
+        mine = [r for r in rows if r["obs"] == kind]
+        if not mine:
+            continue
+        lags = sorted({r["lag"] for r in mine})
+        runs = sorted({(r["agent"], r["variant"]) for r in mine})
+        body = []
+        for run in runs:
+            cells = []
+            for k in lags:
+                vals = [
+                    r["final_return"] for r in mine if (r["agent"], r["variant"]) == run and r["lag"] == k
+                ]
+                cells.append(spread(np.array(vals)) if vals else "")
+            body.append([label(*run), *cells])
+        out += [f"**{kind}** (final return; chance {CHANCE}, perfect 1.0)", ""]
+        out += [markdown_table(["agent", *(f"lag {k}" for k in lags)], body), ""]
+        for k in lags:
+            read = [r["final_return"] for r in mine if r["variant"] == "helm-attention" and r["lag"] == k]
+            lstm = [
+                r["final_return"]
+                for r in mine
+                if (r["agent"], r["variant"]) == ("lstm", "") and r["lag"] == k
+            ]
+            if read and lstm:
+                a, b = (
+                    iqm_ci(np.array(read))[0],
+                    iqm_ci(np.array(lstm))[0],
+                )  # IQM from 4 seeds, the mean below
+                gap = a - b
+                verdict = "above" if gap > 0 else ("within 0.05" if gap >= -0.05 else f"below by {-gap:.3f}")
+                out.append(
+                    f"- lag {k}: attention read {a:.3f} (n = {len(read)}) against the LSTM's "
+                    f"{b:.3f} (n = {len(lstm)}): {verdict}"
+                )
+        out.append("")
+    return "\n".join(out)
 
 
 def probe_rows(rows: list[dict], probe_csv: Path) -> list[dict]:
@@ -148,6 +198,9 @@ def main() -> None:
     write(args.out / "recall-lags.csv", rows, COLUMNS)
     if rows:
         print(f"wrote {plot(rows, args.out / 'recall-lags.png')}")
+        tables = lag_tables(rows)
+        (args.out / "recall-lags-table.md").write_text(tables)
+        print(tables)
     else:
         print(f"no finished cell under {args.cells / GROUP}: recall-lags.csv has its header only")
     if args.probe.exists():

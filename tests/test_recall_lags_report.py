@@ -94,3 +94,29 @@ def test_the_probe_table_sets_each_lags_readout_return_beside_the_agents(report,
     assert float(table[2]["return_helm"]) == pytest.approx(0.3)
     assert float(table[4]["return_lstm"]) == pytest.approx(0.9) and table[1]["return_lstm"] == ""
     assert "rho over 4 lags, last layer's predicted return vs HELM's: 1.00" in capsys.readouterr().out
+
+
+def test_the_lag_table_sets_the_attention_read_against_the_lstm(report, tmp_path, capsys):
+    cells, out = tmp_path / "cells", tmp_path / "out"
+    for seed in (0, 1, 2):
+        fake_cell(cells, "lstm", 4, "OneHot", seed, 0.9 + 0.01 * seed)  # mean 0.91
+        fake_cell(cells, "lstm", 16, "OneHot", seed, -0.4)
+    for seed in (0, 1, 2):
+        run = cells / "recall-lags" / f"LagRecall-K4-OneHot-v0-helm-attention-s{seed}"
+        fake_cell(cells, "helm", 4, "OneHot", seed, 0.87)  # the paper's read, a row of its own
+        run.mkdir(parents=True)
+        cfg = preset("lagrecall", "helm").replace(
+            env_id="LagRecall-K4-OneHot-v0", seed=seed, history_read="attention", label="helm-attention"
+        )
+        cfg.save(run / "config.json")
+        (run / "metrics.csv").write_text(
+            f"update,step,episode_return_mean,time_s\n1,{cfg.total_steps},0.87,1.0\n"
+        )
+    sys.argv = ["recall_lags.py", "--cells", str(cells), "--out", str(out)]
+    report.main()
+    table = (out / "recall-lags-table.md").read_text()
+    assert "| helm-attention | mean 0.870 (min 0.870, max 0.870), n = 3 |  |" in table
+    assert "| lstm | mean 0.910 (min 0.900, max 0.920), n = 3 | mean -0.400" in table
+    assert "- lag 4: attention read 0.870 (n = 3) against the LSTM's 0.910 (n = 3): within 0.05" in table
+    assert "lag 16: attention" not in table  # no attention cell at lag 16
+    assert "tiles" not in table
