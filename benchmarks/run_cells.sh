@@ -79,6 +79,8 @@ for cell in "$@"; do
     done
   done
   [ "${#files[@]}" -gt 0 ] && [ "${NO_COMMIT:-0}" != 1 ] || continue
+  # a cell whose record is already committed as it is (a finished cell named again): nothing to do
+  [ -n "$(git status --porcelain -- "${files[@]}")" ] || continue
   for try in 1 2 3 4 5 6 7 8 9 10; do  # another git command may hold the index lock
     git add -- "${files[@]}" && git commit -q --only -m "Sweep cell $spec/${cell//,/, }" -- "${files[@]}" && break
     sleep 5
