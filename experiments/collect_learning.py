@@ -39,9 +39,8 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
         print(f"{spec.name}: {len(done)} of {len(spec.cells())} cells finished")
         rows += [summary_row(Path(out) / c.name) for c in done]
         keep = RESULTS / "cells" / spec.name  # the light files of finished cells, committed
-        if Path(out).resolve() == keep.resolve():
-            done = []  # OUT is the committed record itself: nothing to copy
-        for c in done:
+        copy = Path(out).resolve() != keep.resolve()  # OUT may be the committed record itself
+        for c in done if copy else []:
             (keep / c.name).mkdir(parents=True, exist_ok=True)
             for f in ("config.json", "metrics.csv", "cell.json", "attempts.log"):
                 if (Path(out) / c.name / f).exists():
@@ -52,7 +51,7 @@ def main(pairs: list[str], prefix: str = "learning") -> int:
                 rows.append(row)
                 print(f"  + outside peer {peer.name}")
                 (keep / peer.name).mkdir(parents=True, exist_ok=True)
-                for f in ("config.json", "metrics.csv", "cell.json"):
+                for f in ("config.json", "metrics.csv", "cell.json") if copy else ():
                     shutil.copy(peer / f, keep / peer.name / f)
     if not rows:
         print("no finished cell yet")

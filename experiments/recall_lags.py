@@ -29,6 +29,7 @@ return: does what a linear read of the frozen state keeps predict what HELM lear
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -98,10 +99,7 @@ def lag_tables(rows: list[dict]) -> str:
                 if (r["agent"], r["variant"]) == ("lstm", "") and r["lag"] == k
             ]
             if read and lstm:
-                a, b = (
-                    iqm_ci(np.array(read))[0],
-                    iqm_ci(np.array(lstm))[0],
-                )  # IQM from 4 seeds, the mean below
+                a, b = (iqm_ci(np.array(v))[0] for v in (read, lstm))  # the IQM from 4 seeds, else the mean
                 gap = a - b
                 verdict = "above" if gap > 0 else ("within 0.05" if gap >= -0.05 else f"below by {-gap:.3f}")
                 out.append(
@@ -115,8 +113,6 @@ def lag_tables(rows: list[dict]) -> str:
 def probe_rows(rows: list[dict], probe_csv: Path) -> list[dict]:
     """A row per lag the probe measured: the probe's accuracy at the last and at the best layer,
     the return a readout of that accuracy earns (2a − 1), and each agent's mean one-hot return."""
-    import csv
-
     with open(probe_csv, newline="") as fh:
         probe = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
     last = max(int(r["layer"]) for r in probe)
@@ -136,7 +132,7 @@ def probe_rows(rows: list[dict], probe_csv: Path) -> list[dict]:
         for agent, variant in agents:
             mine = [r["final_return"] for r in rows if r["obs"] == "onehot" and r["lag"] == lag
                     and (r["agent"], r["variant"]) == (agent, variant)]  # fmt: skip
-            row[f"return_{variant or agent}"] = round(float(np.mean(mine)), 4) if mine else ""
+            row[f"return_{label(agent, variant)}"] = round(float(np.mean(mine)), 4) if mine else ""
         out.append(row)
     return out
 

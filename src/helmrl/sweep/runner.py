@@ -147,10 +147,9 @@ def cell_groups(cells: list[Cell], cpus_per_run: int) -> list[list[Cell]]:
     groups: dict[Any, list[Cell]] = {}
     for i, cell in enumerate(cells):
         cfg = cell_config(cell, cpus_per_run)
-        key = group_key(cfg)
-        if key is not None:
-            key = json.dumps({**cfg.to_dict(), "seed": None}, sort_keys=True, default=str)
-        groups.setdefault(key if key is not None else ("alone", i), []).append(cell)
+        alone = group_key(cfg) is None
+        key = ("alone", i) if alone else json.dumps({**cfg.to_dict(), "seed": None}, sort_keys=True)
+        groups.setdefault(key, []).append(cell)
     return list(groups.values())
 
 
