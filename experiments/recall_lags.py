@@ -12,8 +12,8 @@ every agent, every seed) under ``<cells>/recall-lags/`` and writes into ``<out>`
   with each seed's point), a panel per observation kind, with chance (−0.5) and perfect recall
   (1.0) drawn;
 - recall-lags-table.md: per observation kind, the return of each agent at each lag (the mean and
-  range of 2-3 seeds, the IQM and CI from 4), and the attention read against the LSTM at each lag:
-  within 0.05 of it, above it, or below by how much.
+  range of 2-3 seeds, the IQM and CI from 4), and each attention read (every ``helm-attention*``
+  variant) against the LSTM at each lag: within 0.05 of it, above it, or below by how much.
 
 A return of 1 means every lag-k symbol named; chance −0.5 is what any policy without memory of
 step t − k gets.
@@ -91,19 +91,22 @@ def lag_tables(rows: list[dict]) -> str:
             body.append([label(*run), *cells])
         out += [f"**{kind}** (final return; chance {CHANCE}, perfect 1.0)", ""]
         out += [markdown_table(["agent", *(f"lag {k}" for k in lags)], body), ""]
+        reads = sorted({r["variant"] for r in mine if r["variant"].startswith("helm-attention")})
         for k in lags:
-            read = [r["final_return"] for r in mine if r["variant"] == "helm-attention" and r["lag"] == k]
             lstm = [
                 r["final_return"]
                 for r in mine
                 if (r["agent"], r["variant"]) == ("lstm", "") and r["lag"] == k
             ]
-            if read and lstm:
+            for name in reads:
+                read = [r["final_return"] for r in mine if r["variant"] == name and r["lag"] == k]
+                if not (read and lstm):
+                    continue
                 a, b = (iqm_ci(np.array(v))[0] for v in (read, lstm))  # the IQM from 4 seeds, else the mean
                 gap = a - b
                 verdict = "above" if gap > 0 else ("within 0.05" if gap >= -0.05 else f"below by {-gap:.3f}")
                 out.append(
-                    f"- lag {k}: attention read {a:.3f} (n = {len(read)}) against the LSTM's "
+                    f"- lag {k}: {name} {a:.3f} (n = {len(read)}) against the LSTM's "
                     f"{b:.3f} (n = {len(lstm)}): {verdict}"
                 )
         out.append("")

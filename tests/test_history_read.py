@@ -93,3 +93,30 @@ def test_helm_with_the_attention_read_trains(tmp_path):
     result = trainer.train()
     assert result.global_step == 32 and not result.interrupted
     assert trainer.agent.read.offset_bias.grad is not None  # the read trained
+
+
+def test_an_adam_step_moves_the_steps_back_bias_gain_times_the_learning_rate():
+    """Adam moves a parameter by about its learning rate per update whatever its gradient, so the
+    bias gain is what lets attention single out one state within a run's few thousand updates."""
+    lr = 1e-3
+    for gain in (1.0, 32.0):
+        torch.manual_seed(0)
+        net = NetConfig(history_read="attention", read_window=6, read_offset_gain=gain)
+        agent = agent_class("helm").from_config(net, (5,), 2, 8)
+        obs, starts = _rollout(12, 3)
+        logits, values = agent.evaluate(obs, agent.initial_state(3), starts)
+        (logits[..., 0].sum() + values.sum()).backward()
+        before = gain * agent.read.offset_bias.detach().clone()
+        torch.optim.Adam(agent.parameters(), lr=lr).step()
+        moved = (gain * agent.read.offset_bias.detach() - before).abs()
+        torch.testing.assert_close(moved, torch.full_like(moved, gain * lr), rtol=1e-3, atol=0.0)
+
+
+def test_a_config_saved_before_the_bias_gain_loads_the_plain_bias_it_trained():
+    from helmrl.config import TrainConfig
+
+    now = TrainConfig(env_id="CueRecall-v0", agent="helm", history_read="attention")
+    assert now.net.read_offset_gain == 32.0
+    old = now.to_dict()
+    del old["read_offset_gain"]
+    assert TrainConfig.from_dict(old).net.read_offset_gain == 1.0

@@ -117,6 +117,6 @@ def test_the_lag_table_sets_the_attention_read_against_the_lstm(report, tmp_path
     table = (out / "recall-lags-table.md").read_text()
     assert "| helm-attention | mean 0.870 (min 0.870, max 0.870), n = 3 |  |" in table
     assert "| lstm | mean 0.910 (min 0.900, max 0.920), n = 3 | mean -0.400" in table
-    assert "- lag 4: attention read 0.870 (n = 3) against the LSTM's 0.910 (n = 3): within 0.05" in table
+    assert "- lag 4: helm-attention 0.870 (n = 3) against the LSTM's 0.910 (n = 3): within 0.05" in table
     assert "lag 16: attention" not in table  # no attention cell at lag 16
     assert "tiles" not in table

@@ -142,6 +142,8 @@ class TrainConfig:
                 flat.update({k: v for k, v in value.items() if not (key == "history" and k in HISTORY_OWN)})
             else:
                 flat[key] = value
+        if flat.get("history_read") == "attention":
+            flat.setdefault("read_offset_gain", 1.0)  # what an attention read trained before the gain
         unknown = sorted(set(flat) - set(section_of()))
         if unknown:
             raise ConfigError(f"unknown config field(s) {', '.join(unknown)}")
@@ -196,6 +198,7 @@ class TrainConfig:
         need(h.lm_layers >= 0, "lm_layers", ">= 0 (0: all layers)")
         need(h.top_k >= 1, "top_k", "a positive number of tokens per step")
         need(self.net.read_window >= 1, "read_window", "a positive number of steps")
+        need(self.net.read_offset_gain > 0, "read_offset_gain", "> 0")
         # an empty or missing folder is refused where it is loaded, with how to get one
         need(isinstance(h.vision_encoder, str), "vision_encoder", "a CLIP folder or hub id")
         try:

@@ -41,7 +41,9 @@ class HELMAgent(Agent):
         self.encoder = make_encoder(obs_shape, channel_scale, features, net.encoder)
         self.read = None
         if net.history_read == "attention":
-            self.read = HistoryRead(history_dim, self.encoder.out_dim, net.read_window)
+            self.read = HistoryRead(
+                history_dim, self.encoder.out_dim, net.read_window, offset_gain=net.read_offset_gain
+            )
             self.recurrent = True  # the window is carried from step to step and replayed by evaluate
         elif net.history_read != "last":
             raise ValueError(f"history_read must be 'last' or 'attention', got {net.history_read!r}")
