@@ -25,6 +25,12 @@ and at the best layer, the return 2a − 1 that a readout as accurate as the pro
 right, −1 wrong; a = 1/4 gives chance, −0.5), beside each agent's mean one-hot return at that lag.
 It prints Spearman's rank correlation over lags between the last layer's prediction and HELM's
 return: does what a linear read of the frozen state keeps predict what HELM learns?
+
+With ``--biases RUNS`` (a sweep's output folder, holding each cell's checkpoint.pt) it also writes
+recall-lags-bias.csv: per attention-read cell, its learned steps-back bias at the lag (gain x the
+parameter), its gap over the largest bias elsewhere in the window, and the weight the bias alone
+gives the lag-k state (a softmax over the whole window): how far the read has singled out
+"exactly k steps back".
 """
 
 from __future__ import annotations
@@ -140,6 +146,38 @@ def probe_rows(rows: list[dict], probe_csv: Path) -> list[dict]:
     return out
 
 
+BIAS_COLUMNS = ["variant", "env", "lag", "seed", "gain", "update", "bias_at_lag", "gap", "bias_weight"]
+
+
+def bias_rows(runs: Path) -> list[dict]:
+    """A row per attention-read cell under ``runs/recall-lags`` with a checkpoint."""
+    import torch
+
+    from helmrl.config import TrainConfig
+
+    rows = []
+    for run in sorted((runs / GROUP).glob("LagRecall-*")):
+        if not (run / "checkpoint.pt").exists() or not (run / "config.json").exists():
+            continue
+        cfg = TrainConfig.load(run / "config.json")
+        match = ENV.fullmatch(cfg.env_id)
+        if cfg.net.history_read != "attention" or match is None:
+            continue
+        ck = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+        bias = cfg.net.read_offset_gain * ck["agent"]["read.offset_bias"].double()
+        lag = int(match.group(1))
+        others = torch.cat([bias[:lag], bias[lag + 1 :]])
+        rows.append(
+            {
+                "variant": cfg.label, "env": cfg.env_id, "lag": lag, "seed": cfg.seed,
+                "gain": cfg.net.read_offset_gain, "update": ck["update"],
+                "bias_at_lag": round(float(bias[lag]), 3), "gap": round(float(bias[lag] - others.max()), 3),
+                "bias_weight": round(float(torch.softmax(bias, 0)[lag]), 4),
+            }
+        )  # fmt: skip
+    return rows
+
+
 def helm_agreement(table: list[dict]) -> str:
     """Spearman's ρ over lags between the last layer's predicted return and HELM's return."""
     from scipy.stats import spearmanr
@@ -192,7 +230,18 @@ def main() -> None:
         default=ROOT / "benchmarks" / "results" / "memory_probe_synthetic.csv",
         help="a probe CSV of `helmrl analyze memory` (layer, lag, accuracy) to set beside the returns",
     )
+    ap.add_argument(
+        "--biases",
+        type=Path,
+        default=None,
+        help="a sweep output folder with the cells' checkpoints: write recall-lags-bias.csv (default: off)",
+    )
     args = ap.parse_args()
+    if args.biases is not None:
+        biases = bias_rows(args.biases)
+        write(args.out / "recall-lags-bias.csv", biases, BIAS_COLUMNS)
+        for r in biases:
+            print("  ".join(f"{k}={v}" for k, v in r.items()))
     rows = rows_of(args.cells)
     write(args.out / "recall-lags.csv", rows, COLUMNS)
     if rows:

@@ -118,5 +118,26 @@ def test_the_lag_table_sets_the_attention_read_against_the_lstm(report, tmp_path
     assert "| helm-attention | mean 0.870 (min 0.870, max 0.870), n = 3 |  |" in table
     assert "| lstm | mean 0.910 (min 0.900, max 0.920), n = 3 | mean -0.400" in table
     assert "- lag 4: helm-attention 0.870 (n = 3) against the LSTM's 0.910 (n = 3): within 0.05" in table
-    assert "lag 16: attention" not in table  # no attention cell at lag 16
+    assert "lag 16: helm-attention" not in table  # no attention cell at lag 16
     assert "tiles" not in table
+
+
+def test_the_bias_table_reads_the_effective_steps_back_bias_from_each_checkpoint(report, tmp_path):
+    import torch
+
+    for gain in (1.0, 32.0):
+        label = "helm-attention" if gain == 1.0 else "helm-attention-g32"
+        run = tmp_path / "recall-lags" / f"LagRecall-K4-OneHot-v0-{label}-s0"
+        run.mkdir(parents=True)
+        cfg = preset("lagrecall", "helm").replace(
+            env_id="LagRecall-K4-OneHot-v0", history_read="attention", read_offset_gain=gain, label=label
+        )
+        cfg.save(run / "config.json")
+        theta = torch.zeros(cfg.net.read_window)
+        theta[4], theta[0] = 0.2, 0.05
+        torch.save({"update": 7, "agent": {"read.offset_bias": theta}}, run / "checkpoint.pt")
+    plain, scaled = sorted(report.bias_rows(tmp_path), key=lambda r: r["gain"])
+    assert (plain["bias_at_lag"], plain["gap"]) == (0.2, 0.15)
+    assert (scaled["bias_at_lag"], scaled["gap"], scaled["update"]) == (6.4, 4.8, 7)
+    weight = torch.exp(torch.tensor(6.4)) / (torch.exp(torch.tensor(6.4)) + torch.exp(torch.tensor(1.6)) + 30)
+    assert scaled["bias_weight"] == pytest.approx(float(weight), abs=1e-4)
