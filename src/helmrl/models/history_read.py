@@ -11,12 +11,13 @@ q_t = Q(CNN(o_t)) from the current observation and a learned bias b per steps-ba
 "exactly k steps back" is one parameter away. LN is a LayerNorm without affine, since the LM's
 states carry a few huge dimensions.
 
-The bias is b = g · θ, the parameter θ (``offset_bias``) times a fixed gain g (``offset_gain``). Adam moves each parameter by at most
-about its learning rate per update, whatever the gradient's size, and attention that picks one
-of W = 32 states needs a bias gap of about 5.6 logits (e^5.6 / (e^5.6 + 31) ≈ 0.9). At lr 3e-4 a
-plain bias (g = 1) gets there after > 18,000 updates; a 200k-step LagRecall run makes 3,136, and
-its learned b[4] stood at 1.3 with the attention still diffuse. With g = 32 the gap is ~600
-updates away, while the other weights keep the trainer's learning rate.
+The bias is b = g · θ, the parameter θ (``offset_bias``) times a fixed gain g (``offset_gain``).
+Adam moves each parameter by at most about its learning rate per update, whatever the gradient's
+size, and attention that picks one of W = 32 states needs a bias gap of about 5.6 logits
+(e^5.6 / (e^5.6 + 31) ≈ 0.9). At lr 3e-4 a plain bias (g = 1) gets there after > 18,000
+updates; a 200k-step LagRecall run makes 3,136, and its learned b[4] stood at 1.3 with the
+attention still diffuse. With g = 32 the gap is ~600 updates away, while the other weights keep
+the trainer's learning rate.
 
 The read is the agent's recurrent state in the trainer's sense (the window of the last W states
 and their validity), but exact, not truncated: the states are frozen inputs, so the PPO update
