@@ -7,7 +7,8 @@ every agent, every seed) under ``<cells>/recall-lags/`` and writes into ``<out>`
 
 - recall-lags.csv: a row per finished cell: agent, variant (the sweep's label, "" for the
   preset's), env, lag, obs, seed, final_return (the mean return of the last 100 training
-  episodes), eval_greedy (the final policy over 100 fresh episodes, greedy), steps;
+  episodes), eval_greedy (the final policy over 100 fresh episodes, greedy), steps, steps_to_0.9
+  (the first logged step at which the mean return of the last 100 episodes reached 0.9);
 - recall-lags.png: the final return against the lag, per agent and variant (the mean over seeds
   with each seed's point), a panel per observation kind, with chance (−0.5) and perfect recall
   (1.0) drawn;
@@ -44,7 +45,19 @@ from grid_report import iqm_ci, load_cells, markdown_table, parser, spread, writ
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = "recall-lags"
-COLUMNS = ["agent", "variant", "env", "lag", "obs", "seed", "final_return", "eval_greedy", "steps"]
+COLUMNS = [
+    "agent",
+    "variant",
+    "env",
+    "lag",
+    "obs",
+    "seed",
+    "final_return",
+    "eval_greedy",
+    "steps",
+    "steps_to_0.9",
+]
+FAST = 0.9  # steps_to_0.9: how soon a cell recalls
 ENV = re.compile(r"LagRecall-K(\d+)-(OneHot|Tiles)-v0")
 CHANCE = -0.5
 
@@ -67,6 +80,9 @@ def rows_of(cells_dir: Path) -> list[dict]:
                 "final_return": cell.rows[-1]["episode_return_mean"],
                 "eval_greedy": cell.eval_mean("eval_greedy"),
                 "steps": int(cell.rows[-1]["step"]),
+                "steps_to_0.9": next(
+                    (int(r["step"]) for r in cell.rows if float(r["episode_return_mean"]) >= FAST), ""
+                ),
             }
         )
     return sorted(rows, key=lambda r: (r["agent"], r["variant"], r["obs"], r["lag"], r["seed"]))

@@ -55,6 +55,8 @@ def test_finished_cells_become_rows_by_lag_and_kind_and_a_figure(report, tmp_pat
     assert {(r["lag"], r["obs"]) for r in lstm} == {("1", "onehot"), ("4", "onehot")}
     assert float(next(r for r in lstm if r["lag"] == "4")["final_return"]) == pytest.approx(0.2)
     assert float(lstm[0]["eval_greedy"]) == pytest.approx(float(lstm[0]["final_return"]) + 0.01)
+    by_lag = {r["lag"]: r["steps_to_0.9"] for r in lstm}
+    assert by_lag == {"1": str(preset("lagrecall", "lstm").total_steps), "4": ""}  # 0.9 at the end; never
     assert (out / "recall-lags.png").stat().st_size > 0
 
 
