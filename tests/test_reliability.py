@@ -317,6 +317,7 @@ BAD_FIELDS = [
     ("top_k", 0),
     ("history_read", "window"),
     ("read_window", 0),
+    ("read_offset_gain", 0.0),
     ("vision_encoder", 3),
 ]
 
