@@ -13,8 +13,9 @@ every agent, every seed) under ``<cells>/recall-lags/`` and writes into ``<out>`
   with each seed's point), a panel per observation kind, with chance (−0.5) and perfect recall
   (1.0) drawn;
 - recall-lags-table.md: per observation kind, the return of each agent at each lag (the mean and
-  range of 2-3 seeds, the IQM and CI from 4), and each attention read (every ``helm-attention*``
-  variant) against the LSTM at each lag: within 0.05 of it, above it, or below by how much.
+  range of 2-3 seeds, the IQM and CI from 4), and each trainable read (the ``helm-attention*``
+  and ``helm-window`` variants) against the LSTM at each lag: within 0.05 of it, above it, or
+  below by how much.
 
 A return of 1 means every lag-k symbol named; chance −0.5 is what any policy without memory of
 step t − k gets.
@@ -113,7 +114,9 @@ def lag_tables(rows: list[dict]) -> str:
             body.append([label(*run), *cells])
         out += [f"**{kind}** (final return; chance {CHANCE}, perfect 1.0)", ""]
         out += [markdown_table(["agent", *(f"lag {k}" for k in lags)], body), ""]
-        reads = sorted({r["variant"] for r in mine if r["variant"].startswith("helm-attention")})
+        reads = sorted(
+            {r["variant"] for r in mine if r["variant"].startswith(("helm-attention", "helm-window"))}
+        )
         for k in lags:
             lstm = [
                 r["final_return"]

@@ -1,8 +1,9 @@
-"""HELM's attention read of the frozen history (history_read="attention"): the acting step and the
-PPO update's replay compute the same read, episode starts mask the past, and it trains."""
+"""HELM's trainable reads of the frozen history (history_read="attention" and "window"): the acting
+step and the PPO update's replay compute the same read, episode starts mask the past, and it trains."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from helmrl.models.agents import agent_class
@@ -11,10 +12,12 @@ from helmrl.observation_keys import HISTORY, OBSERVATION
 
 from .conftest import tiny_llama
 
+READS = ("attention", "window")
 
-def _agent(window: int = 4, history_dim: int = 8):
+
+def _agent(window: int = 4, history_dim: int = 8, read: str = "attention"):
     torch.manual_seed(0)
-    net = NetConfig(history_read="attention", read_window=window)
+    net = NetConfig(history_read=read, read_window=window)
     return agent_class("helm").from_config(net, (5,), 2, history_dim)
 
 
@@ -38,8 +41,9 @@ def _act(agent, obs, starts, state):
     return torch.stack(logits), torch.stack(values), state
 
 
-def test_the_update_replays_exactly_the_reads_the_acting_steps_made():
-    agent = _agent()
+@pytest.mark.parametrize("read", READS)
+def test_the_update_replays_exactly_the_reads_the_acting_steps_made(read):
+    agent = _agent(read=read)
     assert agent.recurrent
     warm, warm_starts = _rollout(6, 3, seed=1)  # a window that holds an earlier rollout's states
     with torch.no_grad():
@@ -51,8 +55,9 @@ def test_the_update_replays_exactly_the_reads_the_acting_steps_made():
     torch.testing.assert_close(replay_values, values.squeeze(-1), rtol=1e-5, atol=1e-6)
 
 
-def test_an_episode_start_hides_everything_before_it():
-    agent = _agent()
+@pytest.mark.parametrize("read", READS)
+def test_an_episode_start_hides_everything_before_it(read):
+    agent = _agent(read=read)
     obs, starts = _rollout(10, 3)
     other = {k: v.clone() for k, v in obs.items()}
     other[HISTORY][:3, 1] += 5.0  # env 1's states before its episode start at step 3
@@ -81,18 +86,19 @@ def test_the_offset_bias_can_read_exactly_k_steps_back():
     torch.testing.assert_close(window_states[7], expected, rtol=1e-4, atol=1e-5)
 
 
-def test_helm_with_the_attention_read_trains(tmp_path):
+@pytest.mark.parametrize("read", READS)
+def test_helm_with_each_read_trains(tmp_path, read):
     from helmrl.config import TrainConfig
     from helmrl.ppo.trainer import Trainer
 
     cfg = TrainConfig(
-        env_id="CueRecall-v0", agent="helm", history_read="attention", read_window=6, n_envs=2,
+        env_id="CueRecall-v0", agent="helm", history_read=read, read_window=6, n_envs=2,
         rollout_steps=8, n_minibatches=2, total_steps=32, mem_len=8, n_sink=1, frozen_dtype="float32",
     )  # fmt: skip
     trainer = Trainer.from_config(cfg, tmp_path, progress=False, lm_model=tiny_llama())
     result = trainer.train()
     assert result.global_step == 32 and not result.interrupted
-    assert trainer.agent.read.offset_bias.grad is not None  # the read trained
+    assert trainer.agent.read.value.weight.grad is not None  # the read trained
 
 
 def test_an_adam_step_moves_the_steps_back_bias_gain_times_the_learning_rate():
@@ -120,3 +126,23 @@ def test_a_config_saved_before_the_bias_gain_loads_the_plain_bias_it_trained():
     old = now.to_dict()
     del old["read_offset_gain"]
     assert TrainConfig.from_dict(old).net.read_offset_gain == 1.0
+
+
+def test_the_window_read_gives_each_steps_back_a_slot_of_its_own():
+    """Slot j of the read is V(LN(h_{t-W+1+j})): the state k steps back is in slot W-1-k, whatever
+    the other states are, and a slot before the episode's start is zero."""
+    W, dim = 5, 8
+    agent = _agent(window=W, read="window")
+    obs, _ = _rollout(7, 2)
+    starts = torch.zeros(7, 2, dtype=torch.bool)
+    starts[4, 1] = True
+    with torch.no_grad():
+        state = agent.initial_state(2)
+        for t in range(7):
+            _, _, state = agent({k: x[t] for k, x in obs.items()}, state, starts[t])
+        read = agent.read.step(None, state["window"], state["valid"]).view(2, W, dim)
+        for k in range(W):
+            expected = agent.read.value(agent.read.norm(obs[HISTORY][6 - k]))
+            torch.testing.assert_close(read[0, W - 1 - k], expected[0])
+        torch.testing.assert_close(read[1, W - 3 :], agent.read.value(agent.read.norm(obs[HISTORY][4:, 1])))
+        assert not read[1, : W - 3].any()  # env 1's steps before its episode started at step 4

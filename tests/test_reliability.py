@@ -315,7 +315,7 @@ BAD_FIELDS = [
     ("log_window", 0),
     ("torch_threads", -1),
     ("top_k", 0),
-    ("history_read", "window"),
+    ("history_read", "slots"),
     ("read_window", 0),
     ("read_offset_gain", 0.0),
     ("vision_encoder", 3),

@@ -13,7 +13,7 @@ from typing import Any, Literal
 HeadKind = Literal["layernorm", "linear"]
 OutputGain = Literal["authors", "small"]
 EncoderKind = Literal["authors", "nature"]
-HistoryRead = Literal["last", "attention"]
+HistoryRead = Literal["last", "attention", "window"]
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - `help` reads best in the field list
@@ -39,10 +39,11 @@ class NetConfig:
     history_read: HistoryRead = _f(
         "last",
         "HELM's read of the frozen history: last (the paper: the LM's state now) | attention (a trainable "
-        "attention over the episode's last --read-window states, a learned bias per steps-back)",
+        "attention over the episode's last --read-window states, a learned bias per steps-back) | window "
+        "(each of those states in a slot of its own, 8 features each)",
     )
     read_window: int = _f(
-        32, "history_read attention: the per-step LM states it attends over (this step included)"
+        32, "history_read attention | window: the per-step LM states it reads (this step included)"
     )
     read_offset_gain: float = _f(
         32.0,

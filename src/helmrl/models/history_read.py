@@ -19,6 +19,13 @@ updates; a 200k-step LagRecall run makes 3,136, and its learned b[4] stood at 1.
 attention still diffuse. With g = 32 the gap is ~600 updates away, while the other weights keep
 the trainer's learning rate.
 
+``WindowRead`` (``history_read="window"``) has no softmax: the head reads every state of the
+window in a slot of its own, read_t = [V(LN(h_{t−W+1})), …, V(LN(h_t))] (zeros before the
+episode's start), with one small V shared by the slots. Attention's offsets compete: once its
+weight sits on a near offset whose state still holds part of the answer (at lag 16, offset 15
+holds step t − 16 at its own lag 1), the exact offset gets almost no gradient. Each slot here gets
+its own. Its width, W × ``dim``, suits small windows.
+
 The read is the agent's recurrent state in the trainer's sense (the window of the last W states
 and their validity), but exact, not truncated: the states are frozen inputs, so the PPO update
 recomputes the read from the stored states of the rollout and the W − 1 before it (the state the
@@ -63,15 +70,50 @@ class HistoryRead(nn.Module):
         """Every step of (T, N) rollouts at once: features (T, N, f), the rollout's states (T, N, m),
         starts (T, N), and the (N, W, m) window and (N, W) validity the rollout started with
         -> (T, N, d), what ``step`` gives step by step."""
-        T, N = episode_start.shape
-        W = self.window
-        seq = torch.cat([window.transpose(0, 1), states], 0)  # (W + T, N, m): position W + t is step t
-        base = torch.cat([valid.transpose(0, 1), torch.ones_like(episode_start, dtype=torch.bool)], 0)
-        normed = self.norm(seq)
-        keys = self.key(normed).unfold(0, W, 1)[1:].transpose(-1, -2)  # (T, N, W, d): step t's window
-        values = self.value(normed).unfold(0, W, 1)[1:].transpose(-1, -2)
-        position = torch.arange(W + T, device=states.device)
-        latest = torch.where(episode_start.bool(), position[W:, None], -1).cummax(0).values  # (T, N)
-        in_window = position.unfold(0, W, 1)[1:]  # (T, W): the positions step t reads
-        ok = base.unfold(0, W, 1)[1:] & (in_window[:, None, :] >= latest[..., None])
+        normed, ok = episode_windows(self.norm, states, episode_start, window, valid)
+        keys, values = (slide(layer(normed), self.window) for layer in (self.key, self.value))
         return self._attend(self.query(query_features), keys, values, ok)
+
+
+class WindowRead(nn.Module):
+    """Every state of the window in a slot of its own: [V(LN(h_j)) for the last W steps j]."""
+
+    def __init__(self, width: int, window: int, dim: int = 8):
+        super().__init__()
+        if window < 1:
+            raise ValueError(f"the read's window must be >= 1 step, got {window}")
+        self.window, self.out_dim = window, window * dim
+        self.norm = nn.LayerNorm(width, elementwise_affine=False)
+        self.value = nn.Linear(width, dim)
+
+    def step(self, query_features: Tensor, window: Tensor, valid: Tensor) -> Tensor:
+        """(B, W, m) window (this step's state last), (B, W) validity -> (B, W * dim); the
+        features are unused (the signature is the attention read's)."""
+        return (self.value(self.norm(window)) * valid[..., None]).flatten(-2)
+
+    def sequence(
+        self, query_features: Tensor, states: Tensor, episode_start: Tensor, window: Tensor, valid: Tensor
+    ) -> Tensor:
+        """(T, N) rollouts at once, as ``HistoryRead.sequence`` -> (T, N, W * dim)."""
+        normed, ok = episode_windows(self.norm, states, episode_start, window, valid)
+        return (slide(self.value(normed), self.window) * ok[..., None]).flatten(-2)
+
+
+def episode_windows(
+    norm: nn.Module, states: Tensor, episode_start: Tensor, window: Tensor, valid: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The rollout's states after the window it started with, normed, (W + T, N, m), and which
+    of step t's W window positions are of its episode, (T, N, W)."""
+    W = window.shape[1]
+    seq = torch.cat([window.transpose(0, 1), states], 0)  # position W + t is step t
+    base = torch.cat([valid.transpose(0, 1), torch.ones_like(episode_start, dtype=torch.bool)], 0)
+    position = torch.arange(seq.shape[0], device=states.device)
+    latest = torch.where(episode_start.bool(), position[W:, None], -1).cummax(0).values  # (T, N)
+    in_window = position.unfold(0, W, 1)[1:]  # (T, W): the positions step t reads
+    ok = base.unfold(0, W, 1)[1:] & (in_window[:, None, :] >= latest[..., None])
+    return norm(seq), ok
+
+
+def slide(seq: Tensor, W: int) -> Tensor:
+    """(W + T, N, d) -> (T, N, W, d): step t's window, oldest first."""
+    return seq.unfold(0, W, 1)[1:].transpose(-1, -2)

@@ -4,7 +4,7 @@ Only the CNN and the head train. The history (the frozen LM's output for the who
 far) is an *input*, ``obs["history"]``: ``helmrl.wrappers.FrozenHistoryObservation`` computes it once
 per observation, and the trainer stores it in the rollout, so PPO epochs never run the LM.
 
-``history_read="attention"`` adds a trainable read of the episode's recent LM states
+``history_read="attention"`` (or ``"window"``) adds a trainable read of the episode's recent LM states
 (``helmrl.models.history_read``): the head then sees [h_t, read_t, CNN(o_t)], and the agent is
 recurrent in the trainer's sense (its state is the window of recent states).
 """
@@ -17,7 +17,7 @@ from torch import Tensor
 from ...observation_keys import HISTORY, OBSERVATION
 from ..encoders import make_encoder
 from ..heads import ActorCriticHead
-from ..history_read import HistoryRead
+from ..history_read import HistoryRead, WindowRead
 from .base import Agent, NetConfig, Observation, State, register_agent
 
 
@@ -45,8 +45,11 @@ class HELMAgent(Agent):
                 history_dim, self.encoder.out_dim, net.read_window, offset_gain=net.read_offset_gain
             )
             self.recurrent = True  # the window is carried from step to step and replayed by evaluate
+        elif net.history_read == "window":
+            self.read = WindowRead(history_dim, net.read_window)
+            self.recurrent = True
         elif net.history_read != "last":
-            raise ValueError(f"history_read must be 'last' or 'attention', got {net.history_read!r}")
+            raise ValueError(f"history_read must be last, attention or window, got {net.history_read!r}")
         width = history_dim + self.encoder.out_dim + (self.read.out_dim if self.read else 0)
         self.head = ActorCriticHead(width, n_actions, net.head, net.output_gain)
         self.history_dim = history_dim
