@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -248,14 +249,28 @@ def test_sweep_on_a_local_cluster_survives_a_killed_worker_and_resumes(ray_clust
         text=True,
     )
     victim = out / "CartPole-v1-lstm-s0"
-    ready, _, _ = select.select([reader], [], [], 240)  # wakes when the parked worker writes
-    assert ready, "no cell reached update 5"
+    lines: list[str] = []  # the driver's output, drained all along so a full pipe never stalls it
+    drain = threading.Thread(target=lambda: lines.extend(driver.stdout), daemon=True)
+    drain.start()
+    # Wait for the parked worker's pid. On a loaded 2-core host, starting Ray workers (each imports
+    # torch) can take minutes, so the wait is bounded by the driver's life and a generous cap, and a
+    # driver that dies first fails at once with its log.
+    deadline = time.monotonic() + 480
+    ready = []
+    while not ready and driver.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([reader], [], [], 5)  # wakes when the parked worker writes
+    if not ready:
+        driver.kill()
+        drain.join(10)
+        pytest.fail(f"no cell reached update 5 (driver rc={driver.poll()}):\n" + "".join(lines[-60:]))
     pid = int(os.read(reader, 64).decode())
     os.close(reader)
     assert _rows(victim) == 5 and load_checkpoint(victim / "checkpoint.pt")["update"] == 4
     assert pid == int((victim / "attempts.log").read_text().split("pid=")[1].split()[0])
     os.kill(pid, signal.SIGKILL)  # the Ray worker running this cell dies mid-cell
-    log, _ = driver.communicate(timeout=300)
+    driver.wait(timeout=300)
+    drain.join(30)
+    log = "".join(lines)
     assert driver.returncode == 0, log
 
     attempts = (victim / "attempts.log").read_text().splitlines()
