@@ -11,6 +11,9 @@ Reads the sweep cells under benchmarks/results/cells/<group>/RandomMaze-v0-<agen
   sb3-contrib's RecurrentPPO (sb3-lstm), seeds 0-4, 2M steps;
 - randommaze-random-init: HELM with a randomly initialised LM of SmolLM2's architecture
   (`--lm random-init`), seeds 0-4, 2M steps;
+- randommaze-lstm-rollouts: Impala-PPO with minibatches of whole env rollouts
+  (`segments_per_minibatch=0`, label "lstm-rollouts") instead of the authors' episode segments,
+  seeds 0-4, 2M steps;
 - randommaze-beta-screen: a screen, HELM at β = 100 ("helm") and β = 1000 ("helm-beta1000"), seeds
   0-1, 500k steps; its verdicts never read "confirmed".
 Memory agents: helm (either LM), lstm, sb3-lstm; memoryless: cnn, sb3-ppo.
@@ -98,6 +101,7 @@ BOOT_REPS = 2000  # bootstrap resamples per CI
 
 REPRO, PEERS = "randommaze-repro", "randommaze-peers"
 RANDOM, BETA = "randommaze-random-init", "randommaze-beta-screen"
+ROLLOUTS = "randommaze-lstm-rollouts"
 # group -> (what it is, seeds per agent when benchmarks/sweeps/<group>.toml is not there to say, steps)
 GROUPS: dict[str, tuple[str, int, tuple[int, ...]]] = {
     REPRO: ("the authors' settings (--preset randommaze): HELM, Impala-PPO and CNN-PPO", 5, CHECKPOINTS),
@@ -108,22 +112,30 @@ GROUPS: dict[str, tuple[str, int, tuple[int, ...]]] = {
         CHECKPOINTS,
     ),
     BETA: ("a screen: HELM at β = 100 and at β = 1000, 500k steps, 2 seeds each", 2, SCREEN_STEPS),
+    ROLLOUTS: (
+        "Impala-PPO with whole-rollout minibatches (sb3-contrib's and CleanRL's scheme) for the authors' "
+        "episode segments",
+        5,
+        CHECKPOINTS,
+    ),
 }
 AGENTS = ("helm", "lstm", "cnn", "sb3-lstm", "sb3-ppo")
 MEMORY, MEMORYLESS = ("helm", "lstm", "sb3-lstm"), ("cnn", "sb3-ppo")
-PICK_GROUPS = (REPRO, PEERS, RANDOM)  # the 2M groups the memory pick chooses from
+PICK_GROUPS = (REPRO, PEERS, RANDOM, ROLLOUTS)  # the 2M groups the memory pick chooses from
 PEER_OF = {"sb3-lstm": (REPRO, "lstm"), "sb3-ppo": (REPRO, "cnn")}  # the helmrl baseline beside each
 BETA_NAMES = {"helm": "HELM at β = 100", "helm:helm-beta1000": "HELM at β = 1000"}  # the screen's spec
 
 # the families of Holm's adjustment: the tests of one claim, adjusted together per step and measure
 CLAIM, MEMORY_FAMILY, LM = "the paper's claim", "memory needed", "LM pretraining"
 SCREEN, PEER = "β screen", "peers"
+SCHEME = "minibatch scheme"
 FAMILIES = {
     CLAIM: "HELM > Impala-PPO and HELM > CNN-PPO",
     MEMORY_FAMILY: "the best memory agent > the best memoryless agent, picked on the same data: p optimistic",
     LM: "HELM > random-init HELM: what the pretrained LM adds",
     SCREEN: "β = 1000 against β = 100, both one-sided tests (two-sided interest), a screen",
     PEER: "each outside peer > the helmrl baseline beside it: is helmrl's baseline as good as an outside one",
+    SCHEME: "Impala-PPO with whole-rollout minibatches > with the authors' episode segments",
 }
 CELL_COLUMNS = ["group", "env", "agent", "label", *COLUMNS[2:], "cpu_model", "commits"]
 IQM_COLUMNS = "group agent step measure runs seeds statistic iqm ci_low ci_high ci returns".split()
@@ -285,6 +297,10 @@ def comparisons(finished: list[Cell], pick: MemoryPick) -> list[Comparison]:
     for key in sorted(peers):
         base = PEER_OF[key.partition(":")[0]]
         out.append(Comparison(f"{side_name(PEERS, key)} > {side_name(*base)}", PEER, (PEERS, key), base))
+    rollouts = (ROLLOUTS, "lstm:lstm-rollouts")
+    out.append(
+        Comparison(f"{side_name(*rollouts)} > {side_name(REPRO, 'lstm')}", SCHEME, rollouts, (REPRO, "lstm"))
+    )
     return out
 
 
