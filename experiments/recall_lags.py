@@ -32,7 +32,9 @@ With ``--biases RUNS`` (a sweep's output folder, holding each cell's checkpoint.
 recall-lags-bias.csv: per attention-read cell, its learned steps-back bias at the lag (gain x the
 parameter), its gap over the largest bias elsewhere in the window, and the weight the bias alone
 gives the lag-k state (a softmax over the whole window): how far the read has singled out
-"exactly k steps back".
+"exactly k steps back", and the three largest biases (offset: bias), which name the offset a read
+settled on instead. Rows already in the CSV for cells whose checkpoints are not under RUNS (a
+checkpoint is not part of a cell's committed record) are kept, so the file only ever gains cells.
 """
 
 from __future__ import annotations
@@ -165,7 +167,18 @@ def probe_rows(rows: list[dict], probe_csv: Path) -> list[dict]:
     return out
 
 
-BIAS_COLUMNS = ["variant", "env", "lag", "seed", "gain", "update", "bias_at_lag", "gap", "bias_weight"]
+BIAS_COLUMNS = [
+    "variant",
+    "env",
+    "lag",
+    "seed",
+    "gain",
+    "update",
+    "bias_at_lag",
+    "gap",
+    "bias_weight",
+    "top_offsets",
+]
 
 
 def bias_rows(runs: Path) -> list[dict]:
@@ -186,15 +199,37 @@ def bias_rows(runs: Path) -> list[dict]:
         bias = cfg.net.read_offset_gain * ck["agent"]["read.offset_bias"].double()
         lag = int(match.group(1))
         others = torch.cat([bias[:lag], bias[lag + 1 :]])
+        top = ", ".join(
+            f"{int(i)}: {float(bias[i]):.2f}" for i in bias.sort(descending=True, stable=True).indices[:3]
+        )
         rows.append(
             {
                 "variant": cfg.label, "env": cfg.env_id, "lag": lag, "seed": cfg.seed,
                 "gain": cfg.net.read_offset_gain, "update": ck["update"],
                 "bias_at_lag": round(float(bias[lag]), 3), "gap": round(float(bias[lag] - others.max()), 3),
                 "bias_weight": round(float(torch.softmax(bias, 0)[lag]), 4),
+                "top_offsets": top,
             }
         )  # fmt: skip
     return rows
+
+
+def merged_bias_rows(path: Path, fresh: list[dict]) -> list[dict]:
+    """``fresh`` over the rows already at ``path``: a cell (variant, env, seed) measured now replaces
+    its old row; the others stay (their checkpoints may be gone)."""
+
+    def key(r: dict) -> tuple[str, str, int]:
+        return str(r["variant"]), str(r["env"]), int(r["seed"])
+
+    rows = {}
+    if path.exists():
+        with open(path, newline="") as fh:
+            rows = {key(r): r for r in csv.DictReader(fh)}
+    kept = len(set(rows) - {key(r) for r in fresh})
+    rows.update({key(r): r for r in fresh})
+    if kept:
+        print(f"kept {kept} rows of {path.name} whose checkpoints are not here")
+    return sorted(rows.values(), key=lambda r: (int(r["lag"]), str(r["variant"]), int(r["seed"])))
 
 
 def helm_agreement(table: list[dict]) -> str:
@@ -257,9 +292,13 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.biases is not None:
-        biases = bias_rows(args.biases)
-        write(args.out / "recall-lags-bias.csv", biases, BIAS_COLUMNS)
-        for r in biases:
+        fresh = bias_rows(args.biases)
+        write(
+            args.out / "recall-lags-bias.csv",
+            merged_bias_rows(args.out / "recall-lags-bias.csv", fresh),
+            BIAS_COLUMNS,
+        )
+        for r in fresh:
             print("  ".join(f"{k}={v}" for k, v in r.items()))
     rows = rows_of(args.cells)
     write(args.out / "recall-lags.csv", rows, COLUMNS)

@@ -143,3 +143,21 @@ def test_the_bias_table_reads_the_effective_steps_back_bias_from_each_checkpoint
     assert (scaled["bias_at_lag"], scaled["gap"], scaled["update"]) == (6.4, 4.8, 7)
     weight = torch.exp(torch.tensor(6.4)) / (torch.exp(torch.tensor(6.4)) + torch.exp(torch.tensor(1.6)) + 30)
     assert scaled["bias_weight"] == pytest.approx(float(weight), abs=1e-4)
+    assert scaled["top_offsets"] == "4: 6.40, 0: 1.60, 1: 0.00"
+
+
+def test_the_bias_table_keeps_rows_whose_checkpoints_are_gone(report, tmp_path, capsys):
+    path = tmp_path / "recall-lags-bias.csv"
+    old = [
+        {"variant": "helm-attention-g32", "env": "LagRecall-K4-OneHot-v0", "lag": 4, "seed": s, "gap": g}
+        for s, g in ((0, 1.0), (1, 2.0))
+    ]
+    report.write(path, old, report.BIAS_COLUMNS)
+    fresh = [{**old[1], "gap": 9.0}, {**old[0], "env": "LagRecall-K8-OneHot-v0", "lag": 8, "gap": 3.0}]
+    rows = report.merged_bias_rows(path, fresh)
+    assert [(int(r["lag"]), int(r["seed"]), float(r["gap"])) for r in rows] == [
+        (4, 0, 1.0),
+        (4, 1, 9.0),
+        (8, 0, 3.0),
+    ]
+    assert "kept 1 rows" in capsys.readouterr().out
