@@ -40,13 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from helmrl.analysis.statistics import holm, iqm, iqm_with_ci, rank_sum_one_sided
+from helmrl.analysis.statistics import SMALL_N, holm, iqm, iqm_with_ci, rank_sum_one_sided
 from helmrl.config import TrainConfig
 from helmrl.ppo.metrics import read_metrics
 
 ALPHA = 0.05
 CONFIRM_N = 5  # runs needed on each side before a verdict may read "confirmed"; fewer: a screen
-SMALL_N = 3  # up to this many runs the IQM is the plain mean and its bootstrap CI the min-max
 BOOT_REPS = 2000  # bootstrap resamples per CI
 NO_CI = "n=1, no CI"
 NOT_RECORDED = "not recorded"

@@ -125,7 +125,7 @@ def test_plot_csv_holds_the_numbers_of_the_runs_it_read(tmp_path, capsys):
         main(["plot", str(tmp_path / "a0"), str(tmp_path / "a1"), str(tmp_path / "b0"), "--out", str(out)])
         == 0
     )
-    assert "IQM" in capsys.readouterr().out
+    assert "helm@E-v0: mean 0.700 (min 0.600, max 0.800) (n=2)" in capsys.readouterr().out
     curves = list(csv.DictReader(open(tmp_path / "curves.csv")))
     helm = [r for r in curves if r["agent"] == "helm"]
     assert float(helm[0]["step"]) == 200 and float(helm[-1]["step"]) == 300  # common range only
@@ -133,12 +133,9 @@ def test_plot_csv_holds_the_numbers_of_the_runs_it_read(tmp_path, capsys):
     assert float(helm[0]["mean"]) == pytest.approx(0.3)
     summary = {r["agent"]: r for r in csv.DictReader(open(tmp_path / "curves_summary.csv"))}
     assert summary["helm"]["finals"] == "0.6000 0.8000" and summary["cnn"]["runs"] == "1"
-    assert 0.6 <= float(summary["helm"]["final_iqm"]) <= 0.8
-    assert (
-        float(summary["helm"]["ci_low"])
-        <= float(summary["helm"]["final_iqm"])
-        <= float(summary["helm"]["ci_high"])
-    )
+    helm = summary["helm"]  # two runs: their mean and min-max
+    assert helm["statistic"] == "mean, min-max" and float(helm["center"]) == pytest.approx(0.7)
+    assert (float(helm["low"]), float(helm["high"])) == pytest.approx((0.6, 0.8))
 
 
 def test_gif_has_the_frames_of_the_episodes_it_recorded(tmp_path, tiny_llama_dir, capsys):

@@ -32,7 +32,7 @@ def report():
     module = load_script("experiments/randommaze_repro.py")
     module.BOOT_REPS = 200  # the CIs' resamples: enough to test, fast
     with pytest.MonkeyPatch.context() as mp:  # plot_runs' own summary table, which the report drops
-        mp.setattr(curves, "iqm_with_ci", functools.partial(curves.iqm_with_ci, reps=20))
+        mp.setattr(curves, "summarize", functools.partial(curves.summarize, reps=20))
         yield module
 
 

@@ -14,6 +14,7 @@ import pytest
 from helmrl.analysis.curves import plot_runs
 from helmrl.analysis.statistics import (
     common_grid,
+    describe,
     holm,
     iqm,
     iqm_with_ci,
@@ -21,6 +22,7 @@ from helmrl.analysis.statistics import (
     rank_sum_exact,
     rank_sum_one_sided,
     rank_sum_test,
+    summarize,
 )
 from helmrl.cli import main
 
@@ -111,6 +113,20 @@ def test_rank_sum_and_grid_helpers():
     assert common_grid([np.array([0, 10]), np.array([10, 20])]).tolist() == [10.0]
 
 
+def test_summarize_names_what_n_runs_support():
+    assert summarize([0.4]) == {"statistic": "one run", "center": 0.4, "low": None, "high": None}
+    three = summarize([0.1, 0.5, 0.9])
+    assert three["statistic"] == "mean, min-max" and (three["low"], three["high"]) == (0.1, 0.9)
+    assert describe(three) == "mean 0.500 (min 0.100, max 0.900)"
+    five = summarize([0.0, 0.2, 0.4, 0.6, 10.0])
+    assert five["statistic"] == "IQM, 95% CI" and five["center"] == pytest.approx(
+        iqm([0.0, 0.2, 0.4, 0.6, 10.0])
+    )
+    assert five["low"] <= five["center"] <= five["high"] and describe(five).startswith("IQM ")
+    with pytest.raises(ValueError):
+        summarize([])
+
+
 def _run(path, agent, seed, finals):
     path.mkdir(parents=True)
     (path / "config.json").write_text(json.dumps({"env_id": "E-v0", "agent": agent, "seed": seed}))
@@ -132,14 +148,16 @@ def test_plot_summary_has_no_ci_for_a_single_run(tmp_path, capsys):
     with open(res["summary_csv"]) as fh:
         summary = {r["agent"]: r for r in csv.DictReader(fh)}
     one, two = summary["cnn"], summary["helm"]
-    assert one["runs"] == "1" and float(one["final_iqm"]) == pytest.approx(0.3)
-    assert one["ci_low"] == one["ci_high"] == ""  # no CI from one run
-    assert float(two["ci_low"]) <= float(two["final_iqm"]) <= float(two["ci_high"])
+    assert one["runs"] == "1" and one["statistic"] == "one run" and float(one["center"]) == pytest.approx(0.3)
+    assert one["low"] == one["high"] == ""  # no CI from one run
+    assert two["statistic"] == "mean, min-max" and float(two["center"]) == pytest.approx(0.7)
+    assert (float(two["low"]), float(two["high"])) == pytest.approx((0.6, 0.8))
 
     out = tmp_path / "again.png"
     assert main(["plot", *map(str, runs), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "cnn@E-v0: IQM 0.300 no CI (n=1)" in printed and "helm@E-v0: IQM 0.700 [" in printed
+    assert "cnn@E-v0: 0.300 (one run, no CI) (n=1)" in printed
+    assert "helm@E-v0: mean 0.700 (min 0.600, max 0.800) (n=2)" in printed
     with open(out.with_name("again_summary.csv")) as fh:
         again = {r["agent"]: r for r in csv.DictReader(fh)}
     assert again == summary  # the same runs, the same table: CIs included

@@ -19,7 +19,7 @@ import pytest
 
 from helmrl.cli import main
 from helmrl.ppo.checkpoint import load_checkpoint
-from helmrl.sweep import SpecError, SweepSpec
+from helmrl.sweep import SpecError, SweepSpec, format_summary
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -383,7 +383,10 @@ def test_summary_tests_helm_against_each_baseline_with_exact_and_approximate_p(t
     assert tests["cnn"]["p_one_sided"] < 0.05  # the normal approximation is bolder
     assert tests["lstm"]["p_exact"] > 0.3
     iqm = {r["agent"]: r for r in result["iqm"]}
-    assert iqm["cnn"]["iqm"] == pytest.approx(0.2) and iqm["cnn"]["ci_low"] <= 0.2 <= iqm["cnn"]["ci_high"]
+    # three runs: the mean and min-max, named so, never "IQM [CI]"
+    assert iqm["cnn"]["statistic"] == "mean, min-max" and iqm["cnn"]["center"] == pytest.approx(0.2)
+    assert (iqm["cnn"]["low"], iqm["cnn"]["high"]) == pytest.approx((0.1, 0.3))
+    assert "cnn      n=3  mean 0.200 (min 0.100, max 0.300)" in format_summary(result)
     with open(tmp_path / "tests.csv") as fh:
         assert {r["helm_vs"] for r in csv.DictReader(fh)} == {"cnn", "lstm"}
 

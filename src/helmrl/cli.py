@@ -367,12 +367,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         res = plot_runs(args.run_dirs, args.out, reference=reference)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
-    parts = [
-        f"{r['agent']}@{r['env_id']}: IQM {r['final_iqm']:.3f} "
-        + ("no CI" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
-        + f" (n={r['runs']})"
-        for r in res["summary"]
-    ]
+    from .analysis.statistics import describe
+
+    parts = [f"{r['agent']}@{r['env_id']}: {describe(r)} (n={r['runs']})" for r in res["summary"]]
     print(
         f"{res['png']}: " + "; ".join(parts) + f"  (curves: {res['curves_csv']}, table: {res['summary_csv']})"
     )

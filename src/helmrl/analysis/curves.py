@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..ppo.metrics import CONFIG, read_metrics  # noqa: E402
-from .statistics import bootstrap_mean_ci, common_grid, iqm, iqm_with_ci, on_grid  # noqa: E402
+from .statistics import bootstrap_mean_ci, common_grid, on_grid, summarize  # noqa: E402
 
 
 @dataclass
@@ -93,9 +93,10 @@ def plot_runs(
     ``reference`` points (``read_reference``) are drawn as markers in their agent's colour;
     ``title`` goes above the panels (each panel is titled with its env).
 
-    The summary table (``<out>_summary.csv``) has the IQM of the groups' final returns with its 95%
-    stratified-bootstrap CI; a group of one run has no CI (``ci_low``/``ci_high`` empty, None in the
-    returned rows)."""
+    The summary table (``<out>_summary.csv``) has each group's final return as
+    ``helmrl.analysis.statistics.summarize`` gives it (``statistic``, ``center``, ``low``, ``high``):
+    the IQM with its 95% stratified-bootstrap CI from 4 runs, the mean and min-max for 2 or 3, and
+    for one run its value (``low``/``high`` empty, None in the returned rows)."""
     runs = [load_run(d) for d in run_dirs]
     groups: dict[tuple[str, str], list[RunCurve]] = {}
     for r in runs:
@@ -120,18 +121,12 @@ def plot_runs(
         for s, m, a, b in zip(grid, mean, lo, hi, strict=True):
             curve_rows.append(dict(env_id=env_id, agent=agent, step=int(s), mean=m, ci_low=a, ci_high=b))
         finals = np.array([r.final for r in members])
-        if len(members) > 1:
-            point, ci_lo, ci_hi = iqm_with_ci(finals)
-        else:  # one run: nothing to resample, so no CI (the bootstrap would give the point twice)
-            point, ci_lo, ci_hi = iqm(finals), None, None
         summary.append(
             dict(
                 env_id=env_id,
                 agent=agent,
                 runs=len(members),
-                final_iqm=point,
-                ci_low=ci_lo,
-                ci_high=ci_hi,
+                **summarize(finals),
                 finals=" ".join(f"{f:.4f}" for f in finals),
                 run_dirs=" ".join(str(r.run_dir) for r in members),
             )

@@ -51,6 +51,43 @@ def iqm_with_ci(finals: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[fl
     return float(point["x"][0]), float(ci["x"][0, 0]), float(ci["x"][1, 0])
 
 
+SMALL_N = 3
+"""Up to this many runs, the IQM trims nothing (it is the plain mean) and a 95% bootstrap CI's
+2.5% and 97.5% points are the lowest and highest run: such a group is summarised as its mean
+and min–max, under that name, never as "IQM [CI]"."""
+
+
+def summarize(values: Sequence[float], reps: int = 2000) -> dict[str, Any]:
+    """The figure that n runs support, with its name: ``statistic`` is "IQM, 95% CI" from
+    SMALL_N + 1 runs (rliable's stratified bootstrap, :func:`iqm_with_ci`), "mean, min-max" for 2
+    to SMALL_N runs, "one run" for one (``low``/``high`` None)."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    if len(v) == 0:
+        raise ValueError("summarize needs at least one run")
+    if len(v) == 1:
+        return {"statistic": "one run", "center": float(v[0]), "low": None, "high": None}
+    if len(v) <= SMALL_N:
+        return {
+            "statistic": "mean, min-max",
+            "center": float(v.mean()),
+            "low": float(v.min()),
+            "high": float(v.max()),
+        }
+    point, lo, hi = iqm_with_ci(v, reps=reps)
+    return {"statistic": "IQM, 95% CI", "center": point, "low": lo, "high": hi}
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """One :func:`summarize` result as text: 'IQM 0.948 [0.913, 0.950]', 'mean 0.366 (min 0.112,
+    max 0.621)', '0.171 (one run, no CI)'."""
+    c, lo, hi = summary["center"], summary["low"], summary["high"]
+    if summary["statistic"] == "one run":
+        return f"{c:.3f} (one run, no CI)"
+    if summary["statistic"] == "mean, min-max":
+        return f"mean {c:.3f} (min {lo:.3f}, max {hi:.3f})"
+    return f"IQM {c:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
 def bootstrap_diff_ci(
     a: np.ndarray, b: np.ndarray, reps: int = 5000
 ) -> tuple[float, float | None, float | None]:

@@ -1,5 +1,6 @@
-"""A sweep's summary: one row per cell, IQM with 95% CIs per (env, agent), the paper's one-sided
-Wilcoxon rank-sum test of HELM against each baseline, and the learning curves."""
+"""A sweep's summary: one row per cell, the final return per (env, agent) (IQM with its 95% CI from
+4 runs, the mean and min-max for 2 or 3: ``helmrl.analysis.statistics.summarize``), the paper's
+one-sided Wilcoxon rank-sum test of HELM against each baseline, and the learning curves."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ COLUMNS = ["env", "agent", "seed", "steps", "final_return", "eval_sampled", "eva
 def write_summary(rows: list[dict[str, Any]], out: Path, reference: str = "helm") -> dict[str, Any]:
     """DIR/summary.csv, DIR/iqm.csv, DIR/tests.csv, DIR/curves.png; returns the tables."""
     from ..analysis.curves import plot_runs
-    from ..analysis.statistics import iqm_with_ci, rank_sum_test
+    from ..analysis.statistics import rank_sum_test, summarize
 
     out = Path(out)
     rows = sorted(rows, key=lambda r: (r["env"], r["agent"], r["seed"]))
@@ -29,10 +30,7 @@ def write_summary(rows: list[dict[str, Any]], out: Path, reference: str = "helm"
             finals.setdefault((r["env"], r["agent"]), []).append(float(r["final_return"]))
     iqm = []
     for (env, agent), values in sorted(finals.items()):
-        point, lo, hi = iqm_with_ci(np.asarray(values))
-        iqm.append(
-            {"env": env, "agent": agent, "runs": len(values), "iqm": point, "ci_low": lo, "ci_high": hi}
-        )
+        iqm.append({"env": env, "agent": agent, "runs": len(values), **summarize(values)})
     tests = []
     for env in sorted({e for e, _ in finals}):
         ref = finals.get((env, reference))
@@ -56,10 +54,14 @@ def write_summary(rows: list[dict[str, Any]], out: Path, reference: str = "helm"
 
 
 def format_summary(result: dict[str, Any]) -> str:
-    lines = ["IQM of the final return (mean of the last 100 episodes), 95% stratified-bootstrap CI:"]
+    from ..analysis.statistics import describe
+
+    lines = [
+        "final return (mean of the last 100 episodes): IQM with its 95% stratified-bootstrap CI from 4 runs, "
+        "the mean and min-max for 2 or 3:"
+    ]
     for r in result["iqm"]:
-        ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-        lines.append(f"  {r['env']:32s} {r['agent']:8s} n={r['runs']}  {r['iqm']:7.3f} {ci}")
+        lines.append(f"  {r['env']:32s} {r['agent']:8s} n={r['runs']}  {describe(r)}")
     if result["tests"]:
         lines.append("one-sided Wilcoxon rank-sum test, HELM > baseline (normal approximation; exact):")
         for t in result["tests"]:
