@@ -1,4 +1,4 @@
-"""HELM's full training against CNN-PPO (or against HELM with the attention read) at the same
+"""HELM's full training against CNN-PPO (or against HELM with a trainable read) at the same
 settings, in one process, interleaved.
 
     .venv/bin/python benchmarks/training_ratio.py [--n-envs 16] [--rounds 6] [--threads 0] [--versus cnn]
@@ -8,9 +8,9 @@ Both agents take ``--preset keycorridor``'s HELM settings (lr 3e-4, 32 rollout s
 update; rounds alternate between the agents after ``--warmup`` rounds each (caches, allocator,
 and HELM's episodes past their first steps). HELM does all of CNN-PPO's work plus the frozen
 history, so the ratio is at most t_cnn / (t_cnn + t_history) (benchmarks/lm_step.py times the
-LM step). ``--versus attention`` times HELM with ``history_read="attention"`` instead of CNN-PPO:
-the same frozen step, plus the trainable read over the episode's last W states in acting and in
-every epoch of the update. Rows go to benchmarks/results/training_ratio.csv (the harness's
+LM step). ``--versus attention`` (or ``window``) times HELM with that ``history_read`` instead of
+CNN-PPO: the same frozen step, plus the trainable read over the episode's last W states in acting
+and in every epoch of the update. Rows go to benchmarks/results/training_ratio.csv (the harness's
 schema).
 """
 
@@ -37,9 +37,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument(
         "--versus",
-        choices=["cnn", "attention"],
+        choices=["cnn", "attention", "window"],
         default="cnn",
-        help="CNN-PPO, or HELM with the attention read",
+        help="CNN-PPO, or HELM with the attention or the window read",
     )
     ap.add_argument("--out", type=Path, default=RESULTS / "training_ratio.csv", help="CSV to append to")
     args = ap.parse_args()
@@ -49,11 +49,13 @@ def main() -> None:
     base = preset("keycorridor", "helm").replace(
         n_envs=args.n_envs, total_steps=10**7, checkpoint_every=10**6
     )
-    other = base.replace(agent="cnn") if args.versus == "cnn" else base.replace(history_read="attention")
+    other = base.replace(agent="cnn") if args.versus == "cnn" else base.replace(history_read=args.versus)
+    # the attention read's steps-back gain changed its learning (CHANGELOG), so the rows name it
+    label = f"attention-g{other.net.read_offset_gain:g}" if args.versus == "attention" else args.versus
     with tempfile.TemporaryDirectory() as d:
         trainers = {
             a: Trainer.from_config(cfg.validate(), Path(d) / a, progress=False, log=lambda *_: None)
-            for a, cfg in (("helm", base), (args.versus, other))
+            for a, cfg in (("helm", base), (label, other))
         }
         for tr in trainers.values():
             tr.start_episodes()
@@ -63,11 +65,11 @@ def main() -> None:
             tr.envs.close()
     n = base.batch_size
     fps = {a: n / median(ts) for a, ts in times.items()}
-    ratio = fps["helm"] / fps[args.versus]
+    ratio = fps["helm"] / fps[label]
     print(f"host: {host()}")
     for a, f in fps.items():
         print(f"{a:9s} {f:7.1f} env-steps/s (median of {args.rounds} rounds of {n} env-steps)")
-    print(f"helm / {args.versus}: {ratio:.2f}")
+    print(f"helm / {label}: {ratio:.2f}")
     case, row = f"keycorridor n_envs={args.n_envs}", {"benchmark": "training_ratio"}
     rows = [
         {
@@ -84,7 +86,7 @@ def main() -> None:
         {
             **row,
             "case": case,
-            "variant": f"helm/{args.versus}",
+            "variant": f"helm/{label}",
             "metric": "ratio",
             "value": round(ratio, 3),
             "unit": "x",
