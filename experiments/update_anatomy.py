@@ -38,6 +38,7 @@ from helmrl.ppo.loss import ppo_loss
 from helmrl.ppo.rollout import select
 from helmrl.ppo.trainer import Trainer
 
+ROOT = Path(__file__).resolve().parents[1]
 TERMS = ("pg", "value", "entropy")
 
 
@@ -154,12 +155,20 @@ def main() -> None:
         default=["cnn", "lstm", "lstm:segments_per_minibatch=0"],
         help="agents to take apart, each AGENT or AGENT:FIELD=VALUE,... over the preset",
     )
-    parser.add_argument("--updates", type=int, default=40, help="updates per agent (each 128 x 16 steps)")
+    parser.add_argument(
+        "--updates",
+        type=int,
+        default=40,
+        help="updates per agent (each one rollout: 128 steps x 16 envs at the preset)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the run's seed")
     parser.add_argument("--block", type=int, default=10, help="updates per printed median")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads")
     parser.add_argument(
-        "--out", type=Path, default=Path("benchmarks/results/update-anatomy.csv"), help="the per-update rows"
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "update-anatomy.csv",
+        help="the per-update rows",
     )
     args = parser.parse_args()
     if args.updates < 1 or args.block < 1:
