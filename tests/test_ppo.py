@@ -6,6 +6,7 @@ from torch.distributions import Categorical
 
 from helmrl.config import TrainConfig
 from helmrl.models.agents import LSTMAgent
+from helmrl.models.configs import NetConfig
 from helmrl.ppo.loss import ppo_loss
 from helmrl.ppo.rollout import compute_gae, minibatch_indices, select
 from helmrl.ppo.trainer import Trainer
@@ -28,17 +29,18 @@ def _trainer(agent, tmp_path, lm_dir, env="CartPole-v1", **kw):
 
 
 @pytest.mark.parametrize(
-    "agent,env",
+    "agent,env,kw",
     [
-        ("helm", "CartPole-v1"),
-        ("lstm", "CartPole-v1"),
-        ("cnn", "CartPole-v1"),
-        ("helm", "MiniGrid-Empty-5x5-v0"),
-        ("lstm", "MiniGrid-Empty-5x5-v0"),
+        ("helm", "CartPole-v1", {}),
+        ("lstm", "CartPole-v1", {}),
+        ("cnn", "CartPole-v1", {}),
+        ("helm", "MiniGrid-Empty-5x5-v0", {}),
+        ("lstm", "MiniGrid-Empty-5x5-v0", {}),
+        ("lstm", "MiniGrid-Empty-5x5-v0", {"lstm_skip": True}),
     ],
 )
-def test_ratio_is_one_before_the_first_gradient_step(agent, env, tmp_path, tiny_llama_dir):
-    tr = _trainer(agent, tmp_path, tiny_llama_dir, env=env)
+def test_ratio_is_one_before_the_first_gradient_step(agent, env, kw, tmp_path, tiny_llama_dir):
+    tr = _trainer(agent, tmp_path, tiny_llama_dir, env=env, **kw)
     tr.start_episodes()
     tr.collect()  # a second rollout starts from carried-over memory, not a reset
     ro = tr.collect()
@@ -105,6 +107,21 @@ def test_gradients_reach_trainable_parts_never_the_lm(agent, tmp_path, tiny_llam
         assert not opt_ids & {id(p) for p in lm_params}
         assert not any("lm" in k or "hopfield" in k for k in tr.agent.state_dict())
         assert not any("lm" in k for k in tr.state_dict()["agent"])
+
+
+def test_lstm_skip_puts_the_current_observation_beside_the_memory():
+    torch.manual_seed(0)
+    agent = LSTMAgent((4,), 2, hidden=16, net=NetConfig(lstm_skip=True))
+    assert agent.head.actor[0].in_features == 16 + agent.encoder.out_dim
+    obs = {"observation": torch.randn(3, 4)}
+    state = agent.initial_state(3)
+    logits, value, after = agent(obs, state, torch.ones(3, dtype=torch.bool))
+    feat = agent.encoder(obs["observation"])
+    want_logits, want_value = agent.head(torch.cat([after["h"], feat], -1))
+    torch.testing.assert_close(logits, want_logits)
+    torch.testing.assert_close(value, want_value)
+    plain = LSTMAgent((4,), 2, hidden=16)  # the authors' layout: the LSTM output alone
+    assert plain.head.actor[0].in_features == 16
 
 
 def test_lstm_state_zeroed_for_the_env_whose_episode_ended_only():

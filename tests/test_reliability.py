@@ -318,6 +318,7 @@ BAD_FIELDS = [
     ("history_read", "slots"),
     ("read_window", 0),
     ("read_offset_gain", 0.0),
+    ("lstm_skip", True),  # the default agent is helm
     ("vision_encoder", 3),
 ]
 

@@ -199,6 +199,7 @@ class TrainConfig:
         need(h.top_k >= 1, "top_k", "a positive number of tokens per step")
         need(self.net.read_window >= 1, "read_window", "a positive number of steps")
         need(self.net.read_offset_gain > 0, "read_offset_gain", "> 0")
+        need(not self.net.lstm_skip or self.agent == "lstm", "lstm_skip", "false unless agent is lstm")
         # an empty or missing folder is refused where it is loaded, with how to get one
         need(isinstance(h.vision_encoder, str), "vision_encoder", "a CLIP folder or hub id")
         try:

@@ -50,3 +50,8 @@ class NetConfig:
         "history_read attention: the steps-back bias is gain x a parameter, so Adam moves it gain x "
         "faster (1: the plain bias, which moves < 1 logit in 200k steps at lr 3e-4)",
     )
+    lstm_skip: bool = _f(
+        False,
+        "Impala-PPO: the head reads [LSTM output, current CNN features], as HELM's head reads [history, "
+        "current] (false: the authors' LSTM output alone)",
+    )

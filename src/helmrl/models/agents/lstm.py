@@ -14,7 +14,12 @@ from .base import Agent, NetConfig, Observation, State, register_agent
 @register_agent("lstm")
 class LSTMAgent(Agent):
     """The state (h, c) is zeroed at episode starts (multiplied by 1 - start); the update
-    replays each env's rollout from the state the rollout started with."""
+    replays each env's rollout from the state the rollout started with.
+
+    ``net.lstm_skip``: the head reads [h_t, CNN(o_t)] instead of h_t alone, HELM's [history,
+    current] layout with a trained memory; the LSTM's output at the start of training is a blend
+    of the recent inputs (gates near 0.5), so without the skip the head sees the current
+    observation only through that blend."""
 
     description = "Impala-PPO: CNN + LSTM trained from scratch (memory baseline)"
     recurrent = True
@@ -37,7 +42,9 @@ class LSTMAgent(Agent):
                 nn.init.zeros_(p)
             else:
                 nn.init.orthogonal_(p, 1.0)
-        self.head = ActorCriticHead(hidden, n_actions, net.head, net.output_gain)
+        self.skip = net.lstm_skip
+        head_in = hidden + (self.encoder.out_dim if self.skip else 0)
+        self.head = ActorCriticHead(head_in, n_actions, net.head, net.output_gain)
         self.hidden = hidden
 
     @classmethod
@@ -57,8 +64,9 @@ class LSTMAgent(Agent):
         return {"h": h, "c": c}
 
     def forward(self, obs: Observation, state: State, episode_start: Tensor):
-        state = self._cell(self.encoder(obs[OBSERVATION]), state, episode_start)
-        logits, value = self.head(state["h"])
+        feat = self.encoder(obs[OBSERVATION])
+        state = self._cell(feat, state, episode_start)
+        logits, value = self.head(torch.cat([state["h"], feat], -1) if self.skip else state["h"])
         return logits, value, state
 
     def evaluate(self, obs: Observation, state: State, episode_start: Tensor):
@@ -69,5 +77,6 @@ class LSTMAgent(Agent):
         for t in range(T):
             state = self._cell(feats[t], state, episode_start[t])
             outs.append(state["h"])
-        logits, value = self.head(torch.stack(outs).view(T * N, -1))
+        h = torch.stack(outs).view(T * N, -1)
+        logits, value = self.head(torch.cat([h, feats.view(T * N, -1)], -1) if self.skip else h)
         return logits.view(T, N, -1), value.view(T, N)
