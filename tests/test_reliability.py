@@ -319,6 +319,7 @@ BAD_FIELDS = [
     ("read_window", 0),
     ("read_offset_gain", 0.0),
     ("lstm_skip", True),  # the default agent is helm
+    ("env_minibatches", "yes"),
     ("vision_encoder", 3),
 ]
 

@@ -20,6 +20,7 @@ def anatomy():
     [
         ("cnn:n_envs=2,rollout_steps=8", 3 * 8),  # 3 epochs x 8 minibatches of single samples
         ("lstm:n_envs=2,rollout_steps=8,segments_per_minibatch=0", 3 * 2),  # one env a minibatch
+        ("cnn:n_envs=2,rollout_steps=8,env_minibatches=true", 3 * 2),  # the same make-up, no memory
     ],
 )
 def test_each_term_reaches_only_its_parts_and_the_steps_follow_the_scheme(anatomy, tmp_path, label, steps):

@@ -26,6 +26,11 @@ class PPOConfig:
         "recurrent agents: 0 = n_minibatches groups of whole env rollouts; k > 0 = minibatches of k "
         "episode segments (the authors' Impala-PPO: 8)",
     )
+    env_minibatches: bool = _f(
+        False,
+        "a memoryless agent's minibatches are groups of whole env rollouts, as a recurrent agent's "
+        "(false: random samples across all envs); a control for the minibatch's make-up",
+    )
     epochs: int = _f(3, "PPO epochs per rollout")
     gamma: float = _f(0.99, "discount")
     gae_lambda: float = _f(0.99, "GAE λ")

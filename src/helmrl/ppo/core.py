@@ -86,8 +86,9 @@ def update(
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """``ppo.epochs`` passes over ``rollout`` in minibatches: random single samples, or, for
-    recurrent agents, groups of whole env rollouts (``n_minibatches``, default ppo's) or of
-    ``segments_per_minibatch`` episode segments. Raises NonFiniteError before an optimizer step
+    recurrent agents (and any agent under ``ppo.env_minibatches``), groups of whole env rollouts
+    (``n_minibatches``, default ppo's) or, for recurrent agents, of ``segments_per_minibatch``
+    episode segments. Raises NonFiniteError before an optimizer step
     whose loss or gradient is not finite. ``generator``: the minibatch order's RNG (None: torch's
     global one). Returns the means of ``STAT_NAMES`` over the minibatches."""
     n_minibatches = n_minibatches or ppo.n_minibatches
@@ -101,7 +102,8 @@ def update(
             batches = (select_segments(rollout, group) for group in groups)
         else:
             T, N = rollout.actions.shape
-            picks = minibatch_indices(T, N, n_minibatches, agent.recurrent, generator)
+            by_env = agent.recurrent or ppo.env_minibatches
+            picks = minibatch_indices(T, N, n_minibatches, by_env, generator)
             batches = (select(rollout, t_idx, e_idx) for t_idx, e_idx in picks)
         for mb in batches:
             loss, stats, terms = ppo_loss(

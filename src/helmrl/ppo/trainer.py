@@ -91,7 +91,7 @@ class Trainer:
         self.reward_scaler: ScaleReward | None = find_wrapper(self.envs, ScaleReward)
         self.acting = ActingLoop(self.envs, self.agent, device=self.device)
         self.n_minibatches = cfg.ppo.n_minibatches
-        if agent.recurrent and cfg.ppo.n_minibatches > cfg.n_envs:
+        if (agent.recurrent or cfg.ppo.env_minibatches) and cfg.ppo.n_minibatches > cfg.n_envs:
             self.n_minibatches = cfg.n_envs
             log(
                 f"note: {cfg.agent} splits minibatches by env, so n_minibatches {cfg.ppo.n_minibatches} -> "
