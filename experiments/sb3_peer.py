@@ -1,9 +1,14 @@
 """Stable-Baselines3 PPO as an outside peer, logging helmrl's run-directory format.
 
 * ``sb3-ppo``: PPO with SB3's CnnPolicy (NatureCNN, linear heads), as a plain-PPO reference.
-* ``sb3-lstm``: sb3-contrib's RecurrentPPO with CnnLstmPolicy (NatureCNN, an LSTM(256) shared by
-  actor and critic, linear heads), at the preset's Impala-PPO settings (KeyCorridor: lr 5e-5,
-  64 rollout steps, entropy 0.05): an independent LSTM-PPO beside helmrl's ``lstm`` agent.
+* ``sb3-lstm``: sb3-contrib's RecurrentPPO with CnnLstmPolicy (NatureCNN, linear heads, and its
+  defaults ``shared_lstm=False, enable_critic_lstm=True``: an LSTM(256) for the actor and another
+  for the critic, where the authors' Impala-PPO shares one), at the preset's Impala-PPO settings
+  (KeyCorridor: lr 5e-5, 64 rollout steps, entropy 0.05): an independent LSTM-PPO beside helmrl's
+  ``lstm`` agent. Besides the critic's own LSTM it differs from the authors' design in SB3's
+  output gains (0.01 on the logits, 1 on the value), linear heads without LayerNorm, Adam's eps
+  1e-5, and minibatches of flattened steps, so it tells whether an outside recurrent PPO learns
+  the task, not which of helmrl's choices matters.
 * ``sb3-helm``: PPO with HELM's memory from helmrl.integrations.sb3 (FrozenHistoryVecEnv +
   HELMExtractor, heads [128] / [512]): an independent PPO over the same frozen history as
   helmrl's own ``helm`` agent, so the two trainers can be compared on equal terms.

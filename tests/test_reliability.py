@@ -427,3 +427,16 @@ def test_idle_cores_counts_a_busy_core_as_taken():
     finally:
         spin.kill()
         spin.wait()
+
+
+def test_parameters_of_another_shape_are_refused_in_one_line(tmp_path):
+    from helmrl.models.agents.cnn import CNNAgent
+    from helmrl.models.configs import NetConfig
+    from helmrl.ppo.checkpoint import load_agent_state
+
+    sized = CNNAgent((56, 56, 3), 7, net=NetConfig(encoder="sized"))
+    authors = CNNAgent((56, 56, 3), 7, net=NetConfig(encoder="authors"))
+    with pytest.raises(CheckpointError, match="do not fit the network") as err:
+        load_agent_state(authors, {"agent": sized.state_dict()}, tmp_path / "checkpoint.pt")
+    assert "\n" not in str(err.value) and "size mismatch for encoder.convs.2.weight" in str(err.value)
+    load_agent_state(sized, {"agent": sized.state_dict()}, tmp_path / "checkpoint.pt")  # same shape loads

@@ -16,7 +16,7 @@ from .errors import LanguageModelError, RunDirError
 from .frozen.language_model import DEFAULT_LM
 from .models.agents import Agent
 from .ppo.acting import ActingLoop, play_returns
-from .ppo.checkpoint import CHECKPOINT, check_config, load_checkpoint
+from .ppo.checkpoint import CHECKPOINT, check_config, load_agent_state, load_checkpoint
 from .ppo.metrics import CONFIG, METRICS
 from .ppo.trainer import Trainer, TrainResult
 
@@ -109,7 +109,7 @@ def load_run(run_dir: Path, n_envs: int = 1, device: str = "auto") -> tuple[Trai
     state = load_checkpoint(run_dir / CHECKPOINT)
     check_config(state, cfg.to_dict(), run_dir / CHECKPOINT, may_differ=RESUMABLE)
     envs, agent = build(cfg, n_envs, device=device)
-    agent.load_state_dict(state["agent"])
+    load_agent_state(agent, state, run_dir / CHECKPOINT)
     return cfg, envs, agent.eval()
 
 

@@ -78,11 +78,17 @@ class SmallCNNExtractor(BaseFeaturesExtractor):
     1 and 256 their Impala-PPO's. Observations arrive channel-first (SB3's VecTransposeImage) and
     scaled to [0, 1] by SB3."""
 
-    def __init__(self, observation_space: gym.spaces.Box, features: int = 1024, channel_scale: int = 4):
+    def __init__(
+        self,
+        observation_space: gym.spaces.Box,
+        features: int = 1024,
+        channel_scale: int = 4,
+        kernels: str = "authors",
+    ):
         if len(observation_space.shape) != 3:
             raise ValueError(f"SmallCNNExtractor needs (C, H, W) images, got shape {observation_space.shape}")
         c, h, w = observation_space.shape
-        encoder = SmallImpalaCNN((h, w, c), channel_scale, features)
+        encoder = SmallImpalaCNN((h, w, c), channel_scale, features, kernels)
         super().__init__(observation_space, encoder.out_dim)
         self.encoder = encoder
 
@@ -95,7 +101,13 @@ class HELMExtractor(BaseFeaturesExtractor):
     VecTransposeImage, scaled to [0, 1] by SB3) go through the authors' small Impala CNN (channel
     scale 4, 1024 features), vectors through a two-layer MLP."""
 
-    def __init__(self, observation_space: gym.spaces.Dict, features: int = 1024, channel_scale: int = 4):
+    def __init__(
+        self,
+        observation_space: gym.spaces.Dict,
+        features: int = 1024,
+        channel_scale: int = 4,
+        kernels: str = "authors",
+    ):
         keys = [k for k in observation_space.spaces if k != HISTORY]
         if HISTORY not in observation_space.spaces or len(keys) != 1:
             raise ValueError(
@@ -107,7 +119,7 @@ class HELMExtractor(BaseFeaturesExtractor):
         history_dim = observation_space.spaces[HISTORY].shape[0]
         if len(space.shape) == 3:
             c, h, w = space.shape
-            encoder: nn.Module = SmallImpalaCNN((h, w, c), channel_scale, features)
+            encoder: nn.Module = SmallImpalaCNN((h, w, c), channel_scale, features, kernels)
             self._image = True
         else:
             encoder = MLPEncoder(int(np.prod(space.shape)), features)

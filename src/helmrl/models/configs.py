@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 HeadKind = Literal["layernorm", "linear"]
 OutputGain = Literal["authors", "small"]
-EncoderKind = Literal["authors", "nature"]
+EncoderKind = Literal["authors", "sized", "nature"]
 HistoryRead = Literal["last", "attention", "window"]
 
 
@@ -34,7 +34,10 @@ class NetConfig:
         "authors", "output-layer init: authors (orthogonal √2 on logits and value) | small (0.01 / 1, SB3)"
     )
     encoder: EncoderKind = _f(
-        "authors", "image CNN: authors (2-conv small Impala) | nature (SB3's 3-conv NatureCNN, 512 features)"
+        "authors",
+        "image CNN: authors (2-conv small Impala, kernels as their code picks them: the second conv "
+        "2/1 on RGB images) | sized (the same with 8/4, 4/2 from 32 px) | nature (SB3's 3-conv "
+        "NatureCNN, 512 features)",
     )
     history_read: HistoryRead = _f(
         "last",

@@ -43,6 +43,21 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+def load_agent_state(agent: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
+    """The checkpoint's parameters into ``agent``; parameters of another shape (a network built by
+    another helmrl version from the same config) are refused in one line."""
+    try:
+        agent.load_state_dict(state["agent"])
+    except RuntimeError as err:
+        first = next((ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln), "")
+        if not first:
+            raise
+        raise CheckpointError(
+            f"{path}: its parameters do not fit the network this helmrl builds from the same config "
+            f"({first.rstrip('.')}); resume it with the commit that wrote it (attempts.log names it)"
+        ) from None
+
+
 def check_config(state: dict[str, Any], config: dict[str, Any], path: Path, may_differ=frozenset()) -> None:
     """The checkpoint records the config that trained it; refuse to load it under another one
     (an edited config.json would otherwise rebuild a different model around the weights, or resume

@@ -32,7 +32,7 @@ from ..envs import ScaleReward, find_wrapper
 from ..errors import NonFiniteError
 from ..models.agents import Agent
 from .acting import ActingLoop
-from .checkpoint import CHECKPOINT, check_config, load_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT, check_config, load_agent_state, load_checkpoint, save_checkpoint
 from .core import collect, update
 from .metrics import (
     METRICS,
@@ -148,7 +148,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.agent.load_state_dict(state["agent"])
+        load_agent_state(self.agent, state, self.run_dir / CHECKPOINT)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.reward_scaler and state["reward_scaler"]:
             self.reward_scaler.load_state_dict(state["reward_scaler"])
