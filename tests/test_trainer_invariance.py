@@ -40,7 +40,10 @@ COMMON = [
     "--env-id", "MiniGrid-Empty-5x5-v0", "--total-steps", "576", "--n-envs", "4",
     "--rollout-steps", "48", "--n-minibatches", "4", "--epochs", "2", "--seed", "3",
     "--reward-norm", "on", "--torch-threads", "1", "--checkpoint-every", "2", "--no-progress",
+    "--encoder", "sized",
 ]  # fmt: skip
+# `--encoder sized`: the CNN the file was recorded with (8/4, 4/2 kernels on the 40 px images);
+# the default `authors` kernels differ only in the second conv's size (tests/test_encoders.py).
 AGENTS = {
     "cnn": ["--agent", "cnn"],
     "lstm": ["--agent", "lstm"],
