@@ -32,6 +32,7 @@ from torch import nn
 
 from ..frozen.history_config import HistoryConfig
 from ..frozen.history_stage import HistoryStage
+from ..models.configs import SmallImpalaKernels
 from ..models.encoders import MLPEncoder, SmallImpalaCNN
 from ..ppo.metrics import METRICS, STAT_NAMES, EpisodeLog, append_metrics, metrics_row, truncate_metrics
 from ..wrappers import HISTORY, HistoryStream
@@ -83,7 +84,7 @@ class SmallCNNExtractor(BaseFeaturesExtractor):
         observation_space: gym.spaces.Box,
         features: int = 1024,
         channel_scale: int = 4,
-        kernels: str = "authors",
+        kernels: SmallImpalaKernels = "authors",
     ):
         if len(observation_space.shape) != 3:
             raise ValueError(f"SmallCNNExtractor needs (C, H, W) images, got shape {observation_space.shape}")
@@ -106,7 +107,7 @@ class HELMExtractor(BaseFeaturesExtractor):
         observation_space: gym.spaces.Dict,
         features: int = 1024,
         channel_scale: int = 4,
-        kernels: str = "authors",
+        kernels: SmallImpalaKernels = "authors",
     ):
         keys = [k for k in observation_space.spaces if k != HISTORY]
         if HISTORY not in observation_space.spaces or len(keys) != 1:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 HeadKind = Literal["layernorm", "linear"]
 OutputGain = Literal["authors", "small"]
 EncoderKind = Literal["authors", "sized", "nature"]
+SmallImpalaKernels = Literal["authors", "sized"]  # the small Impala CNN's kernel rules
 HistoryRead = Literal["last", "attention", "window"]
 
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .configs import EncoderKind
+from .configs import EncoderKind, SmallImpalaKernels
 
 
 def _xavier(module: nn.Module) -> None:
@@ -24,7 +24,9 @@ def _dense_after(convs: nn.Module, chw: tuple[int, int, int], features: int) -> 
     return nn.Sequential(nn.Linear(n_flat, features), nn.ReLU())
 
 
-def small_impala_kernels(obs_shape: tuple[int, int, int], kernels: str) -> tuple[tuple[int, int], ...]:
+def small_impala_kernels(
+    obs_shape: tuple[int, int, int], kernels: SmallImpalaKernels
+) -> tuple[tuple[int, int], ...]:
     """(kernel, stride) of the two convs of the small Impala CNN for (H, W, C) images.
 
     ``authors``: as their code picks them (``model.py``'s SmallImpalaCNN): the first conv is 8/4 when
@@ -54,7 +56,7 @@ class SmallImpalaCNN(nn.Module):
         obs_shape: tuple[int, int, int],
         channel_scale: int = 4,
         features: int = 1024,
-        kernels: str = "authors",
+        kernels: SmallImpalaKernels = "authors",
     ):
         super().__init__()
         h, w, c = obs_shape
